@@ -1,0 +1,28 @@
+import os
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+
+def shared_data(*parts):
+    """Path into ../shared/data, or skip the test with the reason when that folder is absent."""
+    p = os.path.join(SHARED_DATA, *parts)
+    if not os.path.exists(p):
+        pytest.skip(f"{p} not present (tests read ../shared/data when it exists)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A randomly initialised 2-layer, 64-wide Llama with an offline BPE tokenizer (no chat template)."""
+    from tinylm import build_tiny_model
+    return build_tiny_model(str(tmp_path_factory.mktemp("tiny") / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory):
+    """The same tiny Llama with a ChatML chat template on its tokenizer."""
+    from tinylm import build_tiny_model
+    return build_tiny_model(str(tmp_path_factory.mktemp("tinychat") / "model"), chat=True)
