@@ -1,0 +1,178 @@
+"""The learning objectives of PLUM as pure tensor functions: sequence log-probs, KTO, DPO (sigmoid, IPO, hinge), SFT.
+
+Nothing here touches a model, a file or a process group: every function maps tensors to tensors, so the tests can
+check them against hand-computed answers and against an independent restatement of TRL's formulas. Shapes:
+B = sequences in the batch, T = tokens per (padded) sequence, V = vocabulary size, N = scored tokens in a packed
+batch. `05_train_kto.py` is the only caller that owns models, devices and ranks.
+
+    >>> import torch
+    >>> out = kto_loss(torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([True]), z0=torch.tensor(0.0), beta=1.0)
+    >>> round(out.losses.item(), 4)          # 1 - sigmoid(1 * (1 - 0))
+    0.2689
+"""
+
+from collections import namedtuple
+
+import torch
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------------------------------------------
+# sequence log-probabilities
+
+
+def _upcast(x):
+    """float16/bfloat16 -> float32; float32 and float64 unchanged (tests feed float64 to check to 1e-6)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def token_logps(logits, targets):
+    """log p(target) for each scored token: logits [N, V] (any float dtype), targets [N] long -> [N] float32.
+
+    The logits are upcast to float32 before the log-softmax: in bf16 a 32k-way log-softmax loses about two decimal
+    digits, which is the same size as the log-ratios KTO and DPO train on.
+    """
+    logits = _upcast(logits)
+    return torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def sum_per_sequence(values, seq_index, num_seqs):
+    """Add per-token values [N] into their sequences: seq_index [N] long in [0, num_seqs) -> [num_seqs]."""
+    out = torch.zeros(num_seqs, dtype=values.dtype, device=values.device)
+    return out.index_add(0, seq_index, values)
+
+
+def sequence_logps(logits, input_ids, completion_mask, average=False):
+    """log πθ(y|x) of each completion: the sum (or, with `average`, the mean) of its tokens' log-probs.
+
+    logits          [B, T, V]  the model's output for input_ids (prompt followed by completion, right-padded)
+    input_ids       [B, T]     long
+    completion_mask [B, T]     1 where the token belongs to the completion, 0 on prompt and padding tokens
+    returns         [B]        float32 (float64 logits stay float64); a row with no completion token gets 0 (sum) or 0 (mean)
+
+        log π(y|x) = Σ_{t ∈ completion} log softmax(logits[t-1])[input_ids[t]]
+
+    The logits at position t-1 predict token t (the shift); only completion tokens are scored, so the prompt and
+    the padding never enter the sum.
+    """
+    mask = completion_mask[:, 1:].bool()
+    rows, cols = mask.nonzero(as_tuple=True)
+    # gather only the scored positions before the float32 log-softmax: prompt and padding cost nothing
+    lp = token_logps(logits[:, :-1][rows, cols], input_ids[:, 1:][rows, cols])
+    total = sum_per_sequence(lp, rows, input_ids.shape[0])
+    if not average:
+        return total
+    return total / mask.sum(1).clamp(min=1).to(total.dtype)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# KTO
+
+KTOOutput = namedtuple("KTOOutput", "losses rewards z0")
+
+
+def kl_estimate(policy_kl_logps, reference_kl_logps):
+    """The batch's estimate of KL(πθ ‖ πref) before clamping, from mismatched prompt/completion pairs (detached).
+
+    policy_kl_logps, reference_kl_logps [M]: log π(y'|x) for M pairs where y' was written for another prompt.
+    returns a scalar: mean(log πθ(y'|x) − log πref(y'|x)), no gradient. With data parallelism the caller averages
+    this across ranks (weighted by M) and passes the result to `kto_loss` as z0, which clamps it at 0.
+    """
+    return (_upcast(policy_kl_logps.detach()) - _upcast(reference_kl_logps)).mean()
+
+
+def kto_loss(policy_logps, reference_logps, labels, z0, beta=0.1, desirable_weight=1.0, undesirable_weight=1.0):
+    """Kahneman-Tversky Optimisation (Ethayarajh et al. 2024, eq. 7), one loss per example.
+
+    policy_logps    [B]  log πθ(y|x) of each example's completion (summed over its tokens)
+    reference_logps [B]  log πref(y|x), the frozen reference's value for the same completion
+    labels          [B]  bool: True for a desirable completion (it passed every test), False otherwise
+    z0              []   the reference point: a KL estimate from mismatched pairs (`kl_estimate`, averaged across
+                         ranks by the caller); it is detached and clamped at 0 here
+    returns KTOOutput(losses [B], rewards [B] = β·r (detached), z0 [] as used)
+
+        r(x, y) = log πθ(y|x) − log πref(y|x)
+        L(x, y) = λ_D · (1 − σ(β (r − z0)))   if y is desirable
+                  λ_U · (1 − σ(β (z0 − r)))   if y is undesirable
+        z0      = max(0, E_{x, y' mismatched} [log πθ(y'|x) − log πref(y'|x)])
+
+    The batch loss is the mean of `losses` over all examples, desirable and undesirable together (TRL's
+    `losses.nanmean()`), so a batch holding only one class, or a single example, is an ordinary batch: nothing here
+    divides by a per-class count. What z0 becomes in those cases is the caller's choice of mismatched pairs; in
+    05_train_kto.py every example carries the completion of a fixed other example (a seeded derangement of the data
+    set), so even a batch of one has a genuinely mismatched pair and z0 is that one pair's clamped log-ratio.
+    """
+    labels = labels.bool()
+    z0 = _upcast(z0.detach()).clamp(min=0)
+    logratios = _upcast(policy_logps) - _upcast(reference_logps)
+    desirable = desirable_weight * (1 - torch.sigmoid(beta * (logratios - z0)))
+    undesirable = undesirable_weight * (1 - torch.sigmoid(beta * (z0 - logratios)))
+    losses = torch.where(labels, desirable, undesirable)
+    return KTOOutput(losses, beta * logratios.detach(), z0)
+
+
+def kto_weights(n_desirable, n_undesirable, low=1.0, high=4.0 / 3.0):
+    """λ_D, λ_U that keep λ_D·n_D / (λ_U·n_U) within [low, high] = [1, 4/3] (KTO paper, eq. 8 and its advice).
+
+    The majority class keeps weight 1 and the minority class is raised just enough to land on the nearest end of
+    the range (both stay 1 when the ratio is already in range). With one class absent the ratio is undefined and
+    both weights are 1.
+    """
+    if n_desirable == 0 or n_undesirable == 0:
+        return 1.0, 1.0
+    ratio = n_desirable / n_undesirable
+    if ratio < low:  # too few desirable: raise λ_D so that λ_D·n_D = low·n_U
+        return low * n_undesirable / n_desirable, 1.0
+    if ratio > high:  # too few undesirable: raise λ_U so that n_D = high·λ_U·n_U
+        return 1.0, n_desirable / (high * n_undesirable)
+    return 1.0, 1.0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# DPO and its variants
+
+DPOOutput = namedtuple("DPOOutput", "losses chosen_rewards rejected_rewards")
+
+
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps, reference_rejected_logps,
+             beta=0.1, loss_type="sigmoid", label_smoothing=0.0):
+    """Direct Preference Optimisation (Rafailov et al. 2023) and two variants, one loss per pair.
+
+    policy_chosen_logps, policy_rejected_logps       [B]  log πθ of the chosen and the rejected completion
+    reference_chosen_logps, reference_rejected_logps [B]  the same under the frozen reference
+    returns DPOOutput(losses [B], chosen_rewards [B], rejected_rewards [B]) with rewards β·(log πθ − log πref)
+
+        h = (log πθ(y_w|x) − log πref(y_w|x)) − (log πθ(y_l|x) − log πref(y_l|x))
+        sigmoid: −(1 − ε) log σ(β h) − ε log σ(−β h)     (ε = label_smoothing: conservative DPO, Mitchell 2023)
+        ipo:     (h − 1/(2β))²                           (Azar et al. 2023, eq. 17)
+        hinge:   max(0, 1 − β h)                         (SLiC, Zhao et al. 2023)
+
+    IPO is meant for per-token mean log-probs (TRL and the IPO authors normalise by completion length): pass
+    `sequence_logps(..., average=True)` values for it; the function itself does not look at lengths.
+    """
+    chosen = _upcast(policy_chosen_logps) - _upcast(reference_chosen_logps)
+    rejected = _upcast(policy_rejected_logps) - _upcast(reference_rejected_logps)
+    h = chosen - rejected
+    if loss_type == "sigmoid":
+        losses = -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
+    elif loss_type == "ipo":
+        losses = (h - 1 / (2 * beta)) ** 2
+    elif loss_type == "hinge":
+        losses = torch.relu(1 - beta * h)
+    else:
+        raise ValueError(f"unknown DPO loss_type {loss_type!r}; use sigmoid, ipo or hinge")
+    return DPOOutput(losses, beta * chosen.detach(), beta * rejected.detach())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# SFT
+
+
+def sft_loss(logps, num_tokens):
+    """Token-mean negative log-likelihood of the completions (the supervised baseline; also trains toy models).
+
+    logps      [B]  summed completion log-probs (`sequence_logps(..., average=False)`)
+    num_tokens [B]  completion tokens per row (or a scalar total, e.g. the global count across ranks)
+    returns    []   −Σ_b logps_b / Σ_b num_tokens_b   (every token weighs the same, whatever its sequence's length)
+    """
+    logps = _upcast(logps)
+    return -logps.sum() / torch.as_tensor(num_tokens, dtype=logps.dtype, device=logps.device).sum().clamp(min=1)

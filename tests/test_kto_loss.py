@@ -1,0 +1,256 @@
+"""kto_loss.py against hand-computed answers and against an independent restatement of TRL 1.16's formulas.
+
+The restatements below follow trl/trainer/kto_trainer.py (KTOTrainer._compute_loss) and dpo_trainer.py
+(DPOTrainer._compute_loss) step by step: split by label with index_select, concatenate the weighted losses, take
+the nanmean; the KL term is the clamped mean of the mismatched pairs' log-ratios. They are written here, not
+imported, so a change in our code cannot change them.
+"""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kto_loss import dpo_loss, kl_estimate, kto_loss, kto_weights, sequence_logps, sft_loss
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# restatements of TRL
+
+
+def trl_kto(policy, ref, labels, policy_kl, ref_kl, beta, w_d, w_u):
+    kl = (policy_kl - ref_kl).mean().detach().clamp(min=0)
+    chosen_idx = torch.nonzero(labels, as_tuple=False).view(-1)
+    rejected_idx = torch.nonzero(~labels, as_tuple=False).view(-1)
+    chosen = policy.index_select(0, chosen_idx) - ref.index_select(0, chosen_idx)
+    rejected = policy.index_select(0, rejected_idx) - ref.index_select(0, rejected_idx)
+    chosen_losses = 1 - F.sigmoid(beta * (chosen - kl)) if len(chosen_idx) else torch.tensor([])
+    rejected_losses = 1 - F.sigmoid(beta * (kl - rejected)) if len(rejected_idx) else torch.tensor([])
+    losses = torch.cat((w_d * chosen_losses, w_u * rejected_losses), 0)
+    return losses.nanmean(), kl
+
+
+def trl_dpo(pc, pr, rc, rr, beta, loss_type, label_smoothing, pc_len=None, pr_len=None):
+    chosen, rejected = pc - rc, pr - rr
+    delta = chosen - rejected
+    if loss_type == "sigmoid":  # the classic (pre-"robust") TRL sigmoid loss with label smoothing
+        losses = -F.logsigmoid(beta * delta) * (1 - label_smoothing) - F.logsigmoid(-beta * delta) * label_smoothing
+    elif loss_type == "hinge":
+        losses = torch.relu(1 - beta * delta)
+    elif loss_type == "ipo":  # TRL normalises the summed log-ratios by completion length
+        ipo_delta = chosen / pc_len.clamp(min=1.0) - rejected / pr_len.clamp(min=1.0)
+        losses = (ipo_delta - 1 / (2 * beta)) ** 2
+    return losses.mean()
+
+
+def trl_per_token_logps(logits, input_ids, completion_mask):
+    labels = input_ids.masked_fill(completion_mask == 0, -100)[:, 1:]
+    logp = torch.log_softmax(logits[:, :-1].double(), -1)
+    tok = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (tok * (labels != -100)).sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sequence_logps
+
+
+def _batch(seed=0, B=4, T=9, V=11):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(B, T, V, generator=g) * 3
+    ids = torch.randint(0, V, (B, T), generator=g)
+    mask = torch.zeros(B, T, dtype=torch.long)
+    for b, (start, end) in enumerate([(2, 9), (4, 7), (1, 2), (8, 9)][:B]):
+        mask[b, start:end] = 1  # completion tokens; before: prompt, after: padding
+    return logits, ids, mask
+
+
+def test_sequence_logps_known_answer():
+    # one sequence, vocab 2, uniform logits: each completion token has log-prob log(1/2)
+    logits = torch.zeros(1, 4, 2)
+    ids = torch.tensor([[0, 1, 1, 0]])
+    mask = torch.tensor([[0, 1, 1, 0]])  # two completion tokens, one prompt token, one pad
+    assert sequence_logps(logits, ids, mask).item() == pytest.approx(2 * math.log(0.5), abs=1e-7)
+    assert sequence_logps(logits, ids, mask, average=True).item() == pytest.approx(math.log(0.5), abs=1e-7)
+    # a confident model: logit 5 on the right token at position 0 predicts token 1 at position 1
+    logits = torch.zeros(1, 2, 2)
+    logits[0, 0, 1] = 5.0
+    want = 5.0 - math.log(math.exp(5.0) + 1.0)
+    assert sequence_logps(logits, torch.tensor([[0, 1]]), torch.tensor([[0, 1]])).item() == pytest.approx(want, abs=1e-6)
+
+
+def test_sequence_logps_matches_trl_masking_and_shift():
+    logits, ids, mask = _batch()
+    got = sequence_logps(logits, ids, mask)
+    want = trl_per_token_logps(logits, ids, mask)
+    assert torch.allclose(got.double(), want, atol=1e-5)
+    avg = sequence_logps(logits, ids, mask, average=True)
+    n = mask[:, 1:].sum(1).clamp(min=1)
+    assert torch.allclose(avg.double(), want / n, atol=1e-5)
+
+
+def test_sequence_logps_ignores_prompt_and_padding_content():
+    logits, ids, mask = _batch()
+    base = sequence_logps(logits, ids, mask)
+    hostile = logits.clone()
+    ids2 = ids.clone()
+    # change every token that is neither a completion token nor the position predicting one
+    pred = torch.zeros_like(mask)
+    pred[:, :-1] = mask[:, 1:]
+    ids2[(mask == 0) & (torch.roll(pred, 1, 1) == 0)] = 0
+    hostile[pred == 0] = 1e4  # huge logits where nothing is scored must not matter
+    assert torch.allclose(sequence_logps(hostile, ids, mask), base)
+
+
+def test_sequence_logps_upcasts_bf16_before_log_softmax():
+    logits, ids, mask = _batch(seed=3, V=4000)
+    low = logits.to(torch.bfloat16)
+    want = trl_per_token_logps(low.double(), ids, mask)  # exact maths on the same bf16 inputs
+    got = sequence_logps(low, ids, mask)
+    assert got.dtype == torch.float32
+    assert torch.allclose(got.double(), want, atol=1e-4)
+    naive = torch.log_softmax(low[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    naive = (naive.double() * mask[:, 1:]).sum(-1)
+    assert (naive - want).abs().max() > 1e-3  # so the upcast is what makes the difference
+
+
+def test_sequence_logps_gradient_flows_only_through_scored_positions():
+    logits, ids, mask = _batch()
+    logits.requires_grad_(True)
+    sequence_logps(logits, ids, mask).sum().backward()
+    scored = torch.zeros_like(mask)
+    scored[:, :-1] = mask[:, 1:]
+    assert logits.grad[scored == 0].abs().max() == 0
+    assert logits.grad[scored == 1].abs().max() > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# KTO
+
+
+@pytest.mark.parametrize("case", ["mixed", "all_desirable", "all_undesirable", "batch_of_one_d", "batch_of_one_u"])
+@pytest.mark.parametrize("seed", range(5))
+def test_kto_matches_trl(case, seed):
+    g = torch.Generator().manual_seed(seed)
+    B = 1 if case.startswith("batch_of_one") else 7
+    policy = torch.randn(B, generator=g, dtype=torch.float64) * 5 - 20
+    ref = policy + torch.randn(B, generator=g, dtype=torch.float64)
+    policy_kl = torch.randn(B, generator=g, dtype=torch.float64) * 5 - 30
+    ref_kl = policy_kl + torch.randn(B, generator=g, dtype=torch.float64) - 0.2 * seed
+    labels = {"mixed": torch.rand(B, generator=g) < 0.5, "all_desirable": torch.ones(B, dtype=torch.bool),
+              "all_undesirable": torch.zeros(B, dtype=torch.bool), "batch_of_one_d": torch.ones(1, dtype=torch.bool),
+              "batch_of_one_u": torch.zeros(1, dtype=torch.bool)}[case]
+    if case == "mixed":
+        labels[0], labels[1] = True, False
+    beta, w_d, w_u = [0.1, 0.5, 2.0][seed % 3], 1.0 + seed / 3, 1.33 - seed / 10
+    want, want_kl = trl_kto(policy, ref, labels, policy_kl, ref_kl, beta, w_d, w_u)
+    out = kto_loss(policy, ref, labels, kl_estimate(policy_kl, ref_kl), beta, w_d, w_u)
+    assert abs(out.losses.mean().item() - want.item()) < 1e-6
+    assert abs(out.z0.item() - want_kl.item()) < 1e-6
+    assert torch.allclose(out.rewards.double(), beta * (policy - ref), atol=1e-6)
+
+
+def test_kto_known_answers():
+    # desirable, r = 1, z0 = 0, beta = 1: 1 - sigmoid(1)
+    out = kto_loss(torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([True]), torch.tensor(0.0), beta=1.0)
+    assert out.losses.item() == pytest.approx(1 - 1 / (1 + math.exp(-1)), abs=1e-7)
+    # undesirable, r = -2, z0 = 0.5, beta = 0.1, lambda_U = 2: 2 * (1 - sigmoid(0.25))
+    out = kto_loss(torch.tensor([-12.0]), torch.tensor([-10.0]), torch.tensor([False]), torch.tensor(0.5), beta=0.1,
+                   undesirable_weight=2.0)
+    assert out.losses.item() == pytest.approx(2 * (1 - 1 / (1 + math.exp(-0.25))), abs=1e-7)
+    # a negative KL estimate is clamped to 0: same as z0 = 0
+    a = kto_loss(torch.tensor([-1.0]), torch.tensor([-1.5]), torch.tensor([True]), torch.tensor(-3.0), beta=1.0)
+    b = kto_loss(torch.tensor([-1.0]), torch.tensor([-1.5]), torch.tensor([True]), torch.tensor(0.0), beta=1.0)
+    assert a.losses.item() == b.losses.item() and a.z0.item() == 0.0
+    # at the start of training (policy == reference, z0 = 0) every example's loss is lambda / 2
+    out = kto_loss(torch.tensor([-5.0, -7.0]), torch.tensor([-5.0, -7.0]), torch.tensor([True, False]),
+                   torch.tensor(0.0), desirable_weight=1.0, undesirable_weight=1.5)
+    assert out.losses.tolist() == pytest.approx([0.5, 0.75])
+
+
+def test_kto_z0_is_detached_and_gradient_is_analytic():
+    policy = torch.tensor([-3.0, -6.0], requires_grad=True)
+    ref = torch.tensor([-3.5, -5.0])
+    policy_kl = torch.tensor([-8.0, -9.0], requires_grad=True)
+    z0 = kl_estimate(policy_kl, torch.tensor([-8.2, -9.4]))  # = 0.3
+    out = kto_loss(policy, ref, torch.tensor([True, False]), z0, beta=0.5, desirable_weight=1.2)
+    out.losses.sum().backward()
+    assert policy_kl.grad is None  # no gradient through the reference point
+    s_d = torch.sigmoid(torch.tensor(0.5 * (0.5 - 0.3)))
+    s_u = torch.sigmoid(torch.tensor(0.5 * (0.3 + 1.0)))
+    # dL_D/dr = -λ_D β σ(1-σ);  dL_U/dr = +λ_U β σ(1-σ)
+    assert policy.grad[0].item() == pytest.approx(-1.2 * 0.5 * (s_d * (1 - s_d)).item(), abs=1e-7)
+    assert policy.grad[1].item() == pytest.approx(0.5 * (s_u * (1 - s_u)).item(), abs=1e-7)
+
+
+def test_kto_loss_pushes_classes_apart():
+    # gradient descent on the loss alone raises desirable log-ratios and lowers undesirable ones
+    policy = torch.tensor([-5.0, -5.0, -5.0, -5.0], requires_grad=True)
+    ref = policy.detach().clone()
+    labels = torch.tensor([True, False, True, False])
+    opt = torch.optim.SGD([policy], lr=1.0)
+    for _ in range(20):
+        opt.zero_grad()
+        kto_loss(policy, ref, labels, torch.tensor(0.0), beta=1.0).losses.mean().backward()
+        opt.step()
+    r = (policy - ref).detach()
+    assert (r[labels] > 0.5).all() and (r[~labels] < -0.5).all()
+
+
+def test_kto_weights_land_in_range():
+    for n_d, n_u in [(1, 100), (30, 70), (50, 50), (57, 43), (70, 30), (999, 1), (4, 3), (133, 100)]:
+        w_d, w_u = kto_weights(n_d, n_u)
+        ratio = w_d * n_d / (w_u * n_u)
+        assert 1 - 1e-9 <= ratio <= 4 / 3 + 1e-9, (n_d, n_u, ratio)
+        assert min(w_d, w_u) == 1.0  # the majority class keeps weight 1
+    assert kto_weights(50, 50) == (1.0, 1.0)
+    assert kto_weights(10, 90) == pytest.approx((9.0, 1.0))
+    assert kto_weights(80, 20) == pytest.approx((1.0, 3.0))
+    assert kto_weights(0, 5) == (1.0, 1.0) and kto_weights(5, 0) == (1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DPO and SFT
+
+
+@pytest.mark.parametrize("loss_type,smoothing", [("sigmoid", 0.0), ("sigmoid", 0.1), ("sigmoid", 0.3),
+                                                 ("ipo", 0.0), ("hinge", 0.0)])
+@pytest.mark.parametrize("B", [1, 6])
+def test_dpo_matches_trl(loss_type, smoothing, B):
+    for seed in range(4):
+        g = torch.Generator().manual_seed(seed)
+        pc, pr = (torch.randn(B, generator=g, dtype=torch.float64) * 4 - 20 for _ in range(2))
+        rc, rr = pc + torch.randn(B, generator=g, dtype=torch.float64), pr + torch.randn(B, generator=g,
+                                                                                       dtype=torch.float64)
+        lc, lr = (torch.randint(1, 40, (B,), generator=g).double() for _ in range(2))
+        beta = [0.1, 0.5, 1.0, 2.0][seed]
+        want = trl_dpo(pc, pr, rc, rr, beta, loss_type, smoothing, lc, lr)
+        if loss_type == "ipo":  # we take per-token means from the caller (sequence_logps(average=True))
+            got = dpo_loss(pc / lc, pr / lr, rc / lc, rr / lr, beta, "ipo").losses.mean()
+        else:
+            got = dpo_loss(pc, pr, rc, rr, beta, loss_type, smoothing).losses.mean()
+        assert abs(got.item() - want.item()) < 1e-6
+
+
+def test_dpo_known_answers():
+    z = torch.tensor([-4.0])
+    assert dpo_loss(z, z, z, z).losses.item() == pytest.approx(math.log(2))  # h = 0
+    # h = 3, beta = 0.5
+    pc, pr, rc, rr = torch.tensor([-1.0]), torch.tensor([-5.0]), torch.tensor([-2.0]), torch.tensor([-3.0])
+    assert dpo_loss(pc, pr, rc, rr, 0.5, "hinge").losses.item() == 0.0  # 1 - 1.5 < 0
+    assert dpo_loss(pc, pr, rc, rr, 0.5, "ipo").losses.item() == pytest.approx(4.0)  # (3 - 1)^2
+    assert dpo_loss(pc, pr, rc, rr, 0.5, "sigmoid").losses.item() == pytest.approx(math.log(1 + math.exp(-1.5)))
+    out = dpo_loss(pc, pr, rc, rr, 0.5, "sigmoid", label_smoothing=0.2)
+    assert out.losses.item() == pytest.approx(0.8 * math.log(1 + math.exp(-1.5)) + 0.2 * math.log(1 + math.exp(1.5)))
+    assert out.chosen_rewards.item() == pytest.approx(0.5) and out.rejected_rewards.item() == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="unknown DPO loss_type"):
+        dpo_loss(pc, pr, rc, rr, loss_type="nope")
+
+
+def test_sft_loss_is_token_mean_nll():
+    logits, ids, mask = _batch()
+    lp = sequence_logps(logits, ids, mask)
+    n = mask[:, 1:].sum(1)
+    want = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
+                           ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100).reshape(-1))
+    assert sft_loss(lp, n).item() == pytest.approx(want.item(), abs=1e-6)
