@@ -17,13 +17,16 @@ Worked example (a stage's skeleton):
             w.write(result)
 """
 
+import ast
 import glob
 import gzip
 import io
 import json
 import os
+import re
 import sys
 import tempfile
+import textwrap
 
 # ----------------------------------------------------------------------------------------------------------------
 # errors
@@ -245,3 +248,143 @@ def select_shard(items, shard_id, num_shards):
     for i, item in enumerate(items):
         if i % num_shards == shard_id:
             yield item
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# code extraction and prompts (02_sample.py and 06_eval.py build the same solution prompt and read code back the
+# same way; owner: model stages)
+
+_FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*$", re.M)
+_PY_TAGS = {"", "python", "py", "python3", "py3", "pycon", "ipython", "sage"}
+_CODE_START = re.compile(r"^(?:async[ \t]+def|def|class|import|from|@)\b|^[A-Za-z_][\w.]*[ \t]*=[^=]", re.M)
+
+
+def entry_names(entry_point):
+    """("Solution", "twoSum") for "Solution().twoSum", ("add", "add") for "add", (None, None) for None/"".
+
+    The first name is what a program must define, the last is what a test must call.
+    """
+    names = re.findall(r"[A-Za-z_]\w*", entry_point or "")
+    return (names[0], names[-1]) if names else (None, None)
+
+
+def _parses(code):
+    try:
+        ast.parse(code)
+        return True
+    except (SyntaxError, ValueError):  # ValueError: source with NUL bytes
+        return False
+
+
+def _defines(code, name):
+    return re.search(rf"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", code, re.M) is not None
+
+
+def _fenced_blocks(text):
+    """[(language tag, body)] of the fenced blocks in `text`; an unclosed last block (truncated output) runs to the end.
+
+    A fence line is ``` or ~~~ (3 or more) at a line start, optionally indented, with an optional language tag.
+    """
+    blocks, fences = [], list(_FENCE.finditer(text))
+    i = 0
+    while i < len(fences):
+        opening = fences[i]
+        # the closing fence uses the same character and is at least as long, and carries no tag
+        close = next((f for f in fences[i + 1:] if f.group(1)[0] == opening.group(1)[0]
+                      and len(f.group(1)) >= len(opening.group(1)) and not f.group(2)), None)
+        body = text[opening.end() + 1: close.start() if close else len(text)]
+        blocks.append((opening.group(2).lower(), textwrap.dedent(body)))
+        if close is None:
+            break
+        i = fences.index(close) + 1
+    return blocks
+
+
+def _bare_code(text):
+    """The code in unfenced text: from the first line that starts a definition, import or assignment, the longest
+    run of lines that parses (trailing prose and a truncated last statement are cut line by line)."""
+    m = _CODE_START.search(text)
+    if not m:
+        return ""
+    lines = text[m.start():].splitlines()
+    for end in range(len(lines), 0, -1):
+        code = "\n".join(lines[:end])
+        if _parses(code):
+            return code
+    return ""
+
+
+def _drop_main_guard(code):
+    """Remove top-level `if __name__ == "__main__":` blocks: demo code that would run (and may read stdin) on import."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.splitlines(keepends=True)
+    for node in reversed(tree.body):
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+            del lines[node.lineno - 1:node.end_lineno]
+    return "".join(lines)
+
+
+def extract_code(completion, entry_point=None):
+    """The Python program in a model's completion; "" when there is none. The rules, in order:
+
+    1. Reasoning before a `</think>` tag is ignored.
+    2. Fenced blocks (``` or ~~~, closed or cut off by the end of the text). Blocks tagged with another language
+       (```bash, ```text, ```output) are ignored unless nothing else is fenced. Of the rest, the LAST block that
+       defines the entry point (`def NAME` / `class NAME`; for "Solution().twoSum" the class Solution) wins: models
+       show a solution and then usage, or a first try and then a corrected one. With no entry point (or no block
+       defining it), the last block that defines any function or class, else the last block.
+    3. No opening fence but a closing one: the text before it (a completion prompt that ended in ```python).
+    4. No fence at all: from the first line that starts a definition, import or assignment, the longest run of
+       lines that parses as Python (prose after the code and a truncated last statement are cut).
+    5. Top-level `if __name__ == "__main__":` blocks are removed.
+    The result is the code as written (dedented when the whole block is indented), ending with one newline.
+    """
+    text = completion or ""
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    head, name = entry_names(entry_point)
+    code = None
+    blocks = _fenced_blocks(text)
+    first_fence = _FENCE.search(text)
+    if first_fence and not first_fence.group(2) and _parses(text[:first_fence.start()]) \
+            and _CODE_START.search(text[:first_fence.start()]):
+        code = text[:first_fence.start()]  # rule 3: the prompt opened the fence
+    elif blocks:
+        py = [b for tag, b in blocks if tag in _PY_TAGS] or [b for _, b in blocks]
+        choice = [b for b in py if head and _defines(b, head)] or [b for b in py if re.search(
+            r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]", b, re.M)] or py
+        code = choice[-1]
+    else:
+        code = _bare_code(text)
+    code = _drop_main_guard(code).strip("\n")
+    return code + "\n" if code.strip() else ""
+
+
+SOLUTION_INSTRUCTION = "Write a complete, self-contained Python solution in one ```python code block."
+
+# Where a base model's completion of a `solution_prompt(chat=False)` ends: the next docstring, test, demo or print.
+BASE_STOP = ('\n"""', "\nassert ", '\nif __name__', "\nprint(", "\n# Test", "\n```")
+
+
+def solution_prompt(instruction, entry_point=None, tests=(), chat=True):
+    """The prompt text asking for a program that solves `instruction` (02_sample.py; 06_eval.py for custom sets).
+
+    chat=True: a user message (pass it to backend.build_prompt): the instruction, the tests it should pass (MBPP
+    style) or else the name of the function, and a request for one ```python block.
+    chat=False: a completion prompt for a base model, the instruction and tests in a docstring followed by the
+    code; the model's completion is the program (stop it with BASE_STOP).
+    """
+    head, _ = entry_names(entry_point)
+    tests = [t for t in tests if isinstance(t, str)]  # stdin tests ({"input", "output"}) are not shown
+    lines = [instruction.strip()]
+    if tests:
+        lines += ["", "Your code should pass these tests:", "", *[t.strip() for t in tests]]
+    elif head:
+        lines += ["", f"The solution must define `{head}`."]
+    if chat:
+        return "\n".join(lines + ["", SOLUTION_INSTRUCTION])
+    return '"""\n' + "\n".join(lines) + '\n"""\n'
