@@ -1,0 +1,215 @@
+"""Stage 4: label each executed candidate and write KTO examples (unpaired) or DPO pairs for 05_train_kto.py.
+
+A candidate is desirable when it passed every one of its task's tests (`passed` true and at least one test run);
+anything else (a failed test, a timeout, an error, a program that never ran) is undesirable. Identical completions
+within a task are kept once. Per-task caps keep one task from dominating, and tasks where every candidate passed
+or none did can be dropped (they teach KTO less and can never form a DPO pair).
+
+    python 04_build_pairs.py --executions runs/r0/executions.jsonl --samples runs/r0/samples.jsonl \\
+        --output runs/r0/kto.jsonl
+    python 04_build_pairs.py --executions 'runs/r0/executions.shard-*.jsonl' --samples 'runs/r0/samples.shard-*.jsonl' \\
+        --output runs/r0/dpo.jsonl --format dpo --max_pairs_per_task 4
+    sbatch --array=0-3 slurm/04_build_pairs.sbatch     # shards by task: kto.shard-0000K-of-00004.jsonl
+
+Writes (all finished files, written to a temporary name and renamed):
+  OUTPUT (--format kto), one line per kept candidate:
+    task_id, sample_id, prompt, completion, label (bool: desirable), status, tests_passed, tests_total
+  OUTPUT (--format dpo), one line per pair (same prompt, one desirable and one undesirable candidate):
+    task_id, prompt, chosen, rejected, chosen_sample_id, rejected_sample_id
+  OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
+    tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
+    no_tests, capped, desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
+    05_train_kto.py reads them unless given --desirable_weight/--undesirable_weight)
+  OUTPUT.args.json: the resolved arguments
+
+Stage 4 is a pure function of its inputs and takes seconds, so it has no resume: a rerun rebuilds the same file
+(same --seed, same output), and a killed run leaves the previous output untouched.
+"""
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from collections import defaultdict
+
+from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, die, read_jsonl,
+                    resolve_shard, select_shard, shard_path, write_args)
+from kto_loss import kto_weights
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    # inputs and output
+    p.add_argument("--executions", required=True, help="executions.jsonl from 03 (a path or a quoted glob)")
+    p.add_argument("--samples", required=True, help="samples.jsonl from 02 (a path or a quoted glob)")
+    p.add_argument("--output", required=True, help="kto.jsonl or dpo.jsonl to write")
+    p.add_argument("--format", choices=["kto", "dpo"], default="kto", help="unpaired KTO examples or DPO pairs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="accepted for symmetry with the other stages: 04 always rebuilds its output")
+    # selection
+    p.add_argument("--max_per_task", type=int, default=None, help="kto: keep at most this many candidates per task")
+    p.add_argument("--max_desirable_per_task", type=int, default=None, help="kto: cap on desirable per task")
+    p.add_argument("--max_undesirable_per_task", type=int, default=None, help="kto: cap on undesirable per task")
+    p.add_argument("--max_pairs_per_task", type=int, default=8,
+                   help="dpo: at most this many pairs per task; pairs are drawn so that every candidate is used "
+                        "before any is used twice (default 8)")
+    p.add_argument("--drop_all_pass", action="store_true", help="drop tasks where every candidate passed")
+    p.add_argument("--drop_none_pass", action="store_true", help="drop tasks where no candidate passed")
+    p.add_argument("--seed", type=int, default=0, help="which candidates a cap keeps (stable per task)")
+    add_shard_args(p)
+    return p.parse_args(argv)
+
+
+def _task_rng(seed, task_id):
+    # a per-task generator: what a task keeps does not depend on which other tasks are in the file or shard
+    return random.Random(int(hashlib.sha256(f"{seed}:{task_id}".encode()).hexdigest()[:16], 16))
+
+
+def load_candidates(executions, samples, stats):
+    """Join executions and samples on (task_id, sample_id) -> {task_id: [candidate, ...]} sorted by sample_id."""
+    verdicts = {}
+    for rec in read_jsonl(executions, required=("task_id", "sample_id", "passed")):
+        verdicts[(rec["task_id"], rec["sample_id"])] = rec
+    tasks = defaultdict(list)
+    seen = set()
+    for rec in read_jsonl(samples, required=("task_id", "sample_id", "prompt", "completion")):
+        key = (rec["task_id"], rec["sample_id"])
+        seen.add(key)
+        ex = verdicts.get(key)
+        if ex is None:  # 03 has not run it (yet): no verdict, no label
+            stats["missing_execution"] += 1
+            continue
+        total = ex.get("tests_total")
+        if total == 0:  # passing zero tests earns nothing
+            stats["no_tests"] += 1
+            continue
+        tasks[rec["task_id"]].append({
+            "task_id": rec["task_id"], "sample_id": rec["sample_id"], "prompt": rec["prompt"],
+            "completion": rec["completion"], "label": ex["passed"] is True,
+            "status": ex.get("status"), "tests_passed": ex.get("tests_passed"), "tests_total": total,
+        })
+    stats["missing_sample"] = sum(1 for k in verdicts if k not in seen)
+    for cands in tasks.values():
+        cands.sort(key=lambda c: (str(type(c["sample_id"])), c["sample_id"]))
+    return tasks
+
+
+def dedupe(cands, stats):
+    """Keep the first of identical (prompt, completion) candidates; drop both when their verdicts disagree."""
+    by_text = defaultdict(list)
+    for c in cands:
+        by_text[(c["prompt"], c["completion"])].append(c)
+    kept = []
+    for group in by_text.values():
+        stats["duplicates"] += len(group) - 1
+        if len({c["label"] for c in group}) > 1:  # a flaky verdict (e.g. a timeout under load): trust neither
+            stats["conflicting_duplicates"] += len(group)
+            continue
+        kept.append(group[0])
+    kept.sort(key=lambda c: (str(type(c["sample_id"])), c["sample_id"]))
+    return kept
+
+
+def cap(items, n, rng, stats):
+    if n is None or len(items) <= n:
+        return items
+    stats["capped"] += len(items) - n
+    keep = sorted(rng.sample(range(len(items)), n))
+    return [items[i] for i in keep]
+
+
+def dpo_pairs(good, bad, n, rng):
+    """Up to n (chosen, rejected) pairs from the product good x bad, every candidate used before any twice.
+
+    With m the size of the larger list and s of the smaller, round q (0 <= q < s) pairs the j-th member of the
+    larger list with the ((j + q) mod s)-th of the smaller, for every j: round 0 alone uses every candidate of both
+    lists, each round uses every member of the larger list once, and the s rounds together enumerate the whole
+    product exactly once.
+    """
+    good, bad = good[:], bad[:]
+    rng.shuffle(good)
+    rng.shuffle(bad)
+    swap = len(good) < len(bad)
+    large, small = (bad, good) if swap else (good, bad)
+    pairs = []
+    for q in range(len(small)):
+        for j, big in enumerate(large):
+            other = small[(j + q) % len(small)]
+            pairs.append((other, big) if swap else (big, other))
+            if len(pairs) == n:
+                return pairs
+    return pairs
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        shard_id, num_shards = resolve_shard(args)
+        out = shard_path(args.output, shard_id, num_shards)
+        stats = defaultdict(int)
+        tasks = load_candidates(args.executions, args.samples, stats)
+    except InputError as e:
+        die(str(e))
+
+    lines = []
+    n_d = n_u = 0
+    task_ids = sorted(tasks)
+    for task_id in select_shard(task_ids, shard_id, num_shards):
+        cands = dedupe(tasks[task_id], stats)
+        if not cands:
+            continue
+        stats["tasks"] += 1
+        n_pass = sum(c["label"] for c in cands)
+        all_pass, none_pass = n_pass == len(cands), n_pass == 0
+        stats["tasks_all_pass"] += all_pass
+        stats["tasks_none_pass"] += none_pass
+        if (all_pass and args.drop_all_pass) or (none_pass and args.drop_none_pass):
+            stats["tasks_dropped"] += 1
+            continue
+        rng = _task_rng(args.seed, task_id)
+        if args.format == "kto":
+            good = cap([c for c in cands if c["label"]], args.max_desirable_per_task, rng, stats)
+            bad = cap([c for c in cands if not c["label"]], args.max_undesirable_per_task, rng, stats)
+            pos = {id(c): i for i, c in enumerate(cands)}
+            kept = cap(sorted(good + bad, key=lambda c: pos[id(c)]), args.max_per_task, rng, stats)
+            for c in kept:
+                lines.append(json.dumps(c, ensure_ascii=False))
+                n_d += c["label"]
+                n_u += not c["label"]
+        else:
+            by_prompt = defaultdict(lambda: ([], []))  # pairs share the exact prompt the policy saw
+            for c in cands:
+                by_prompt[c["prompt"]][0 if c["label"] else 1].append(c)
+            budget = args.max_pairs_per_task
+            for prompt, (good, bad) in by_prompt.items():
+                for ch, rj in dpo_pairs(good, bad, budget, rng):
+                    lines.append(json.dumps({"task_id": task_id, "prompt": prompt, "chosen": ch["completion"],
+                                             "rejected": rj["completion"], "chosen_sample_id": ch["sample_id"],
+                                             "rejected_sample_id": rj["sample_id"]}, ensure_ascii=False))
+                    budget -= 1
+                    stats["n_pairs"] += 1
+            n_d += sum(c["label"] for c in cands)
+            n_u += sum(not c["label"] for c in cands)
+
+    if not lines:
+        die(f"no {args.format} record could be built from {args.executions} and {args.samples} "
+            f"(tasks {stats['tasks']}, all-pass {stats['tasks_all_pass']}, none-pass {stats['tasks_none_pass']}, "
+            f"missing executions {stats['missing_execution']}); "
+            + ("DPO needs a task with both a passing and a failing candidate; try --format kto" if args.format == "dpo"
+               else "check that 03 ran on these samples"))
+    w_d, w_u = kto_weights(n_d, n_u)
+    stats.update(n_desirable=n_d, n_undesirable=n_u, desirable_weight=w_d, undesirable_weight=w_u,
+                 format=args.format, records=len(lines))
+    base = out[: -len(".jsonl")] if out.endswith(".jsonl") else out
+    write_args(out, args)
+    atomic_write_text(out, "".join(line + "\n" for line in lines))
+    atomic_write_json(base + ".stats.json", dict(stats))
+    one_class = " (one class only: KTO trains on it; DPO could not)" if min(n_d, n_u) == 0 else ""
+    print(f"04_build_pairs: {len(lines)} {args.format} records from {stats['tasks']} tasks -> {out}; "
+          f"desirable {n_d}, undesirable {n_u}{one_class}, λ_D {w_d:.3g}, λ_U {w_u:.3g}; "
+          f"duplicates {stats['duplicates']}, missing executions {stats['missing_execution']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""04_build_pairs.py: labels, dedupe, caps, drop options, DPO pairing, λ weights, hostile input."""
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+bp = importlib.import_module("04_build_pairs")
+
+
+def _write(path, recs):
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return str(path)
+
+
+def _world(tmp_path, spec):
+    """spec: {task_id: [(completion, passed, tests_total), ...]} -> (executions path, samples path)."""
+    samples, execs = [], []
+    for task, cands in spec.items():
+        for i, (completion, passed, total) in enumerate(cands):
+            samples.append({"task_id": task, "sample_id": i, "prompt": f"P[{task}]", "completion": completion,
+                            "code": completion, "model": "m", "round": 0})
+            execs.append({"task_id": task, "sample_id": i, "status": "passed" if passed else "failed",
+                          "passed": passed, "tests_passed": total if passed else 0, "tests_total": total,
+                          "test_status": [], "error": None, "seconds": 0.1})
+    return _write(tmp_path / "executions.jsonl", execs), _write(tmp_path / "samples.jsonl", samples)
+
+
+def _run(tmp_path, ex, sa, *extra, name="kto.jsonl"):
+    out = tmp_path / name
+    bp.main(["--executions", ex, "--samples", sa, "--output", str(out), *extra])
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    stats = json.loads((tmp_path / (name[:-6] + ".stats.json")).read_text())
+    return recs, stats
+
+
+SPEC = {
+    "a": [("good1", True, 3), ("bad1", False, 3), ("good1", True, 3), ("bad2", False, 3), ("zero", True, 0)],
+    "b": [("g", True, 2), ("g2", True, 2)],  # all pass
+    "c": [("x", False, 2), ("y", False, 2)],  # none pass
+    "d": [("flaky", True, 2), ("flaky", False, 2), ("ok", True, 2)],  # same text, two verdicts
+}
+
+
+def test_kto_labels_dedupe_and_stats(tmp_path):
+    ex, sa = _world(tmp_path, SPEC)
+    recs, stats = _run(tmp_path, ex, sa)
+    got = {(r["task_id"], r["completion"]): r["label"] for r in recs}
+    assert got == {("a", "good1"): True, ("a", "bad1"): False, ("a", "bad2"): False, ("b", "g"): True,
+                   ("b", "g2"): True, ("c", "x"): False, ("c", "y"): False, ("d", "ok"): True}
+    assert ("a", "zero") not in got  # passing zero tests is not passing
+    assert [r["sample_id"] for r in recs if r["task_id"] == "a"] == [0, 1, 3]  # the first copy is kept
+    assert all(set(r) >= {"task_id", "sample_id", "prompt", "completion", "label"} for r in recs)
+    assert stats["n_desirable"] == 4 and stats["n_undesirable"] == 4
+    assert stats["duplicates"] == 2 and stats["conflicting_duplicates"] == 2 and stats["no_tests"] == 1
+    assert stats["tasks_all_pass"] == 2 and stats["tasks_none_pass"] == 1  # "d" is all-pass once deduped
+    assert (stats["desirable_weight"], stats["undesirable_weight"]) == (1.0, 1.0)
+    assert (tmp_path / "kto.args.json").exists()
+
+
+def test_drop_options_and_weights(tmp_path):
+    ex, sa = _world(tmp_path, SPEC)
+    recs, stats = _run(tmp_path, ex, sa, "--drop_all_pass", "--drop_none_pass")
+    assert {r["task_id"] for r in recs} == {"a"}
+    assert stats["tasks_dropped"] == 3
+    assert stats["n_desirable"] == 1 and stats["n_undesirable"] == 2
+    spec = {"t": [(f"bad{i}", False, 1) for i in range(9)] + [("good", True, 1)]}
+    ex, sa = _world(tmp_path, spec)
+    recs, stats = _run(tmp_path, ex, sa)
+    ratio = stats["desirable_weight"] * 1 / (stats["undesirable_weight"] * 9)
+    assert 1 - 1e-9 <= ratio <= 4 / 3 + 1e-9 and stats["undesirable_weight"] == 1.0
+
+
+def test_caps_are_stable_and_respected(tmp_path):
+    spec = {f"t{k}": [(f"good{i}", True, 1) for i in range(6)] + [(f"bad{i}", False, 1) for i in range(6)]
+            for k in range(3)}
+    ex, sa = _world(tmp_path, spec)
+    recs, _ = _run(tmp_path, ex, sa, "--max_desirable_per_task", "2", "--max_undesirable_per_task", "3")
+    for k in range(3):
+        mine = [r for r in recs if r["task_id"] == f"t{k}"]
+        assert sum(r["label"] for r in mine) == 2 and sum(not r["label"] for r in mine) == 3
+    again, stats = _run(tmp_path, ex, sa, "--max_desirable_per_task", "2", "--max_undesirable_per_task", "3")
+    assert again == recs and stats["capped"] == 3 * 7
+    recs, _ = _run(tmp_path, ex, sa, "--max_per_task", "4")
+    assert all(sum(r["task_id"] == f"t{k}" for r in recs) == 4 for k in range(3))
+
+
+def test_dpo_pairs_cover_candidates_before_repeating(tmp_path):
+    spec = {"t": [(f"good{i}", True, 1) for i in range(2)] + [(f"bad{i}", False, 1) for i in range(5)],
+            "none": [("x", False, 1)], "all": [("y", True, 1)]}
+    ex, sa = _world(tmp_path, spec)
+    recs, stats = _run(tmp_path, ex, sa, "--format", "dpo", "--max_pairs_per_task", "5", name="dpo.jsonl")
+    assert len(recs) == 5 and stats["n_pairs"] == 5
+    assert {r["rejected"] for r in recs} == {f"bad{i}" for i in range(5)}  # every loser used once
+    assert all(r["chosen"].startswith("good") and r["prompt"] == "P[t]" for r in recs)
+    assert all(set(r) >= {"task_id", "prompt", "chosen", "rejected"} for r in recs)
+    recs, _ = _run(tmp_path, ex, sa, "--format", "dpo", "--max_pairs_per_task", "100", name="dpo.jsonl")
+    assert len({(r["chosen"], r["rejected"]) for r in recs}) == len(recs) == 10  # the whole product, once each
+
+
+def test_dpo_pairing_enumerates_product():
+    import random
+    for a, b in [(1, 1), (2, 5), (5, 2), (3, 3), (4, 6)]:
+        pairs = bp.dpo_pairs(list(range(a)), list(range(100, 100 + b)), 10 ** 6, random.Random(0))
+        assert sorted(pairs) == sorted((i, j) for i in range(a) for j in range(100, 100 + b))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "04_build_pairs.py", *args], capture_output=True, text=True)
+
+
+def test_hostile_input_fails_clearly(tmp_path):
+    ex, sa = _world(tmp_path, SPEC)
+    with open(ex, "a") as f:
+        f.write("{not json}\n")
+    r = _cli("--executions", ex, "--samples", sa, "--output", str(tmp_path / "o.jsonl"))
+    assert r.returncode != 0 and "executions.jsonl:13" in r.stderr and "not valid JSON" in r.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+    ex, sa = _world(tmp_path, {"c": [("x", False, 1)]})
+    r = _cli("--executions", ex, "--samples", sa, "--output", str(tmp_path / "d.jsonl"), "--format", "dpo")
+    assert r.returncode != 0 and "DPO needs a task with both" in r.stderr
+    # one class is fine for KTO (online rounds produce it)
+    r = _cli("--executions", ex, "--samples", sa, "--output", str(tmp_path / "k.jsonl"))
+    assert r.returncode == 0 and "one class only" in r.stderr
+    r = _cli("--executions", ex, "--samples", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "e.jsonl"))
+    assert r.returncode != 0 and "no such file" in r.stderr
+
+
+def test_sharding_splits_tasks(tmp_path):
+    ex, sa = _world(tmp_path, SPEC)
+    seen = []
+    for k in range(2):
+        bp.main(["--executions", ex, "--samples", sa, "--output", str(tmp_path / "s.jsonl"), "--shard_id", str(k),
+                 "--num_shards", "2"])
+        p = tmp_path / f"s.shard-{k:05d}-of-00002.jsonl"
+        seen.append({json.loads(line)["task_id"] for line in p.read_text().splitlines()})
+    assert seen[0] | seen[1] == {"a", "b", "c", "d"} and not seen[0] & seen[1]
