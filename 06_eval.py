@@ -429,6 +429,19 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
     return job
 
 
+def execution_record(task_id, sample_id, res, plus_prob=None):
+    """The executions.jsonl record of one sandbox result. For HumanEval+ / MBPP+ (`plus_prob` given) base_passed is
+    EvalPlus's base verdict: the job runs base inputs first, then plus inputs, so the base ones are a prefix."""
+    rec = dict(task_id=task_id, sample_id=sample_id, status=res["status"], passed=bool(res["passed"]),
+               tests_passed=res["tests_passed"], tests_total=res["tests_total"], test_status=res["test_status"],
+               error=res["error"], seconds=res["seconds"])
+    if plus_prob is not None:
+        n_base = len(plus_prob["base_input"])
+        ts = res["test_status"]
+        rec["base_passed"] = len(ts) >= n_base and all(s == "passed" for s in ts[:n_base])
+    return rec
+
+
 def _cache_dir(flag):
     return flag or os.environ.get("PLUM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "plum")
 
@@ -534,9 +547,9 @@ class _Where:
 
 
 def prompt_for(bench, prob, chat):
-    """(text for the model, "complete" | "instruct"). "complete": a base model continues a code prompt and the
-    program is that prompt + the completion (cut at COMPLETION_STOPS); "instruct": the model answers a request and
-    the program is the code extracted from its answer."""
+    """(text for the model, mode, stop strings). mode "complete": a base model continues a code prompt and the
+    program is that prompt + the completion, cut at the stop strings; "instruct": the model answers a request
+    (wrapped in the chat template when the tokenizer has one) and the program is the code extracted from it."""
     if bench in ("humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus"):
         if bench in ("mbpp", "mbpp_sanitized"):
             # EvalPlus's MBPP prompt: the text and its first test in a docstring (MBPP+'s `prompt` field is this)
@@ -544,21 +557,22 @@ def prompt_for(bench, prob, chat):
         else:
             code_prompt = prob["code_prompt"]
         if not chat:
-            return code_prompt, "complete"
-        return f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", "instruct"
+            return code_prompt, "complete", COMPLETION_STOPS
+        return f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", "instruct", ()
     if bench == "livecodebench":
         if prob["starter_code"]:
             fmt = f"{LCB_FORMAT_STARTER}\n```python\n{prob['starter_code']}\n```\n\n"
         else:
             fmt = f"{LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n"
         return (f"{LCB_SYSTEM}\n\n### Question:\n{prob['text']}\n\n{fmt}"
-                f"### Answer: (use the provided format with backticks)\n\n"), "instruct"
+                f"### Answer: (use the provided format with backticks)\n\n"), "instruct", ()
     if bench == "leetcode":
-        return prob["text"], "instruct"  # LeetCodeDataset's query: the problem and its starter code
+        return prob["text"], "instruct", ()  # LeetCodeDataset's query: the problem and its starter code
     if bench == "jsonl":
-        import common
-        builder = getattr(common, "instruction_prompt", None)  # the builder 02 uses, so held-out = training prompt
-        return (builder(prob["text"]) if builder else prob["text"]), "instruct"
+        # the prompt 02 samples with, so a held-out set is asked exactly as training was; its tests stay hidden
+        from common import BASE_STOP, solution_prompt
+        text = solution_prompt(prob["text"], prob["entry_point"], tests=(), chat=chat)
+        return (text, "instruct", ()) if chat else (text, "complete", BASE_STOP)
     raise InputError(f"--benchmark {bench!r} is unknown")
 
 
@@ -575,22 +589,26 @@ def generate_samples(args, bench, probs, samples_path):
     done = set() if args.overwrite else done_keys(samples_path, ("task_id", "sample_id"))
     todo = [t for t in probs if any((t, s) not in done for s in range(args.n_samples))]
     temperature = args.temperature if args.temperature is not None else (0.0 if args.n_samples == 1 else 0.8)
-    written = 0
+    written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
             tqdm(total=len(todo), desc=f"generate {bench}", file=sys.stderr) as bar:
         for start in range(0, len(todo), args.gen_chunk):
             chunk = todo[start:start + args.gen_chunk]
-            texts, modes, prompts = [], [], []
+            texts, modes, stops, prompts = [], [], [], []
             for t in chunk:
-                text, mode = prompt_for(bench, probs[t], chat)
+                text, mode, stop = prompt_for(bench, probs[t], chat)
                 texts.append(text)
                 modes.append(mode)
+                stops.append(stop)
                 # a code prompt is continued as is; only requests are wrapped in the chat template
                 prompts.append(be.build_prompt(text, chat=False if mode == "complete" else flag))
-            # stop strings only make sense for code continuation; group by mode so each call has one stop list
-            outs = [None] * len(chunk)
-            for mode, stop in (("complete", COMPLETION_STOPS), ("instruct", ())):
-                idx = [i for i, m in enumerate(modes) if m == mode]
+            # a prompt longer than the context gets no generation but an empty sample, which fails: dropping the
+            # task instead would raise pass@k on exactly the hardest (longest) problems
+            fits = [be.fits(p, args.max_new_tokens) for p in prompts]
+            too_long += fits.count(False)
+            outs = [[""] * args.n_samples if not ok else None for ok in fits]
+            for stop in dict.fromkeys(stops):
+                idx = [i for i, s in enumerate(stops) if s == stop and fits[i]]
                 if not idx:
                     continue
                 res = be.generate([prompts[i] for i in idx], n=args.n_samples, max_new_tokens=args.max_new_tokens,
@@ -609,6 +627,9 @@ def generate_samples(args, bench, probs, samples_path):
                                  model=args.model, round=None))
                     written += 1
             bar.update(len(chunk))
+    if too_long:
+        print(f"warning: {too_long} prompt(s) plus --max_new_tokens {args.max_new_tokens} exceed the model's context; "
+              f"their samples are empty and count as failures", file=sys.stderr)
     return written
 
 
@@ -716,14 +737,7 @@ def run(args):
         with JsonlWriter(exec_path, overwrite=args.overwrite) as w:
             for i, res in tqdm(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", file=sys.stderr):
                 t, sid = todo[i][0], todo[i][1]
-                rec = dict(task_id=t, sample_id=sid, status=res["status"], passed=bool(res["passed"]),
-                           tests_passed=res["tests_passed"], tests_total=res["tests_total"],
-                           test_status=res["test_status"], error=res["error"], seconds=res["seconds"])
-                if plus:
-                    n_base = len(probs[t]["base_input"])
-                    rec["base_passed"] = (len(res["test_status"]) >= n_base
-                                          and all(s == "passed" for s in res["test_status"][:n_base]))
-                w.write(rec)
+                w.write(execution_record(t, sid, res, probs[t] if plus else None))
 
     # write: pass@k over the samples given, whatever run judged them
     wanted = {(t, sid) for t, sid, _, _ in samples}
