@@ -1,0 +1,165 @@
+"""Stage 2: draw N candidate programs per instruction from the policy being trained (PLUM's on-policy samples).
+
+    python 02_sample.py --model M --input runs/r0/tests.jsonl --output runs/r0/samples.jsonl \
+        --num_samples 8 --temperature 0.8
+    python 02_sample.py --model runs/r0/kto/final --input tests.jsonl --output runs/r1/samples.jsonl --round 1
+    python 02_sample.py --model M --backend vllm --tensor_parallel_size 4 --input tests.jsonl --output s.jsonl
+    sbatch --array=0-7 --gres=gpu:1 --wrap "python 02_sample.py --model M --input tests.jsonl --output s.jsonl"
+        # one shard per array task: s.shard-0000K-of-00008.jsonl; 03 reads them back with --samples 's.shard-*.jsonl'
+
+Generation runs in one process per GPU (HF backend) or one vLLM engine (tensor parallel across GPUs): more GPUs means
+more shards, not torchrun.
+
+Input: a tests.jsonl from 01 (or any instructions JSONL): task_id, instruction, entry_point (optional), tests
+(optional: the first --example_tests of them are shown in the prompt, as MBPP's prompt shows its tests).
+
+The prompt is common.solution_prompt (instruction, tests shown, a request for one ```python block), wrapped in the
+tokenizer's chat template when it has one; a base model gets the completion form and stops at common.BASE_STOP.
+--prompt_file replaces the text with a template using {instruction}, {entry_point} and {tests}.
+
+Writes:
+    OUTPUT (samples.jsonl), one record per sample, appended and flushed:
+        task_id, sample_id (0..N-1 within the task), prompt (the exact text given to the model, template applied),
+        completion (the exact text it generated: EOS removed, cut before a stop string), code (the program
+        common.extract_code takes from it; "" when there is none), model (--model), round (--round)
+    OUTPUT.skipped.jsonl  one record per task not sampled: task_id, reason (e.g. the prompt does not fit the context)
+    OUTPUT.args.json      the resolved arguments
+A rerun resumes: it samples only the (task_id, sample_id) pairs not yet in OUTPUT and skips tasks already skipped.
+Shard K of M samples tasks i % M == K with seed --seed + K.
+"""
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from common import (BASE_STOP, InputError, JsonlWriter, add_shard_args, die, done_keys, extract_code, read_jsonl,
+                    resolve_shard, select_shard, shard_path, solution_prompt, write_args)
+from generation import add_backend_args, backend_from_args, chat_flag
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    # input / output
+    p.add_argument("--input", required=True, help="tests.jsonl from 01 (or instructions JSONL); a glob merges shards")
+    p.add_argument("--output", required=True, help="samples JSONL to append to")
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    # model (--model, --backend, --dtype, --tensor_parallel_size, --batch_size, --max_new_tokens, --chat)
+    add_backend_args(p, max_new_tokens=512)
+    # sampling
+    p.add_argument("--num_samples", type=int, default=8, help="samples per instruction (N)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 = greedy")
+    p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass")
+    p.add_argument("--seed", type=int, default=0, help="random seed; shard K uses seed + K")
+    p.add_argument("--stop", action="append", default=None,
+                   help="stop string (repeatable); default: none for chat prompts, common.BASE_STOP for base ones")
+    # prompt
+    p.add_argument("--example_tests", type=int, default=1,
+                   help="how many of the task's tests to show in the prompt (MBPP style); 0 names the function")
+    p.add_argument("--prompt_file", default=None,
+                   help="template replacing the prompt text; fields {instruction}, {entry_point}, {tests}")
+    # run
+    p.add_argument("--round", type=int, default=0, help="PLUM round, recorded in every sample")
+    p.add_argument("--tasks_per_call", type=int, default=64,
+                   help="tasks per backend.generate call (records are written after each call)")
+    add_shard_args(p)
+    return p.parse_args(argv)
+
+
+def prompt_text(rec, args, chat, template):
+    tests = rec.get("tests") or []
+    shown = [t for t in tests if isinstance(t, str)][: args.example_tests]
+    if template is not None:
+        return template.format(instruction=rec["instruction"], entry_point=rec.get("entry_point") or "",
+                               tests="\n".join(shown))
+    return solution_prompt(rec["instruction"], rec.get("entry_point"), shown, chat=chat)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    shard_id, num_shards = resolve_shard(args)
+    if args.num_samples < 1:
+        raise InputError("--num_samples must be at least 1")
+    out = shard_path(args.output, shard_id, num_shards)
+    skip_path = (out[: -len(".jsonl")] if out.endswith(".jsonl") else out) + ".skipped.jsonl"
+    write_args(out, args, shard_id=shard_id, num_shards=num_shards)
+    template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
+
+    # ---- setup: what is left to do
+    tasks, seen = [], set()
+    for rec in select_shard(read_jsonl(args.input, required=("task_id", "instruction")), shard_id, num_shards):
+        if rec["task_id"] in seen:
+            raise InputError(f"{args.input}: task_id {rec['task_id']!r} appears twice; task ids must be unique "
+                             f"(merge or rename the duplicates)")
+        seen.add(rec["task_id"])
+        tasks.append(rec)
+    if not tasks:
+        die(f"{args.input}: no instructions in shard {shard_id} of {num_shards}; nothing to sample")
+    done = set() if args.overwrite else done_keys(out, ("task_id", "sample_id"))
+    skipped_before = set() if args.overwrite else {k[0] for k in done_keys(skip_path, ("task_id",))}
+    todo = []
+    for rec in tasks:
+        missing = [s for s in range(args.num_samples) if (rec["task_id"], s) not in done]
+        if missing and rec["task_id"] not in skipped_before:
+            todo.append((rec, missing))
+    resumed = sum(1 for rec in tasks if any((rec["task_id"], s) in done for s in range(args.num_samples)))
+    if not todo:
+        print(f"02_sample: nothing to do, all {len(tasks)} tasks of this shard are in {out} or {skip_path}")
+        return 0
+
+    be = backend_from_args(args)
+    chat = chat_flag(args)
+    use_chat = be.chat if chat is None else chat
+    stop = args.stop if args.stop is not None else ([] if use_chat else list(BASE_STOP))
+
+    # ---- work: tasks_per_call tasks per generate call; write as soon as a call returns
+    n_written = n_empty = n_nocode = 0
+    skipped = []
+    first_call = True
+    with JsonlWriter(out, overwrite=args.overwrite) as w, \
+            JsonlWriter(skip_path, overwrite=args.overwrite) as skip_w:
+        ready = []
+        for rec, missing in todo:
+            prompt = be.build_prompt(prompt_text(rec, args, use_chat, template), chat=use_chat)
+            if not be.fits(prompt, args.max_new_tokens):
+                reason = (f"prompt of {len(be.encode(prompt))} tokens + max_new_tokens {args.max_new_tokens} "
+                          f"exceeds the context of {be.max_context}")
+                skip_w.write({"task_id": rec["task_id"], "reason": reason})
+                skipped.append(rec["task_id"])
+                continue
+            ready.append((rec, missing, prompt))
+        bar = tqdm(total=sum(len(m) for _, m, _ in ready), desc="02_sample", unit="sample")
+        for start in range(0, len(ready), args.tasks_per_call):
+            chunk = ready[start:start + args.tasks_per_call]
+            outs = be.generate([p for _, _, p in chunk], n=args.num_samples, max_new_tokens=args.max_new_tokens,
+                               temperature=args.temperature, top_p=args.top_p, stop=stop,
+                               # one random stream per shard: later calls continue it instead of reseeding
+                               seed=args.seed + shard_id if first_call else None)
+            first_call = False
+            for (rec, missing, prompt), completions in zip(chunk, outs):
+                for sid in missing:
+                    completion = completions[sid]
+                    code = extract_code(completion, rec.get("entry_point"))
+                    n_empty += not completion.strip()
+                    n_nocode += not code
+                    w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt,
+                             "completion": completion, "code": code, "model": args.model, "round": args.round})
+                    n_written += 1
+                bar.update(len(missing))
+        bar.close()
+
+    print(f"02_sample: wrote {n_written} samples for {len(ready)} tasks to {out} "
+          f"({resumed} tasks resumed, {len(skipped)} skipped [{skip_path}], {n_empty} empty completions, "
+          f"{n_nocode} without code)")
+    if skipped:
+        print(f"02_sample: skipped {len(skipped)} task(s) whose prompt does not fit, e.g. {skipped[0]!r}; lower "
+              f"--max_new_tokens or use a model with a longer context", file=sys.stderr)
+    return 0 if n_written else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except InputError as e:
+        die(str(e))
