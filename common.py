@@ -388,3 +388,27 @@ def solution_prompt(instruction, entry_point=None, tests=(), chat=True):
     if chat:
         return "\n".join(lines + ["", SOLUTION_INSTRUCTION])
     return '"""\n' + "\n".join(lines) + '\n"""\n'
+
+
+# The prompt 01_generate_tests.py asks for tests with (PLUM section 3.1: the model writes test cases from the
+# instruction alone). Fields: {instruction}, {entry_point} (the name tests must call), {k} (how many).
+TESTS_PROMPT = """{instruction}
+
+Write {k} test cases for a Python function `{entry_point}` that solves the problem above. Each test case is one \
+independent assert statement on a single line that calls `{entry_point}` with concrete arguments and compares the \
+result with the exact expected value. Do not write the function itself.
+
+Answer with the {k} assert statements in one ```python code block."""
+
+
+def tests_prompt(instruction, entry_point, k=10, chat=True, template=None):
+    """The prompt text asking for `k` independent assert statements that call `entry_point`.
+
+    chat=True: a user message (pass it to backend.build_prompt); `template` (e.g. read from 01's --prompt_file)
+    replaces TESTS_PROMPT. chat=False: a completion prompt for a base model, the instruction in a docstring and a
+    comment, after which the model writes assert lines (01 parses bare lines as well as fenced ones).
+    """
+    call = entry_point or "the function"
+    if chat or template is not None:
+        return (template or TESTS_PROMPT).format(instruction=instruction.strip(), entry_point=call, k=k)
+    return f'"""\n{instruction.strip()}\n"""\n\n# {k} test cases for `{call}`, one assert per line:\n'

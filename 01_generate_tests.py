@@ -1,0 +1,432 @@
+"""Stage 1: a model writes test cases for each instruction; where there is a reference solution only the tests it
+passes are kept (PLUM section 3.1).
+
+    python 01_generate_tests.py --model M --dataset mbpp --output runs/r0/tests.jsonl          # MBPP train, 601-974
+    python 01_generate_tests.py --model M --dataset leetcode --output tests.jsonl               # LeetCodeDataset train
+    python 01_generate_tests.py --model M --dataset jsonl --data_path my.jsonl --output tests.jsonl \
+        --instruction_field question --reference_field solution --id_field id --entry_point_field fn
+    python 01_generate_tests.py --model M --dataset some/hf-dataset --split train --output tests.jsonl  # + field flags
+    python 01_generate_tests.py --completions api_tests.jsonl --dataset mbpp --output tests.jsonl
+        # tests written elsewhere (an API model, by hand): {task_id, completion | completions}, parsed and validated here
+    sbatch --array=0-7 --gres=gpu:1 --wrap "python 01_generate_tests.py --model M --dataset mbpp --output tests.jsonl"
+
+Instructions (--dataset):
+    mbpp      MBPP train split (task ids 601-974): text, code (the reference), test_setup_code (-> setup); the entry
+              point is the reference's function that its first test calls. --data_path mbpp.jsonl (default:
+              ../shared/data/mbpp/mbpp.jsonl beside the repo, else the hub's google-research-datasets/mbpp "full")
+    leetcode  LeetCodeDataset train: query (problem + starter code), the import prelude + completion (reference),
+              entry_point such as "Solution().twoSum", the prelude (-> setup). --data_path the .jsonl.gz (default:
+              ../shared/data/leetcodedataset/LeetCodeDataset-v0.2.0-train.jsonl.gz, else newfacade/LeetCodeDataset)
+    jsonl     --data_path FILE (.jsonl, .jsonl.gz or a .json array) with --id_field, --instruction_field,
+              --reference_field, --entry_point_field, --setup_field (defaults: task_id, instruction, reference,
+              entry_point, setup; a missing reference is null: its tests are kept unvalidated)
+    any other name: a Hugging Face dataset (--split), read with the same field flags
+
+Prompt: common.TESTS_PROMPT asks for --num_tests independent single-line assert statements calling the entry point,
+in one ```python block (--prompt_file replaces it; fields {instruction}, {entry_point}, {k}), wrapped in the chat
+template when the tokenizer has one. --num_generations completions per instruction are parsed together.
+
+Parsing (parse_tests): reasoning before </think> is dropped; asserts are read from every fenced block, else from the
+bare text: whole top-level assert statements where the text parses, else assert lines (with continuation lines until
+the statement parses). A test is kept only if it is one syntactically valid assert that calls the entry point
+(by name, or as a method: "Solution().twoSum" -> `.twoSum(`); duplicates (same syntax tree) are dropped.
+
+Validation: every parsed test is run against the reference in the sandbox (sandbox.py, kind "assert", the
+instruction's setup first); only tests the reference passes are kept. An instruction without a reference keeps its
+parsed tests unvalidated (validated=false). Instructions with fewer than --min_tests kept tests are skipped.
+
+Writes:
+    OUTPUT (tests.jsonl), one record per instruction kept, appended and flushed:
+        task_id, instruction, entry_point, tests (list of assert snippets), setup (str, run before the tests),
+        n_generated (assert statements found in the completions), n_parsed (valid, unique, calling the entry
+        point), n_kept (len(tests)), validated (bool: checked against a reference), reference (str or null),
+        completions (the raw text the model wrote), prompt (the exact text given to the model), model
+    OUTPUT.skipped.jsonl  one record per instruction not kept: task_id, reason, n_generated, n_parsed, n_kept
+    OUTPUT.args.json      the resolved arguments
+A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again.
+"""
+
+import argparse
+import ast
+import os
+import re
+import sys
+import textwrap
+
+from tqdm import tqdm
+
+from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, read_json_records,
+                    read_jsonl, resolve_shard, select_shard, shard_path, tests_prompt, write_args)
+
+REPO = os.path.dirname(os.path.abspath(__file__))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
+
+
+def parse_args(argv=None):
+    from generation import add_backend_args
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    # instructions
+    p.add_argument("--dataset", required=True, help="mbpp, leetcode, jsonl (with --data_path) or a HF dataset name")
+    p.add_argument("--data_path", default=None, help="the instruction file (see the list above for defaults)")
+    p.add_argument("--split", default="train", help="split of a Hugging Face dataset")
+    p.add_argument("--id_field", default="task_id", help="jsonl/HF: field with a unique id (absent: the row number)")
+    p.add_argument("--instruction_field", default="instruction", help="jsonl/HF: field with the instruction")
+    p.add_argument("--reference_field", default="reference", help="jsonl/HF: field with a reference program")
+    p.add_argument("--entry_point_field", default="entry_point", help="jsonl/HF: field with the function name")
+    p.add_argument("--setup_field", default="setup", help="jsonl/HF: field with code run before the tests")
+    p.add_argument("--limit", type=int, default=None, help="only the first N instructions (smoke runs)")
+    # output
+    p.add_argument("--output", required=True, help="tests.jsonl to append to")
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    # model (or --completions)
+    add_backend_args(p, max_new_tokens=512, model_required=False)
+    p.add_argument("--completions", default=None,
+                   help="JSONL of {task_id, completion | completions} written elsewhere, used instead of --model")
+    # generation
+    p.add_argument("--num_tests", type=int, default=10, help="assert statements asked for per completion (K)")
+    p.add_argument("--num_generations", type=int, default=1, help="completions per instruction, parsed together")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); >0 with --num_generations")
+    p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass when temperature > 0")
+    p.add_argument("--seed", type=int, default=0, help="random seed; shard K uses seed + K")
+    p.add_argument("--prompt_file", default=None, help="prompt template with {instruction}, {entry_point}, {k}")
+    # filtering and validation
+    p.add_argument("--min_tests", type=int, default=1, help="skip instructions with fewer kept tests")
+    p.add_argument("--max_tests", type=int, default=None, help="keep at most this many tests per instruction")
+    p.add_argument("--workers", type=int, default=os.cpu_count(), help="sandbox worker processes")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per test when running the reference")
+    p.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program in the sandbox")
+    p.add_argument("--tasks_per_call", type=int, default=64,
+                   help="instructions per generate call and sandbox batch (records are written after each)")
+    add_shard_args(p)
+    args = p.parse_args(argv)
+    if (args.model is None) == (args.completions is None):
+        p.error("give exactly one of --model M and --completions FILE")
+    return args
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# instruction loaders: each yields {task_id, instruction, reference, entry_point, setup}
+
+
+def _default_path(*parts):
+    p = os.path.join(SHARED_DATA, *parts)
+    return p if os.path.exists(p) else None
+
+
+def _mbpp_entry_point(code, first_test):
+    """The reference's function that the first test calls (MBPP has no entry_point field)."""
+    defined = re.findall(r"^def\s+([A-Za-z_]\w*)", code, re.M)
+    called = [n for n in defined if re.search(rf"\b{re.escape(n)}\s*\(", first_test)]
+    return (called or defined or [None])[0]
+
+
+def load_mbpp(path):
+    if path:
+        rows = read_json_records(path)
+    else:
+        from datasets import load_dataset  # only when no local file: the public release, with network
+        rows = list(load_dataset("google-research-datasets/mbpp", "full", split="train"))
+    for r in rows:
+        if int(r["task_id"]) not in MBPP_TRAIN:
+            continue
+        code = r["code"].replace("\r\n", "\n")
+        yield {"task_id": f"mbpp/{r['task_id']}", "instruction": r["text"], "reference": code,
+               "entry_point": _mbpp_entry_point(code, r["test_list"][0]), "setup": r.get("test_setup_code") or ""}
+
+
+def load_leetcode(path):
+    if path:
+        rows = read_json_records(path)
+    else:
+        from datasets import load_dataset
+        rows = list(load_dataset("newfacade/LeetCodeDataset", split="train"))
+    for r in rows:
+        # the prompt field is the import prelude the reference (and a candidate) needs: List, inf, Counter, ...
+        yield {"task_id": f"leetcode/{r['task_id']}", "instruction": r["query"],
+               "reference": r["prompt"] + "\n" + r["completion"], "entry_point": r["entry_point"],
+               "setup": r["prompt"]}
+
+
+def load_generic(rows, args, where):
+    for i, r in enumerate(rows):
+        if args.instruction_field not in r:
+            raise InputError(f"{where}: record {i + 1} lacks the instruction field {args.instruction_field!r}; "
+                             f"name it with --instruction_field (fields present: {sorted(r)[:12]})")
+        ep = r.get(args.entry_point_field)
+        ref = r.get(args.reference_field)
+        if ep is None and ref:
+            ep = (re.findall(r"^def\s+([A-Za-z_]\w*)", ref, re.M) or [None])[-1]  # its last top-level function
+        yield {"task_id": str(r.get(args.id_field, i)), "instruction": r[args.instruction_field],
+               "reference": ref or None, "entry_point": ep, "setup": r.get(args.setup_field) or ""}
+
+
+def load_instructions(args):
+    if args.dataset == "mbpp":
+        return load_mbpp(args.data_path or _default_path("mbpp", "mbpp.jsonl"))
+    if args.dataset == "leetcode":
+        return load_leetcode(args.data_path or _default_path("leetcodedataset", "LeetCodeDataset-v0.2.0-train.jsonl.gz"))
+    if args.dataset == "jsonl":
+        if not args.data_path:
+            raise InputError("--dataset jsonl needs --data_path FILE")
+        return load_generic(read_json_records(args.data_path), args, args.data_path)
+    from datasets import load_dataset
+    return load_generic(load_dataset(args.dataset, split=args.split), args, f"{args.dataset}[{args.split}]")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# parsing
+
+_FENCED = re.compile(r"^[ \t]*```[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
+
+
+def _assert_candidates(text):
+    """Assert statements (source text) in one block of text, in order."""
+    try:
+        tree = ast.parse(text)
+        return [ast.get_source_segment(text, n) for n in tree.body if isinstance(n, ast.Assert)]
+    except (SyntaxError, ValueError):
+        pass
+    # the block does not parse (prose, a truncated last line): read assert lines, joining continuation lines
+    lines, out, i = text.splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith("assert"):
+            stmt = lines[i].strip()
+            j = i + 1
+            while not _parses(stmt) and j < len(lines) and j - i < 20:
+                stmt += "\n" + lines[j]
+                j += 1
+            if not _parses(stmt):
+                stmt, j = lines[i].strip(), i + 1  # never closes: count it once as written, it fails the syntax check
+            out.append(stmt)
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _parses(code):
+    try:
+        ast.parse(code)
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+def _calls(node, name):
+    """Whether the syntax tree calls `name` as a function or as a method."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            f = n.func
+            if (isinstance(f, ast.Name) and f.id == name) or (isinstance(f, ast.Attribute) and f.attr == name):
+                return True
+    return False
+
+
+def parse_tests(completion, entry_point):
+    """(n_generated, tests): the assert statements found, and those that are valid, unique and call the entry point.
+
+    With no entry point known, a test must call something.
+    """
+    text = completion.rsplit("</think>", 1)[-1]
+    blocks = [m.group(1) for m in _FENCED.finditer(text)] or [text]
+    found = [c for b in blocks for c in _assert_candidates(textwrap.dedent(b))]
+    _, name = entry_names(entry_point)
+    tests, seen = [], set()
+    for src in found:
+        src = textwrap.dedent(src).strip()
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError):
+            continue
+        if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+            continue
+        if not (_calls(tree, name) if name else any(isinstance(n, ast.Call) for n in ast.walk(tree))):
+            continue
+        key = ast.dump(tree)  # same test written with other spacing or quotes: one test
+        if key in seen:
+            continue
+        seen.add(key)
+        tests.append(src)
+    return len(found), tests
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def read_completions(path):
+    """{task_id: [completion, ...]} from a JSONL of {task_id, completion} or {task_id, completions}."""
+    out = {}
+    for rec in read_jsonl(path, required=("task_id",)):
+        got = rec.get("completions", rec.get("completion"))
+        if isinstance(got, str):
+            got = [got]
+        if not isinstance(got, list) or not all(isinstance(c, str) for c in got):
+            raise InputError(f"{path}: task {rec['task_id']!r}: expected `completion` (str) or `completions` "
+                             f"(list of str)")
+        out.setdefault(str(rec["task_id"]), []).extend(got)
+    return out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    shard_id, num_shards = resolve_shard(args)
+    out = shard_path(args.output, shard_id, num_shards)
+    skip_path = (out[: -len(".jsonl")] if out.endswith(".jsonl") else out) + ".skipped.jsonl"
+    write_args(out, args, shard_id=shard_id, num_shards=num_shards)
+    template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
+
+    # ---- setup: the instructions of this shard that are not done yet
+    instructions, seen = [], set()
+    for i, rec in enumerate(load_instructions(args)):
+        if args.limit is not None and i >= args.limit:
+            break
+        if rec["task_id"] in seen:
+            raise InputError(f"{args.dataset}: task_id {rec['task_id']!r} appears twice; ids must be unique "
+                             f"(pick another --id_field)")
+        seen.add(rec["task_id"])
+        instructions.append(rec)
+    instructions = list(select_shard(instructions, shard_id, num_shards))
+    if not instructions:
+        die(f"--dataset {args.dataset}: no instructions in shard {shard_id} of {num_shards}")
+    done = set() if args.overwrite else {k[0] for k in done_keys(out, ("task_id",))}
+    if not args.overwrite:
+        done |= {k[0] for k in done_keys(skip_path, ("task_id",))}
+    todo = [r for r in instructions if r["task_id"] not in done]
+    if not todo:
+        print(f"01_generate_tests: nothing to do, all {len(instructions)} instructions are in {out} or {skip_path}")
+        return 0
+
+    given = read_completions(args.completions) if args.completions else None
+    be = chat = None
+    stop = ()
+    if given is None:
+        from generation import backend_from_args, chat_flag
+        be = backend_from_args(args)
+        flag = chat_flag(args)
+        chat = be.chat if flag is None else flag
+        stop = () if chat else ('\n"""', "\ndef ", "\nclass ", "\n```")  # a base model's asserts end at new code
+
+    from sandbox import Sandbox
+
+    totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, tests=0)
+    reasons = {}
+    first_call = True
+    with JsonlWriter(out, overwrite=args.overwrite) as w, JsonlWriter(skip_path, overwrite=args.overwrite) as sk, \
+            Sandbox(workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb, \
+            tqdm(total=len(todo), desc="01_generate_tests", unit="task") as bar:
+
+        def skip(rec, reason, counts):
+            sk.write({"task_id": rec["task_id"], "reason": reason, **counts})
+            reasons[reason.split(":")[0]] = reasons.get(reason.split(":")[0], 0) + 1
+
+        for start in range(0, len(todo), args.tasks_per_call):
+            chunk = todo[start:start + args.tasks_per_call]
+            # ---- the model writes tests
+            prompts = [None] * len(chunk)
+            comps = [None] * len(chunk)
+            if given is not None:
+                for j, rec in enumerate(chunk):
+                    comps[j] = given.get(rec["task_id"], [])
+            else:
+                ask = []
+                for j, rec in enumerate(chunk):
+                    text = tests_prompt(rec["instruction"], rec["entry_point"], args.num_tests, chat=chat,
+                                        template=template)
+                    prompts[j] = be.build_prompt(text, chat=chat)
+                    if be.fits(prompts[j], args.max_new_tokens):
+                        ask.append(j)
+                    else:
+                        comps[j] = None  # counted below as a skip, never sent to the model
+                res = be.generate([prompts[j] for j in ask], n=args.num_generations,
+                                  max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                  top_p=args.top_p, stop=stop, seed=args.seed + shard_id if first_call else None)
+                first_call = False
+                for j, r in zip(ask, res):
+                    comps[j] = r
+            # ---- parse
+            parsed, jobs, job_of = [], [], {}
+            for j, rec in enumerate(chunk):
+                if comps[j] is None:
+                    parsed.append((0, []))
+                    continue
+                n_gen, tests, keys = 0, [], set()
+                for c in comps[j]:
+                    g, ts = parse_tests(c, rec["entry_point"])
+                    n_gen += g
+                    for t in ts:  # dedupe across completions too
+                        k = ast.dump(ast.parse(t))
+                        if k not in keys:
+                            keys.add(k)
+                            tests.append(t)
+                parsed.append((n_gen, tests))
+                if tests and rec["reference"]:
+                    job_of[j] = len(jobs)
+                    jobs.append({"program": rec["reference"], "kind": "assert", "tests": tests,
+                                 "setup": rec["setup"]})
+            # ---- validate against the references
+            results = [None] * len(jobs)
+            for i, result in sb.run(jobs):
+                results[i] = result
+            # ---- write
+            for j, rec in enumerate(chunk):
+                n_gen, tests = parsed[j]
+                validated = j in job_of
+                counts = {"n_generated": n_gen, "n_parsed": len(tests)}
+                totals["instructions"] += 1
+                totals["generated"] += n_gen
+                totals["parsed"] += len(tests)
+                if comps[j] is None:
+                    skip(rec, f"prompt too long: {len(be.encode(prompts[j]))} tokens + max_new_tokens "
+                              f"{args.max_new_tokens} exceed the context of {be.max_context}",
+                         {**counts, "n_kept": 0})
+                    continue
+                if validated:
+                    status = results[job_of[j]]["test_status"]
+                    kept = [t for t, s in zip(tests, status) if s == "passed"]
+                else:
+                    kept = tests
+                if args.max_tests is not None:
+                    kept = kept[: args.max_tests]
+                counts["n_kept"] = len(kept)
+                if len(kept) < max(args.min_tests, 1):
+                    if given is not None and rec["task_id"] not in given:
+                        why = "no completion given"
+                    elif n_gen == 0:
+                        why = "no assert statement in the completion"
+                    elif not tests:
+                        why = "no valid test calling the entry point"
+                    else:
+                        why = f"fewer than --min_tests {args.min_tests} tests kept"
+                        if validated:
+                            why += f": the reference passed {len(kept)} of {len(tests)} " \
+                                   f"(status {results[job_of[j]]['status']})"
+                    skip(rec, why, counts)
+                    continue
+                w.write({"task_id": rec["task_id"], "instruction": rec["instruction"],
+                         "entry_point": rec["entry_point"], "tests": kept, "setup": rec["setup"],
+                         **counts, "validated": validated, "reference": rec["reference"],
+                         "completions": comps[j], "prompt": prompts[j],
+                         "model": args.model if given is None else f"completions:{args.completions}"})
+                totals["kept"] += 1
+                totals["unvalidated"] += not validated
+                totals["tests"] += len(kept)
+            bar.update(len(chunk))
+        isolation = sb.isolation
+
+    skipped = totals["instructions"] - totals["kept"]
+    why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
+    print(f"01_generate_tests: {totals['kept']}/{totals['instructions']} instructions kept to {out} "
+          f"({totals['unvalidated']} unvalidated: no reference); tests generated {totals['generated']}, "
+          f"parsed {totals['parsed']}, kept {totals['tests']}; {skipped} skipped [{skip_path}]"
+          + (f": {why}" if why else "") + f"; sandbox isolation: {isolation}")
+    return 0 if totals["kept"] or done else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except InputError as e:
+        die(str(e))
