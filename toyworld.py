@@ -1,0 +1,315 @@
+"""The toy code world: function-writing tasks a tiny model learns on a CPU, so PLUM can be watched working.
+
+Tasks are made from compositional natural-language templates over lists of integers, integers and strings, each
+with a reference program and reference tests:
+
+    Write a function f(xs) that keeps the even numbers in xs, takes their sum, then adds 3.
+    def f(xs):
+        xs = [x for x in xs if x % 2 == 0]
+        y = sum(xs)
+        return y + 3
+
+Every task is a pipeline of steps (list: filter -> aggregate -> finish; int and str: two transforms). The train and
+held-out splits are split BY COMPOSITION: a held-out task combines steps in a way (a filter with an aggregate, or two
+transforms in an order) that no train task, SFT or PLUM, ever shows; every single step is seen in training.
+
+The SFT model is a few-million-parameter transformers Llama with a BPE tokenizer trained offline on this world's
+text (tinylm.build_tiny_model), trained from scratch with `05_train_kto.py --loss sft` on instruction -> solution and
+instruction -> tests pairs. Part of the SFT solutions are deliberately corrupted: each "habit" step below is written
+wrong in most SFT solutions that contain it (an inclusive comparison, operands swapped, a slice off by one), so the
+SFT model solves only a minority of held-out tasks and has something to learn from tests. Tests in the SFT data are
+always right, so the model writes tests that can catch its own habits.
+
+    python toyworld.py --out .cache/toyworld                # data + SFT model, built once (cached), ~5 min on 2 CPUs
+    python toyworld.py --out .cache/toyworld --data_only    # only the JSONL files (a second)
+    python toyworld.py --out .cache/toyworld --overwrite    # rebuild everything
+
+Files written under --out:
+    train_instructions.jsonl  PLUM's instruction set (01's input): task_id, instruction, reference, entry_point,
+                              plus family, composition, split
+    train_tests.jsonl         the same tasks with reference tests (tests.jsonl-shaped: task_id, instruction,
+                              entry_point, tests, setup, n_generated, n_kept, validated): `run_plum.sh --tests reference`
+    heldout_tests.jsonl       the held-out benchmark, tests.jsonl-shaped (`06_eval.py --benchmark jsonl --data_path`)
+    heldout_instructions.jsonl the held-out tasks as instructions (for looking, never trained on)
+    sft.jsonl                 SFT pairs: task_id, kind (solution|tests), prompt, completion, corrupted (bool), label
+    world.json                what was built: seed, counts per split and family, compositions per split, habits,
+                              corrupted share, the exact commands run and the SFT model's path
+    base/                     the randomly initialised model and its tokenizer (before SFT)
+    sft/final/                the SFT model (05_train_kto.py's output), the default model of run_plum.sh
+    DONE                      written last (atomically): the cache is complete
+"""
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+from common import JsonlWriter, atomic_write_json, atomic_write_text, die
+
+# Bump when the world's text or programs change: a cache built by another version is rebuilt, never reused.
+WORLD_VERSION = 1
+ENTRY = "f"
+
+# ----------------------------------------------------------------------------------------------------------------
+# the steps. Each step: (name, phrase, code line, value function). {k} is a small constant drawn per task.
+
+LIST_FILTERS = {
+    "even": ("keeps the even numbers in xs", "xs = [x for x in xs if x % 2 == 0]", lambda xs, k: [x for x in xs if x % 2 == 0]),
+    "odd": ("keeps the odd numbers in xs", "xs = [x for x in xs if x % 2 == 1]", lambda xs, k: [x for x in xs if x % 2 == 1]),
+    "positive": ("keeps the positive numbers in xs", "xs = [x for x in xs if x > 0]", lambda xs, k: [x for x in xs if x > 0]),
+    "greater": ("keeps the numbers in xs greater than {k}", "xs = [x for x in xs if x > {k}]",
+                lambda xs, k: [x for x in xs if x > k]),
+}
+LIST_AGGS = {
+    "sum": ("takes their sum", "y = sum(xs)", lambda xs: sum(xs)),
+    "count": ("counts them", "y = len(xs)", lambda xs: len(xs)),
+    "max": ("takes the largest (0 if none)", "y = max(xs, default=0)", lambda xs: max(xs, default=0)),
+    "min": ("takes the smallest (0 if none)", "y = min(xs, default=0)", lambda xs: min(xs, default=0)),
+}
+LIST_FINISH = {
+    "plus": ("then adds {k}", "return y + {k}", lambda y, k: y + k),
+    "times": ("then multiplies by {k}", "return y * {k}", lambda y, k: y * k),
+    "minus": ("then subtracts {k}", "return y - {k}", lambda y, k: y - k),
+}
+INT_STEPS = {
+    "add": ("adds {k}", "n = n + {k}", lambda n, k: n + k),
+    "sub": ("subtracts {k}", "n = n - {k}", lambda n, k: n - k),
+    "mul": ("multiplies by {k}", "n = n * {k}", lambda n, k: n * k),
+    "square": ("squares it", "n = n * n", lambda n, k: n * n),
+    "neg": ("negates it", "n = -n", lambda n, k: -n),
+    "mod": ("takes the remainder modulo {k}", "n = n % {k}", lambda n, k: n % k),
+}
+STR_STEPS = {
+    "reverse": ("reverses it", "s = s[::-1]", lambda s, k: s[::-1]),
+    "upper": ("makes it upper case", "s = s.upper()", lambda s, k: s.upper()),
+    "repeat": ("repeats it {k} times", "s = s * {k}", lambda s, k: s * k),
+    "suffix": ("appends '{k}'", "s = s + '{k}'", lambda s, k: s + k),
+    "head": ("keeps its first {k} characters", "s = s[:{k}]", lambda s, k: s[:k]),
+    "drop": ("drops its first {k} characters", "s = s[{k}:]", lambda s, k: s[k:]),
+    "nospace": ("removes the spaces", "s = s.replace(' ', '')", lambda s, k: s.replace(" ", "")),
+}
+
+# Habits: the code line most SFT solutions write INSTEAD of the right one for that step (the deliberate corruption).
+# Each is a plausible bug that some reference test catches.
+HABITS = {
+    ("list", "greater"): "xs = [x for x in xs if x >= {k}]",
+    ("list", "minus"): "return {k} - y",
+    ("int", "sub"): "n = {k} - n",
+    ("str", "head"): "s = s[:{k1}]",
+    ("str", "drop"): "s = s[{k1}:]",
+}
+
+# Held-out compositions: never in any train task (SFT or PLUM). Every step still appears in training.
+HELDOUT = {
+    "list": {("even", "max"), ("odd", "count"), ("positive", "min"), ("greater", "sum")},
+    "int": {("add", "square"), ("square", "sub"), ("mul", "neg"), ("neg", "mod"), ("sub", "mul"), ("mod", "add"),
+            ("square", "mul")},
+    "str": {("reverse", "upper"), ("upper", "head"), ("repeat", "drop"), ("head", "reverse"), ("nospace", "repeat"), ("suffix", "reverse"),
+            ("drop", "nospace"), ("reverse", "head")},
+}
+
+
+def compositions(family):
+    if family == "list":
+        return [(a, b) for a in LIST_FILTERS for b in LIST_AGGS]
+    steps = INT_STEPS if family == "int" else STR_STEPS
+    return [(a, b) for a, b in itertools.permutations(steps, 2)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# one task
+
+
+def _k(rng, step):
+    """The constant of a step: small, and never one that makes the step trivial."""
+    if step in ("mod",):
+        return rng.randint(2, 5)
+    if step in ("head", "drop"):
+        return rng.randint(1, 3)
+    if step == "repeat":
+        return rng.randint(2, 3)
+    if step == "suffix":
+        return rng.choice(["ab", "x", "yo", "zz", "end", "q"])
+    if step in ("greater",):
+        return rng.randint(0, 5)
+    return rng.randint(2, 9)
+
+
+def make_task(family, comp, rng):
+    """A task dict: instruction, reference program, the steps (name, constant) and a function computing it."""
+    if family == "list":
+        flt, agg = comp
+        fin = rng.choice(sorted(LIST_FINISH))
+        kf, kz = _k(rng, flt), _k(rng, fin)
+        steps = [("filter", flt, kf, LIST_FILTERS[flt]), ("agg", agg, None, LIST_AGGS[agg]),
+                 ("finish", fin, kz, LIST_FINISH[fin])]
+        phrases = [LIST_FILTERS[flt][0].format(k=kf), LIST_AGGS[agg][0], LIST_FINISH[fin][0].format(k=kz)]
+        text = f"Write a function f(xs) that {phrases[0]}, {phrases[1]}, {phrases[2]}."
+
+        def fn(xs, _f=LIST_FILTERS[flt][2], _a=LIST_AGGS[agg][2], _z=LIST_FINISH[fin][2]):
+            return _z(_a(_f(xs, kf)), kz)
+        arg, name = "xs", "-".join((flt, agg, fin))
+        consts = (kf, kz)
+    else:
+        table = INT_STEPS if family == "int" else STR_STEPS
+        a, b = comp
+        ka, kb = _k(rng, a), _k(rng, b)
+        steps = [("step", a, ka, table[a]), ("step", b, kb, table[b])]
+        var = "n" if family == "int" else "s"
+        text = (f"Write a function f({var}) that takes {'an integer' if family == 'int' else 'a string'} {var}, "
+                f"{table[a][0].format(k=ka)}, then {table[b][0].format(k=kb)}, and returns the result.")
+
+        def fn(v, _a=table[a][2], _b=table[b][2]):
+            return _b(_a(v, ka), kb)
+        arg, name = var, "-".join(comp)
+        consts = (ka, kb)
+    return {"family": family, "composition": list(comp), "name": name, "constants": list(consts),
+            "instruction": text, "arg": arg, "steps": steps, "fn": fn}
+
+
+def program(task, corrupt=False):
+    """The task's program; with corrupt=True every habit step is written the habitual (wrong) way."""
+    lines = [f"def {ENTRY}({task['arg']}):"]
+    fam = task["family"]
+    for kind, step, k, spec in task["steps"]:
+        line = spec[1].format(k=k)
+        if corrupt and (fam, step) in HABITS:
+            line = HABITS[(fam, step)].format(k=k, k1=(k or 0) + 1)
+        lines.append("    " + line)
+    if fam != "list":
+        lines.append(f"    return {task['arg']}")
+    return "\n".join(lines) + "\n"
+
+
+def has_habit(task):
+    return any((task["family"], step) in HABITS for _, step, _, _ in task["steps"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# tests: small inputs a small model can compute on, chosen so that each habit is caught
+
+
+def _inputs(family, rng, n):
+    if family == "list":
+        pool = [[], [0], [3], [4], [-2], [1, 2], [2, 5], [6, -1], [3, 3], [1, 2, 3], [4, 0, 7], [-3, 5, 2],
+                [6, 1, 8, 3], [2, 2, 5, 9], [7, -4, 0, 6, 1]]
+        # a list with the boundary value and values above it catches `>=` for `>` whatever k is
+        fixed = [[0, 1, 2, 3, 4, 5, 6]]
+    elif family == "int":
+        pool = [0, 1, 2, 3, 4, 5, 7, 9, 10, -1, -3, -6, 12]
+        fixed = [6]
+    else:
+        pool = ["", "a", "ab", "cat", "hello", "a b", "go up", "xyz", "abcd", "no way", "moon", "tree top"]
+        fixed = ["python"]
+    rest = rng.sample(pool, n - len(fixed))
+    return fixed + rest
+
+
+def _probes(family):
+    """A wide set of inputs to decide whether a habit changes a task's behaviour at all."""
+    if family == "list":
+        return [[], [0, 1, 2, 3, 4, 5, 6], [-5, -1, 0, 2, 9], [1, 3, 5], [8, 8, 2], [7]] + [[v] for v in range(-3, 10)]
+    if family == "int":
+        return list(range(-12, 13))
+    return ["", "python", "a b c d", "hello world", "xy", "abcdef"]
+
+
+def _run(code, value):
+    ns = {}
+    exec(code, ns)  # noqa: S102 - a program this module wrote itself, not model output
+    try:
+        return ns[ENTRY](value)
+    except Exception as e:  # a corrupted program may fail where the reference does not
+        return f"<{type(e).__name__}>"
+
+
+def reference_tests(task, rng, n=4):
+    """n assert snippets `assert f(INPUT) == OUTPUT` computed with the task's function; when the task's habit
+    changes its behaviour, one of them is guaranteed to catch it (PLUM with reference tests can then learn)."""
+    inputs = _inputs(task["family"], rng, n)
+    if has_habit(task):
+        good, bad = program(task), program(task, corrupt=True)
+        if all(_run(good, v) == _run(bad, v) for v in inputs):
+            witness = [v for v in _probes(task["family"]) if _run(good, v) != _run(bad, v)]
+            if witness:
+                inputs[-1] = witness[0]
+    return [f"assert {ENTRY}({v!r}) == {task['fn'](v)!r}" for v in inputs]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the world: splits, instruction files, SFT pairs
+
+
+def build_tasks(seed, n_sft=1500, n_plum=160, n_heldout=120):
+    """(sft_tasks, plum_tasks, heldout_tasks): disjoint by instruction text; held-out disjoint by composition."""
+    rng = random.Random(seed)
+    train_comps = [(fam, c) for fam in ("list", "int", "str") for c in compositions(fam) if c not in HELDOUT[fam]]
+    held_comps = [(fam, c) for fam in ("list", "int", "str") for c in sorted(HELDOUT[fam])]
+    seen = set()
+
+    def draw(comps, n, tag):
+        """PLUM and held-out tasks cycle through their compositions, distinct by text; SFT tasks may repeat a text
+        (a repeat is one more example of that task, possibly corrupted differently) but never take a PLUM or
+        held-out one, so 01 cannot recall tests it was trained on."""
+        out, tries = [], 0
+        while len(out) < n:
+            tries += 1
+            if tries > 100 * n:
+                raise RuntimeError(f"toyworld: cannot draw {n} distinct {tag} tasks; lower the count")
+            fam, comp = comps[tries % len(comps)] if tag != "sft" else rng.choice(comps)
+            t = make_task(fam, comp, rng)
+            if t["instruction"] in seen:
+                continue
+            if tag != "sft":
+                seen.add(t["instruction"])
+            t["split"] = tag
+            t["task_id"] = f"toy/{tag}/{len(out)}"
+            out.append(t)
+        return out
+
+    held = draw(held_comps, n_heldout, "heldout")
+    plum = draw(train_comps, n_plum, "train")
+    sft = draw(train_comps, n_sft, "sft")
+    for t in held + plum + sft:
+        t["tests"] = reference_tests(t, rng)
+    return sft, plum, held
+
+
+def instruction_record(t):
+    return {"task_id": t["task_id"], "instruction": t["instruction"], "reference": program(t),
+            "entry_point": ENTRY, "family": t["family"], "composition": t["composition"], "split": t["split"]}
+
+
+def tests_record(t):
+    return {"task_id": t["task_id"], "instruction": t["instruction"], "entry_point": ENTRY, "tests": t["tests"],
+            "setup": "", "n_generated": len(t["tests"]), "n_kept": len(t["tests"]), "validated": True,
+            "family": t["family"], "composition": t["composition"]}
+
+
+def tests_completion(t):
+    """What the SFT model learns to write for a tests prompt: assert lines, one per line."""
+    return "\n".join(t["tests"]) + "\n"
+
+
+def sft_pairs(sft_tasks, seed, habit_rate, solution_prompt, solution_completion, tests_prompt):
+    """SFT records: one instruction -> solution pair and one instruction -> tests pair per SFT task.
+
+    A solution whose task has a habit step is written the habitual (wrong) way with probability `habit_rate`, so the
+    SFT model learns the habit as its most likely continuation; tests are always right.
+    """
+    rng = random.Random(seed + 1)
+    out = []
+    for t in sft_tasks:
+        corrupt = has_habit(t) and rng.random() < habit_rate
+        code = program(t, corrupt=corrupt)
+        out.append({"task_id": t["task_id"], "kind": "solution", "prompt": solution_prompt(t["instruction"]),
+                    "completion": solution_completion(code), "corrupted": corrupt, "label": True})
+        out.append({"task_id": t["task_id"], "kind": "tests", "prompt": tests_prompt(t["instruction"]),
+                    "completion": tests_completion(t), "corrupted": False, "label": True})
+    rng.shuffle(out)
+    return out
