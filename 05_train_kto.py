@@ -1,0 +1,755 @@
+"""Stage 5: train the policy on 04's examples with KTO (default), DPO or SFT, against a frozen reference.
+
+    python 05_train_kto.py --model runs/r0/policy --data runs/r0/kto.jsonl --output_dir runs/r1/ckpt
+    python 05_train_kto.py --model Qwen/Qwen2.5-Coder-1.5B-Instruct --data runs/r0/kto.jsonl \\
+        --output_dir runs/r1/ckpt --lora --bf16 --gradient_checkpointing --batch_size 8 --grad_accum 4
+    python 05_train_kto.py --loss dpo --dpo_type sigmoid --data runs/r0/dpo.jsonl --model M --output_dir D
+    python 05_train_kto.py --loss sft --data train.jsonl --model M --output_dir D --lr 1e-3   # toy models
+    torchrun --nproc_per_node 8 05_train_kto.py --model M --data kto.jsonl --output_dir D [--fsdp]
+    python 05_train_kto.py ... --output_dir D --resume     # continue from D's last checkpoint
+    sbatch slurm/05_train_kto.sbatch
+
+How it trains:
+- the reference's log-probs are computed once, before training, and cached beside the data
+  (DATA.ref-<key>.pt; the key covers the data, the reference model, --max_length and the pairing), so only the
+  policy is in memory while training; with --lora the reference is the base model (the adapters disabled);
+- KTO's reference point z0 comes from mismatched pairs: every example i also carries the completion of example
+  σ(i), a fixed seeded derangement of the data set (one cycle, so σ(i) != i whenever there are two examples or
+  more), scored in the same forward pass as the batch; z0 = max(0, mean of those pairs' log-ratios) over the
+  micro-batch on every rank. A one-class batch and a batch of one are ordinary batches; with a one-example data set
+  σ(0) = 0 and z0 is that example's own clamped log-ratio;
+- a step's loss is the sum over its global batch divided by the global batch's size (tokens for SFT), whatever
+  the split into ranks and accumulation micro-batches, so torchrun on W processes equals one process with the
+  same global batch; data order is a seeded permutation per epoch, a function of (--seed, step) alone;
+- prompt + completion longer than --max_length: the prompt is cut from the left (its end, next to the
+  completion, is kept); a completion that does not fit with one prompt token is dropped and counted, never
+  trained on cut short. EOS is appended to every completion (02 strips it) unless --no_eos.
+
+Writes, in --output_dir D:
+  D/checkpoint-NNNNNN/  every --save_every steps: a Hugging Face model (LoRA merged) + tokenizer, and
+                        training_state.pt (optimizer, scheduler, RNG, step, adapter weights, fingerprint);
+                        written under a temporary name and renamed; the newest --save_total_limit are kept
+  D/final/              the same model + tokenizer at the end (what 02, 06 and load_backend load)
+  D/metrics.jsonl       one line per optimizer step: step, epoch, loss, lr, grad_norm, examples, tokens,
+                        tokens_per_s, seconds, memory_mb, and per loss: kto: rewards_desirable,
+                        rewards_undesirable, margin, z0, n_desirable, n_undesirable; dpo: rewards_chosen,
+                        rewards_rejected, margin, accuracy; sft: nll
+  D/metrics.png         the curves of metrics.jsonl
+  D/train.args.json     the resolved arguments, data counts (dropped, truncated), λ_D, λ_U
+"""
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from datetime import timedelta
+
+import torch
+
+from common import InputError, JsonlWriter, atomic_write_json, die, expand_inputs, read_jsonl, write_args
+from kto_loss import dpo_loss, kl_estimate, kto_loss, kto_weights, sft_loss, sum_per_sequence, token_logps
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    # model
+    p.add_argument("--model", required=True, help="policy to train: a Hugging Face id or a local dir")
+    p.add_argument("--ref_model", default=None, help="frozen reference (default: --model)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="weights' dtype (float32 default; use --bf16 for mixed precision with float32 weights)")
+    p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into D/final)")
+    p.add_argument("--lora_r", type=int, default=16)
+    p.add_argument("--lora_alpha", type=int, default=32)
+    p.add_argument("--lora_dropout", type=float, default=0.0)
+    p.add_argument("--lora_target_modules", default="all-linear", help="comma-separated names or all-linear")
+    # data and loss
+    p.add_argument("--data", required=True, help="kto.jsonl / dpo.jsonl from 04, or prompt+completion for sft")
+    p.add_argument("--loss", choices=["kto", "dpo", "sft"], default="kto")
+    p.add_argument("--beta", type=float, default=0.1, help="KTO/DPO β")
+    p.add_argument("--desirable_weight", type=float, default=None, help="λ_D (default: DATA.stats.json from 04)")
+    p.add_argument("--undesirable_weight", type=float, default=None, help="λ_U (default: DATA.stats.json from 04)")
+    p.add_argument("--dpo_type", choices=["sigmoid", "ipo", "hinge"], default="sigmoid")
+    p.add_argument("--label_smoothing", type=float, default=0.0, help="conservative DPO ε (sigmoid only)")
+    p.add_argument("--max_length", type=int, default=1024, help="prompt + completion tokens")
+    p.add_argument("--no_eos", action="store_true", help="do not append EOS to completions")
+    # optimisation
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--max_steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
+    p.add_argument("--batch_size", type=int, default=8, help="examples per device per micro-batch")
+    p.add_argument("--grad_accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-7 kto/dpo, 1e-5 sft)")
+    p.add_argument("--scheduler", choices=["cosine", "linear", "constant"], default="cosine")
+    p.add_argument("--warmup_ratio", type=float, default=0.1)
+    p.add_argument("--weight_decay", type=float, default=0.0)
+    p.add_argument("--adam_betas", type=float, nargs=2, default=(0.9, 0.999))
+    p.add_argument("--max_grad_norm", type=float, default=1.0, help="clip the global gradient norm (0: off)")
+    p.add_argument("--seed", type=int, default=0, help="data order, KL pairing, dropout, LoRA init")
+    p.add_argument("--no_shuffle", action="store_true", help="read the data in file order")
+    # precision, memory, parallelism
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (float32 weights and optimizer)")
+    p.add_argument("--gradient_checkpointing", action="store_true")
+    p.add_argument("--fsdp", action="store_true", help="shard the model with FSDP (torchrun on GPUs)")
+    p.add_argument("--ref_batch_size", type=int, default=None, help="rows per reference forward (default 2x)")
+    # output
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--save_every", type=int, default=500, help="checkpoint every N optimizer steps (0: only final)")
+    p.add_argument("--save_total_limit", type=int, default=2, help="checkpoints kept (final not counted)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output_dir")
+    p.add_argument("--overwrite", action="store_true", help="delete --output_dir's checkpoints and start afresh")
+    p.add_argument("--no_plot", action="store_true", help="skip metrics.png")
+    args = p.parse_args(argv)
+    if args.lr is None:
+        args.lr = 1e-5 if args.loss == "sft" else 5e-7
+    return args
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# data
+
+
+REQUIRED = {"kto": ("prompt", "completion", "label"), "dpo": ("prompt", "chosen", "rejected"),
+            "sft": ("prompt", "completion")}
+
+
+def load_records(args):
+    records = []
+    for i, rec in enumerate(read_jsonl(args.data, required=REQUIRED[args.loss])):
+        if args.loss != "dpo" and "label" in rec and not isinstance(rec["label"], bool):
+            raise InputError(f"{args.data}: record {i + 1} (task_id {rec.get('task_id')!r}) has label "
+                             f"{rec['label']!r}; label must be true or false (04_build_pairs.py writes it)")
+        if args.loss == "sft" and rec.get("label") is False:
+            continue  # SFT learns from the desirable completions only
+        records.append(rec)
+    return records
+
+
+def encode_prompt(tok, text):
+    # the rule generation.py's backends use when they generate: BOS added unless the text already starts with it,
+    # so training sees the very token ids the policy was prompted with
+    bos = tok.bos_token
+    return tok(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"]
+
+
+def encode_completion(tok, text, eos):
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    return ids + [tok.eos_token_id] if eos and tok.eos_token_id is not None else ids
+
+
+def tokenize(records, tok, args, counts):
+    """Records -> examples {prompt, completions: [ids, ...], label}; too-long completions dropped and counted."""
+    eos = not args.no_eos
+    keys = ["chosen", "rejected"] if args.loss == "dpo" else ["completion"]
+    examples = []
+    for rec in records:
+        # an empty prompt still needs one token before the completion: the first completion token is predicted
+        prompt = encode_prompt(tok, rec["prompt"]) or [tok.bos_token_id if tok.bos_token_id is not None
+                                                      else tok.eos_token_id]
+        comps = [encode_completion(tok, rec[k], eos) for k in keys]
+        room = args.max_length - max(len(c) for c in comps)
+        if room < 1 or not all(comps):
+            counts["dropped_too_long" if room < 1 else "dropped_empty"] += 1
+            continue
+        if len(prompt) > room:
+            counts["prompt_truncated"] += 1
+            prompt = prompt[-room:]
+        examples.append({"prompt": prompt, "completions": comps, "label": bool(rec.get("label", True))})
+    return examples
+
+
+def kl_partners(n, seed):
+    """σ: a seeded single-cycle derangement of range(n) (σ(i) != i for n >= 2; σ(0) = 0 for n == 1)."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    sigma = [0] * n
+    for k in range(n):
+        sigma[order[k]] = order[k - 1]
+    return sigma
+
+
+def fit_prompt(prompt, completion, max_length):
+    # a KL row pairs a prompt with another example's completion: cut the prompt from the left to fit
+    return prompt[-(max_length - len(completion)):] if len(prompt) + len(completion) > max_length else prompt
+
+
+def rows_of(loss, examples, idx, sigma, max_length):
+    """(prompt ids, completion ids) rows of one micro-batch, in the order the loss splits them."""
+    if loss == "kto":  # matched rows, then the mismatched (KL) rows, in one forward pass
+        return ([(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
+                + [(fit_prompt(examples[i]["prompt"], examples[sigma[i]]["completions"][0], max_length),
+                    examples[sigma[i]]["completions"][0]) for i in idx])
+    if loss == "dpo":  # chosen rows, then rejected rows
+        return ([(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
+                + [(examples[i]["prompt"], examples[i]["completions"][1]) for i in idx])
+    return [(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
+
+
+def collate(rows, pad_id, device):
+    """Right-pad to the longest row: input_ids [R, T], completion_mask [R, T] (1 on completion tokens)."""
+    T = max(len(p) + len(c) for p, c in rows)
+    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    for r, (p, c) in enumerate(rows):
+        ids[r, :len(p) + len(c)] = torch.tensor(p + c)
+        mask[r, len(p):len(p) + len(c)] = 1
+    return ids.to(device), mask.to(device)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# model
+
+
+class SequenceLogps(torch.nn.Module):
+    """Wraps a causal LM: (input_ids [R, T], completion_mask [R, T]) -> (log π(y|x) [R], completion tokens [R]).
+
+    The same sum as kto_loss.sequence_logps(model(input_ids).logits, ...), computed without the full logits: the
+    decoder's hidden states are gathered at the positions that predict a completion token and only those go
+    through the LM head and the float32 log-softmax, so prompt and padding cost no vocabulary-sized work. Rows are
+    right-padded and no attention mask is passed: under a causal mask the padding after a row's last token cannot
+    change that row's earlier positions, and the mask-free path lets SDPA take its fused causal kernel.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        cfg = base.config
+        # models that post-process logits (soft-capping, scaling) take the plain path through their forward
+        self.fast = (getattr(cfg, "final_logit_softcapping", None) is None and getattr(cfg, "logit_scale", None)
+                     is None and hasattr(base, "get_decoder") and base.get_output_embeddings() is not None)
+
+    def forward(self, input_ids, completion_mask, average=False):
+        mask = completion_mask[:, 1:].bool()
+        rows, cols = mask.nonzero(as_tuple=True)
+        targets = input_ids[:, 1:][rows, cols]
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        if self.fast:
+            hidden = base.get_decoder()(input_ids=input_ids, use_cache=False).last_hidden_state
+            logits = base.get_output_embeddings()(hidden[:, :-1][rows, cols])
+        else:
+            logits = self.model(input_ids=input_ids, use_cache=False).logits[:, :-1][rows, cols]
+        logps = sum_per_sequence(token_logps(logits, targets), rows, input_ids.shape[0])
+        ntok = mask.sum(1)
+        return (logps / ntok.clamp(min=1) if average else logps), ntok
+
+
+def load_model(path, dtype, device):
+    from transformers import AutoModelForCausalLM
+    if path.startswith((".", "/", "~")) and not os.path.isdir(os.path.expanduser(path)):
+        raise InputError(f"--model/--ref_model {path}: no such directory")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    return model.to(device)
+
+
+def model_fingerprint(path):
+    """What identifies a reference model's weights for the cache key (config + weight files' size and mtime)."""
+    if not os.path.isdir(path):
+        return {"id": path}
+    fp = {"id": os.path.abspath(path)}
+    for name in sorted(os.listdir(path)):
+        if name == "config.json" or name.endswith((".safetensors", ".bin")):
+            st = os.stat(os.path.join(path, name))
+            fp[name] = [st.st_size, st.st_mtime_ns]
+    return fp
+
+
+def config_fingerprint(config):
+    d = config.to_dict()
+    for k in ("_name_or_path", "transformers_version", "torch_dtype", "dtype", "architectures", "use_cache"):
+        d.pop(k, None)
+    return d
+
+
+@torch.no_grad()
+def compute_ref_logps(model, rows, batch_size, device, average, autocast):
+    """Reference log-probs of every row, batched by length (little padding), in row order. [len(rows)] float32."""
+    fn = SequenceLogps(model).eval()
+    order = sorted(range(len(rows)), key=lambda r: len(rows[r][0]) + len(rows[r][1]))
+    out = torch.zeros(len(rows), dtype=torch.float32)
+    from tqdm import tqdm
+    for s in tqdm(range(0, len(order), batch_size), desc="reference log-probs", disable=not sys.stderr.isatty()):
+        chunk = order[s:s + batch_size]
+        ids, mask = collate([rows[r] for r in chunk], 0, device)
+        with autocast():
+            lp, _ = fn(ids, mask, average)
+        out[chunk] = lp.float().cpu()
+    return out
+
+
+def sha256_files(pattern):
+    h = hashlib.sha256()
+    for path in expand_inputs(pattern):
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def checkpoints(output_dir):
+    """Finished checkpoints in output_dir, oldest first (temporary dirs of a killed save are not listed)."""
+    if not os.path.isdir(output_dir):
+        return []
+    found = [d for d in os.listdir(output_dir) if d.startswith("checkpoint-") and d[11:].isdigit()
+             and os.path.exists(os.path.join(output_dir, d, "training_state.pt"))]
+    return [os.path.join(output_dir, d) for d in sorted(found, key=lambda d: int(d[11:]))]
+
+
+def unwrapped_state_dict(wrapped, hf_model, args):
+    """A full float state dict of the HF model (LoRA merged), on rank 0 (None elsewhere under FSDP)."""
+    if args.fsdp:
+        from torch.distributed.fsdp import FullStateDictConfig, FullyShardedDataParallel as FSDP, StateDictType
+        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT,
+                                  FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
+            sd = wrapped.state_dict()
+        return {k[len("model."):]: v for k, v in sd.items()} if sd else None
+    return None
+
+
+def save_model_dir(path, hf_model, tok, state_dict, args):
+    if args.lora:  # merge into a copy: training goes on with the adapters
+        merged = copy.deepcopy(hf_model).merge_and_unload()
+        merged.save_pretrained(path)
+        del merged
+    else:
+        hf_model.save_pretrained(path, state_dict=state_dict)
+    tok.save_pretrained(path)
+
+
+def optimizer_state(wrapped, opt, args):
+    if args.fsdp:
+        from torch.distributed.fsdp import FullOptimStateDictConfig, FullStateDictConfig, StateDictType
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, FullStateDictConfig(rank0_only=True),
+                                  FullOptimStateDictConfig(rank0_only=True)):
+            return FSDP.optim_state_dict(wrapped, opt)
+    return opt.state_dict()
+
+
+def rng_state():
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(s):
+    torch.set_rng_state(s["torch"])
+    random.setstate(s["python"])
+    if s["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint, args, rank, training=True):
+    """Write path atomically: a temporary dir, then a rename; readers (and --resume) never see half of one."""
+    sd = unwrapped_state_dict(wrapped, hf_model, args)
+    osd = optimizer_state(wrapped, opt, args) if training else None
+    if rank == 0:
+        parent = os.path.dirname(path)
+        tmp = os.path.join(parent, f".tmp-{os.path.basename(path)}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model_dir(tmp, hf_model, tok, sd, args)
+        if training:
+            adapter = ({k: v.detach().cpu() for k, v in hf_model.named_parameters() if v.requires_grad}
+                       if args.lora else None)
+            torch.save({"step": step, "optimizer": osd, "scheduler": sched.state_dict(), "rng": rng_state(),
+                        "adapter": adapter, "fingerprint": fingerprint}, os.path.join(tmp, "training_state.pt"))
+        old = path + ".old"
+        if os.path.exists(path):
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+        if training:
+            for stale in checkpoints(parent)[:-max(1, args.save_total_limit)]:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def check_fingerprint(saved, now, ckpt):
+    diffs = [k for k in now if saved.get(k) != now[k]]
+    if not diffs:
+        return
+    k = diffs[0]
+    if k == "model_config":
+        keys = [c for c in set(saved[k]) | set(now[k]) if saved[k].get(c) != now[k].get(c)]
+        detail = ", ".join(f"{c}: checkpoint {saved[k].get(c)!r} vs --model {now[k].get(c)!r}" for c in keys[:4])
+        raise InputError(f"{ckpt} was trained from another model ({detail}); pass the --model it started from, "
+                         f"or --overwrite to start afresh in this --output_dir")
+    raise InputError(f"{ckpt} was written with a different {k} (checkpoint {saved.get(k)!r}, now {now[k]!r}); "
+                     f"resume with the same --data, --loss, --batch_size x world size x --grad_accum and --lora, "
+                     f"or pass --overwrite to start afresh")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# schedule and memory
+
+
+def lr_factor(step, total, warmup, kind):
+    if step < warmup:
+        return (step + 1) / warmup  # the first step already learns (HF's schedule spends it at lr 0)
+    progress = (step - warmup) / max(1, total - warmup)
+    if kind == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    if kind == "linear":
+        return max(0.0, 1 - progress)
+    return 1.0
+
+
+def memory_mb(device):
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    import resource  # peak resident set size of this process (Linux reports KiB)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def plot_metrics(path, png):
+    import matplotlib
+    matplotlib.use("Agg")  # no display on a cluster node
+    import matplotlib.pyplot as plt
+    recs = list(read_jsonl(path))
+    keys = [k for k in ("loss", "rewards_desirable", "rewards_undesirable", "rewards_chosen", "rewards_rejected",
+                        "margin", "z0", "lr", "grad_norm", "tokens_per_s") if any(k in r for r in recs)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        pts = [(r["step"], r[k]) for r in recs if r.get(k) is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts])
+        ax.set_title(k)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+
+
+class _null:  # contextlib.nullcontext, spelled out so the loop reads the same with and without DDP's no_sync
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def add(d, k, v):
+    d[k] = d.get(k, 0.0) + v
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch.distributed as dist
+
+    # --- setup: processes, devices
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank = int(os.environ.get("RANK", 0))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if torch.cuda.is_available():
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=2))
+    if args.fsdp and world == 1 and device.type == "cuda":
+        print("warning: --fsdp with one process shards nothing", file=sys.stderr)
+    if args.fsdp and args.lora:
+        die("--fsdp with --lora is not supported; LoRA adapters are small enough for plain DDP")
+
+    def all_sum(values):
+        t = torch.tensor(values, dtype=torch.float64, device=device)
+        if world > 1:
+            dist.all_reduce(t)
+        return t.tolist()
+
+    def barrier():
+        if world > 1:
+            dist.barrier()
+
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)  # noqa: E731
+
+    # --- output dir: resume, overwrite or a fresh start
+    out = args.output_dir
+    existing = checkpoints(out)
+    if existing and not (args.resume or args.overwrite):
+        die(f"{out} already holds {os.path.basename(existing[-1])}; pass --resume to continue from it or "
+            f"--overwrite to start afresh")
+    if args.overwrite and rank == 0:
+        for d in existing + [os.path.join(out, "final")]:
+            shutil.rmtree(d, ignore_errors=True)
+        for f in ("metrics.jsonl", "metrics.png"):
+            if os.path.exists(os.path.join(out, f)):
+                os.remove(os.path.join(out, f))
+    resume_from = existing[-1] if args.resume and existing and not args.overwrite else None
+    if args.resume and not existing and rank == 0:
+        print(f"warning: --resume but {out} holds no checkpoint; starting afresh", file=sys.stderr)
+    barrier()
+
+    # --- data
+    from transformers import AutoTokenizer
+    counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0}
+    try:
+        records = load_records(args)
+        counts["records"] = len(records)
+        tok = AutoTokenizer.from_pretrained(args.model)
+        examples = tokenize(records, tok, args, counts)
+    except InputError as e:
+        die(str(e))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not examples:
+        die(f"{args.data}: no {args.loss} example to train on ({counts['records']} records read, "
+            f"{counts['dropped_too_long']} longer than --max_length {args.max_length}); "
+            + ("DPO needs pairs (04_build_pairs.py --format dpo); a one-class set can train with --loss kto"
+               if args.loss == "dpo" else "check the file and --max_length"))
+    labels = torch.tensor([e["label"] for e in examples])
+    n_d, n_u = int(labels.sum()), int((~labels).sum())
+    w_d, w_u = 1.0, 1.0
+    if args.loss == "kto":
+        data_base = expand_inputs(args.data)[0]
+        stats_path = (data_base[:-len(".jsonl")] if data_base.endswith(".jsonl") else data_base) + ".stats.json"
+        if os.path.exists(stats_path):  # 04's choice, made on the whole data set before any filtering
+            with open(stats_path, encoding="utf-8") as f:
+                st = json.load(f)
+            w_d, w_u = st.get("desirable_weight", 1.0), st.get("undesirable_weight", 1.0)
+        else:
+            w_d, w_u = kto_weights(n_d, n_u)
+        w_d = args.desirable_weight if args.desirable_weight is not None else w_d
+        w_u = args.undesirable_weight if args.undesirable_weight is not None else w_u
+        if min(n_d, n_u) == 0 and rank == 0:
+            print(f"warning: {args.data} holds only {'desirable' if n_u == 0 else 'undesirable'} examples; KTO "
+                  f"trains on one class against z0", file=sys.stderr)
+    sigma = kl_partners(len(examples), args.seed) if args.loss == "kto" else None
+
+    # --- reference log-probs: once, cached beside the data, before the policy is built
+    average = args.loss == "dpo" and args.dpo_type == "ipo"  # IPO works on per-token means
+    ref_path = args.ref_model or args.model
+    fingerprint = {"model_config": None, "data": sha256_files(args.data), "loss": args.loss,
+                   "global_batch": args.batch_size * world * args.grad_accum, "lora": args.lora}
+    ref, ref_kl, policy = None, None, None
+    if args.loss != "sft":
+        key = hashlib.sha256(json.dumps([fingerprint["data"], model_fingerprint(ref_path), args.max_length,
+                                         args.no_eos, args.loss, average, args.seed, args.dtype, args.bf16],
+                                        sort_keys=True).encode()).hexdigest()[:16]
+        first = expand_inputs(args.data)[0]
+        cache = (first[:-len(".jsonl")] if first.endswith(".jsonl") else first) + f".ref-{key}.pt"
+        all_rows = rows_of(args.loss, examples, range(len(examples)), sigma, args.max_length)
+        if rank == 0 and not os.path.exists(cache):
+            t0 = time.time()
+            ref_model = load_model(ref_path, args.dtype, device)
+            lp = compute_ref_logps(ref_model, all_rows, args.ref_batch_size or 2 * args.batch_size, device,
+                                   average, autocast)
+            tmp = cache + f".tmp-{os.getpid()}"
+            torch.save({"logps": lp, "key": key}, tmp)
+            os.replace(tmp, cache)
+            print(f"reference log-probs of {len(all_rows)} rows in {time.time() - t0:.1f}s -> {cache}",
+                  file=sys.stderr)
+            if ref_path == args.model and resume_from is None and not args.fsdp:
+                policy = ref_model  # the same weights: keep them, so one model is ever loaded
+            del ref_model
+        barrier()
+        lp = torch.load(cache)["logps"]
+        n = len(examples)
+        ref, ref_kl = lp[:n], lp[n:]  # kto: matched, KL rows; dpo: chosen, rejected
+
+    # --- policy (a checkpoint is checked against --model before any of its weights are loaded)
+    from transformers import AutoConfig
+    fingerprint["model_config"] = config_fingerprint(AutoConfig.from_pretrained(args.model))
+    state = None
+    try:
+        if resume_from:
+            state = torch.load(os.path.join(resume_from, "training_state.pt"), weights_only=False)
+            check_fingerprint(state["fingerprint"], fingerprint, resume_from)
+        if policy is None:
+            policy = load_model(resume_from if resume_from and not args.lora else args.model, args.dtype, device)
+    except InputError as e:
+        die(str(e))
+    if args.lora:
+        from peft import LoraConfig, get_peft_model
+        targets = args.lora_target_modules
+        targets = targets if targets == "all-linear" else targets.split(",")
+        policy = get_peft_model(policy, LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, task_type="CAUSAL_LM",
+                                                   lora_dropout=args.lora_dropout, target_modules=targets))
+        if state is not None:
+            params = dict(policy.named_parameters())
+            with torch.no_grad():
+                for k, v in state["adapter"].items():
+                    params[k].copy_(v)
+    if args.gradient_checkpointing:
+        base = policy.get_base_model() if args.lora else policy
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if args.lora:
+            base.enable_input_require_grads()
+    policy.train()
+    net = SequenceLogps(policy)
+    if args.fsdp:
+        from functools import partial
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, MixedPrecision
+        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+        layers = {type(m) for m in policy.modules() if type(m).__name__.endswith("DecoderLayer")}
+        mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if args.bf16 else None
+        net = FSDP(net, auto_wrap_policy=partial(transformer_auto_wrap_policy, transformer_layer_cls=layers),
+                   device_id=device if device.type == "cuda" else None, use_orig_params=True, mixed_precision=mp)
+    elif world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=tuple(args.adam_betas), weight_decay=args.weight_decay)
+
+    N = len(examples)
+    G = args.batch_size * world * args.grad_accum
+    steps_per_epoch = math.ceil(N / G)
+    total = args.max_steps or max(1, math.ceil(args.epochs * steps_per_epoch))
+    warmup = math.ceil(args.warmup_ratio * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, args.scheduler))
+    start = 0
+    metrics_path = os.path.join(out, "metrics.jsonl")
+    if state is not None:
+        if args.fsdp:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+            opt.load_state_dict(FSDP.optim_state_dict_to_load(net, opt, state["optimizer"]))
+        else:
+            opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        start = state["step"]
+        if rank == 0 and os.path.exists(metrics_path):  # steps logged after the checkpoint are run again
+            kept = [r for r in read_jsonl(metrics_path) if r["step"] <= start]
+            with JsonlWriter(metrics_path, overwrite=True) as w:
+                for r in kept:
+                    w.write(r)
+    if rank == 0:
+        write_args(os.path.join(out, "train"), args, world_size=world, counts=counts, n_desirable=n_d,
+                   n_undesirable=n_u, desirable_weight=w_d, undesirable_weight=w_u, total_steps=total,
+                   resumed_from=resume_from)
+        if counts["dropped_too_long"] or counts["prompt_truncated"]:
+            print(f"warning: {counts['dropped_too_long']} example(s) dropped (completion longer than --max_length "
+                  f"{args.max_length}), {counts['prompt_truncated']} prompt(s) cut from the left", file=sys.stderr)
+
+    def global_batch(step):
+        epoch, b = divmod(step, steps_per_epoch)
+        perm = (list(range(N)) if args.no_shuffle
+                else torch.randperm(N, generator=torch.Generator().manual_seed(args.seed + epoch)).tolist())
+        return epoch, perm[b * G:(b + 1) * G]
+
+    # --- work loop
+    from tqdm import tqdm
+    bar = tqdm(total=total, initial=start, desc=f"train {args.loss}", disable=rank != 0)
+    writer = JsonlWriter(metrics_path) if rank == 0 else None
+    step_loss = None
+    for step in range(start, total):
+        t0 = time.time()
+        epoch, batch = global_batch(step)
+        # the step's normaliser, known to every rank without communication: examples (or completion tokens)
+        denom = (sum(len(examples[i]["completions"][0]) for i in batch) if args.loss == "sft" else len(batch))
+        chunk = args.batch_size * world
+        micro = [batch[m * chunk:(m + 1) * chunk] for m in range(args.grad_accum)]
+        micro = [m for m in micro if m]
+        sums = {}  # metric sums over this rank's examples, reduced across ranks once per step
+        tokens = 0
+        for m_i, mb in enumerate(micro):
+            local = mb[rank::world]
+            weight = 1.0
+            if not local:  # a short last batch with fewer examples than ranks: join the collectives, add nothing
+                local, weight = mb[:1], 0.0
+            rows = rows_of(args.loss, examples, local, sigma, args.max_length)
+            ids, mask = collate(rows, tok.pad_token_id, device)
+            tokens += int((ids != tok.pad_token_id).sum()) if weight else 0
+            sync = m_i == len(micro) - 1 or world == 1 or args.fsdp
+            ctx = net.no_sync() if not sync else _null()
+            with ctx:
+                with autocast():
+                    logps, ntok = net(ids, mask, average)
+                b = len(local)
+                if args.loss == "kto":
+                    pol, pol_kl = logps[:b], logps[b:]
+                    lab = labels[local].to(device)
+                    est = kl_estimate(pol_kl, ref_kl[local].to(device))
+                    z_sum, z_n = all_sum([est.item() * b * weight, b * weight])
+                    z0 = torch.tensor(z_sum / max(z_n, 1e-12), device=device)
+                    res = kto_loss(pol, ref[local].to(device), lab, z0, args.beta, w_d, w_u)
+                    losses = res.losses
+                    add(sums, "z0", float(res.z0) * weight)
+                    add(sums, "micro", weight)
+                    add(sums, "r_d", float(res.rewards[lab].sum()) * weight)
+                    add(sums, "r_u", float(res.rewards[~lab].sum()) * weight)
+                    add(sums, "n_d", float(lab.sum()) * weight)
+                    add(sums, "n_u", float((~lab).sum()) * weight)
+                elif args.loss == "dpo":
+                    res = dpo_loss(logps[:b], logps[b:], ref[local].to(device), ref_kl[local].to(device), args.beta,
+                                   args.dpo_type, args.label_smoothing)
+                    losses = res.losses
+                    add(sums, "r_c", float(res.chosen_rewards.sum()) * weight)
+                    add(sums, "r_r", float(res.rejected_rewards.sum()) * weight)
+                    add(sums, "acc", float((res.chosen_rewards > res.rejected_rewards).sum()) * weight)
+                if args.loss == "sft":
+                    loss = sft_loss(logps, denom) * world * weight
+                    add(sums, "loss", -float(logps.detach().sum()) * weight)
+                else:
+                    loss = losses.sum() / denom * world * weight
+                    add(sums, "loss", float(losses.detach().sum()) * weight)
+                loss.backward()
+        if args.max_grad_norm > 0:
+            gn = (net.clip_grad_norm_(args.max_grad_norm) if args.fsdp
+                  else torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm))
+        else:
+            gn = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
+        lr = sched.get_last_lr()[0]
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+
+        keys = sorted(sums)
+        red = dict(zip(keys + ["tokens"], all_sum([sums[k] for k in keys] + [tokens])))
+        secs = time.time() - t0
+        rec = {"step": step + 1, "epoch": round(epoch + (step % steps_per_epoch + 1) / steps_per_epoch, 4),
+               "loss": red["loss"] / denom, "lr": lr, "grad_norm": float(gn), "examples": len(batch),
+               "tokens": int(red["tokens"]), "tokens_per_s": red["tokens"] / secs, "seconds": secs,
+               "memory_mb": memory_mb(device)}
+        if args.loss == "kto":
+            rd = red["r_d"] / red["n_d"] if red["n_d"] else None
+            ru = red["r_u"] / red["n_u"] if red["n_u"] else None
+            rec.update(rewards_desirable=rd, rewards_undesirable=ru, margin=rd - ru if None not in (rd, ru) else None,
+                       z0=red["z0"] / red["micro"], n_desirable=int(red["n_d"]), n_undesirable=int(red["n_u"]))
+        elif args.loss == "dpo":
+            rec.update(rewards_chosen=red["r_c"] / len(batch), rewards_rejected=red["r_r"] / len(batch),
+                       margin=(red["r_c"] - red["r_r"]) / len(batch), accuracy=red["acc"] / len(batch))
+        else:
+            rec["nll"] = rec["loss"]
+        step_loss = rec["loss"]
+        if writer:
+            writer.write(rec)
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}")
+        if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < total:
+            save_checkpoint(os.path.join(out, f"checkpoint-{step + 1:06d}"), step + 1, net, policy, tok, opt, sched,
+                            fingerprint, args, rank)
+            barrier()
+    bar.close()
+    if writer:
+        writer.close()
+
+    # --- write
+    if args.save_every and start < total:
+        save_checkpoint(os.path.join(out, f"checkpoint-{total:06d}"), total, net, policy, tok, opt, sched,
+                        fingerprint, args, rank)
+    save_checkpoint(os.path.join(out, "final"), total, net, policy, tok, opt, sched, fingerprint, args, rank,
+                    training=False)
+    barrier()
+    if rank == 0 and not args.no_plot:
+        plot_metrics(metrics_path, os.path.join(out, "metrics.png"))
+    if world > 1:
+        dist.destroy_process_group()
+    if rank == 0:
+        last = f"{step_loss:.4f}" if step_loss is not None else "n/a (already finished)"
+        print(f"05_train_kto: {args.loss} on {N} examples (desirable {n_d}, undesirable {n_u}), steps {start}->"
+              f"{total}, last loss {last} -> {os.path.join(out, 'final')}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
