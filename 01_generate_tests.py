@@ -132,7 +132,7 @@ def load_mbpp(path):
     for r in rows:
         if int(r["task_id"]) not in MBPP_TRAIN:
             continue
-        code = r["code"].replace("\r\n", "\n")
+        code = r["code"].replace("\r\n", "\n").replace("\r", "\n")  # the release has Windows line ends
         yield {"task_id": f"mbpp/{r['task_id']}", "instruction": r["text"], "reference": code,
                "entry_point": _mbpp_entry_point(code, r["test_list"][0]), "setup": r.get("test_setup_code") or ""}
 
@@ -186,7 +186,9 @@ def _assert_candidates(text):
     """Assert statements (source text) in one block of text, in order."""
     try:
         tree = ast.parse(text)
-        return [ast.get_source_segment(text, n) for n in tree.body if isinstance(n, ast.Assert)]
+        # every assert, also inside `def test_...():` bodies (one that uses a local name fails validation)
+        found = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assert)), key=lambda n: (n.lineno, n.col_offset))
+        return [ast.get_source_segment(text, n) for n in found]
     except (SyntaxError, ValueError):
         pass
     # the block does not parse (prose, a truncated last line): read assert lines, joining continuation lines

@@ -1,0 +1,145 @@
+"""01_generate_tests.py: parsing model-written tests, the loaders, validation against references, counted skips."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, shared_data
+
+gt = importlib.import_module("01_generate_tests")
+
+# (case, completion, entry point, n_generated, tests kept by the parser)
+PARSE_CASES = [
+    ("fenced block, one assert a line",
+     "Here are the tests:\n```python\nassert add(1, 2) == 3\nassert add(0, 0) == 0\n```\nThese cover zero.",
+     "add", 2, ["assert add(1, 2) == 3", "assert add(0, 0) == 0"]),
+    ("duplicates with other spacing dropped",
+     "```python\nassert add(1,2)==3\nassert add(1, 2) == 3\nassert add( 1 , 2 ) == 3\n```", "add", 3,
+     ["assert add(1,2)==3"]),
+    ("test of another function dropped", "```python\nassert add(1, 2) == 3\nassert sub(3, 1) == 2\n```", "add", 2,
+     ["assert add(1, 2) == 3"]),
+    ("multi-line assert kept whole",
+     "```python\nassert add(\n    1,\n    2,\n) == 3\n```", "add", 1, ["assert add(\n    1,\n    2,\n) == 3"]),
+    ("bare lines with prose and a truncated last line",
+     "Tests:\nassert add(1, 2) == 3\nThis checks small numbers.\nassert add(5, 5) == 1", "add", 2,
+     ["assert add(1, 2) == 3", "assert add(5, 5) == 1"]),
+    ("syntax error counted as generated, not kept",
+     "```python\nassert add(1, 2) == 3\nassert add(1, 2 == 3\n```", "add", 2, ["assert add(1, 2) == 3"]),
+    ("non-assert statements ignored (setup lines, prints)",
+     "```python\nx = 3\nprint(add(1, 2))\nassert add(1, 2) == 3\n```", "add", 1, ["assert add(1, 2) == 3"]),
+    ("method entry point", "```python\nassert Solution().twoSum([2, 7], 9) == [0, 1]\nassert twoSum([1], 1) == []\n```",
+     "Solution().twoSum", 2, ["assert Solution().twoSum([2, 7], 9) == [0, 1]", "assert twoSum([1], 1) == []"]),
+    ("assert that calls nothing dropped", "```python\nassert 1 + 1 == 2\nassert add(1, 1) == 2\n```", "add", 2,
+     ["assert add(1, 1) == 2"]),
+    ("name only as a substring is not a call", "```python\nassert add_all([1]) == 1\n```", "add", 1, []),
+    ("indented asserts (inside a test function) read", "```python\ndef test():\n    assert add(1, 2) == 3\n```",
+     "add", 1, ["assert add(1, 2) == 3"]),
+    ("reasoning before </think> dropped",
+     "<think>assert add(9, 9) == 0</think>\n```python\nassert add(1, 2) == 3\n```", "add", 1,
+     ["assert add(1, 2) == 3"]),
+    ("nothing at all", "I cannot write tests for this.", "add", 0, []),
+    ("garbage from a random model", "\x13\ufffd^v\ufffd\x16s\nassert\ufffd;on= ranU add(", "add", 1, []),
+]
+
+
+@pytest.mark.parametrize("name,completion,entry_point,n_generated,tests", PARSE_CASES,
+                         ids=[c[0] for c in PARSE_CASES])
+def test_parse_tests_table(name, completion, entry_point, n_generated, tests):
+    assert gt.parse_tests(completion, entry_point) == (n_generated, tests)
+
+
+def test_mbpp_loader_train_split():
+    path = shared_data("mbpp", "mbpp.jsonl")
+    rows = list(gt.load_mbpp(path))
+    assert len(rows) == 374 and rows[0]["task_id"] == "mbpp/601" and rows[-1]["task_id"] == "mbpp/974"
+    assert all(r["entry_point"] and f"def {r['entry_point']}" in r["reference"] for r in rows)
+    assert all("\r" not in r["reference"] for r in rows)
+
+
+def test_leetcode_loader():
+    path = shared_data("leetcodedataset", "LeetCodeDataset-v0.2.0-train.jsonl.gz")
+    first = next(gt.load_leetcode(path))
+    assert first["task_id"] == "leetcode/two-sum" and first["entry_point"] == "Solution().twoSum"
+    assert first["reference"].startswith("from typing import *") and "class Solution" in first["reference"]
+    assert "```python" in first["instruction"]  # the query carries the starter code
+
+
+# ---- the stage end to end, with completions given by file (the deterministic path; the model path is in test_e2e)
+
+INSTRUCTIONS = [
+    {"task_id": "add", "instruction": "Write a function to add two numbers.",
+     "reference": "def add(a, b):\n    return a + b\n", "entry_point": "add"},
+    {"task_id": "rev", "instruction": "Reverse a string.", "reference": "def rev(s):\n    return s[::-1]\n",
+     "entry_point": "rev"},
+    {"task_id": "noref", "instruction": "Square a number.", "reference": None, "entry_point": "sq"},
+    {"task_id": "silent", "instruction": "Double a number.", "reference": "def dbl(x):\n    return 2 * x\n",
+     "entry_point": "dbl"},
+]
+COMPLETIONS = [
+    # two right, one wrong (the reference fails it), one duplicate, one calling another function
+    {"task_id": "add", "completion": "```python\nassert add(1, 2) == 3\nassert add(2, 2) == 5\nassert add(1,2) == 3\n"
+                                     "assert add(-1, 1) == 0\nassert mul(2, 2) == 4\n```"},
+    # only wrong tests: nothing survives validation
+    {"task_id": "rev", "completion": "```python\nassert rev('ab') == 'ab'\n```"},
+    {"task_id": "noref", "completions": ["assert sq(3) == 9", "assert sq(3) == 9\nassert sq(2) == 5"]},
+    {"task_id": "silent", "completion": ""},  # the model wrote nothing
+]
+
+
+def _write(path, recs):
+    with open(path, "w") as f:
+        for r in recs:
+            f.write(json.dumps(r) + "\n")
+
+
+def _run01(tmp_path, *extra):
+    cmd = [sys.executable, "01_generate_tests.py", "--dataset", "jsonl", "--data_path", str(tmp_path / "ins.jsonl"),
+           "--completions", str(tmp_path / "comp.jsonl"), "--output", str(tmp_path / "tests.jsonl"), "--workers", "1",
+           *extra]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in open(path)]
+
+
+def test_validation_counts_and_skips(tmp_path):
+    pytest.importorskip("sandbox")
+    _write(tmp_path / "ins.jsonl", INSTRUCTIONS)
+    _write(tmp_path / "comp.jsonl", COMPLETIONS)
+    r = _run01(tmp_path)
+    assert r.returncode == 0, r.stderr
+    recs = {x["task_id"]: x for x in _jsonl(tmp_path / "tests.jsonl")}
+    assert set(recs) == {"add", "noref"}
+    add = recs["add"]
+    assert add["tests"] == ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
+    assert (add["n_generated"], add["n_parsed"], add["n_kept"], add["validated"]) == (5, 3, 2, True)
+    noref = recs["noref"]
+    assert noref["tests"] == ["assert sq(3) == 9", "assert sq(2) == 5"]  # unvalidated: the wrong one stays
+    assert (noref["n_generated"], noref["n_kept"], noref["validated"]) == (3, 2, False)
+    skipped = {x["task_id"]: x for x in _jsonl(tmp_path / "tests.skipped.jsonl")}
+    assert set(skipped) == {"rev", "silent"}
+    assert skipped["rev"]["reason"].startswith("fewer than --min_tests") and skipped["rev"]["n_parsed"] == 1
+    assert skipped["silent"]["reason"] == "no assert statement in the completion"
+    assert "2/4 instructions kept" in r.stdout and "generated 9, parsed 6, kept 4" in r.stdout
+    # a rerun asks nothing again, and --min_tests 3 on a fresh run drops everything: exit non-zero
+    r2 = _run01(tmp_path)
+    assert r2.returncode == 0 and "nothing to do" in r2.stdout
+    r3 = _run01(tmp_path, "--overwrite", "--min_tests", "3")
+    assert r3.returncode == 1 and os.path.getsize(tmp_path / "tests.jsonl") == 0
+
+
+def test_bad_inputs(tmp_path):
+    _write(tmp_path / "ins.jsonl", [{"task_id": "a", "question": "x"}])
+    _write(tmp_path / "comp.jsonl", [])
+    r = _run01(tmp_path)
+    assert r.returncode != 0 and "--instruction_field" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "01_generate_tests.py", "--dataset", "jsonl", "--data_path",
+                        str(tmp_path / "ins.jsonl"), "--instruction_field", "question", "--model",
+                        str(tmp_path / "no_such_model"), "--output", str(tmp_path / "t.jsonl")],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "no such directory" in r.stderr and "Traceback" not in r.stderr
