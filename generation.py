@@ -125,7 +125,7 @@ class HFBackend(_Backend):
             self.model = AutoModelForCausalLM.from_pretrained(
                 model, dtype=torch_dtype,
                 attn_implementation=attn_implementation or ("sdpa" if self.device.type == "cuda" else None))
-        except OSError as e:
+        except (OSError, ValueError) as e:  # no config / weights / tokenizer files: OSError or ValueError
             raise InputError(f"--model {model}: could not load a causal LM and tokenizer ({str(e).splitlines()[0]}); "
                              f"check the hub id or the directory (it needs config.json, weights and tokenizer files)"
                              ) from None

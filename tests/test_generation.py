@@ -1,0 +1,93 @@
+"""generation.py: the HF backend agrees with plain transformers generate, and keeps its contract (order, n, stop
+strings, EOS removal, seeds, chat templates, context limits, clear errors)."""
+
+import pytest
+import torch
+
+from common import InputError
+from generation import cut_at_stop, load_backend
+
+PROMPTS = ["def add(a, b):\n", "assert", "for i in range(10):\n    if i % 2 == 0:\n        print(i)\n# now"]
+
+
+@pytest.fixture(scope="module")
+def be(tiny_model):
+    return load_backend(tiny_model, batch_size=4)  # small batches: several generate calls per request
+
+
+def _plain_greedy(be, prompt, max_new_tokens):
+    """The reference: one prompt, no padding, transformers' own greedy generate, decoded new tokens."""
+    ids = torch.tensor([be.encode(prompt)])
+    with torch.inference_mode():
+        out = be.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                do_sample=False, pad_token_id=be.tokenizer.pad_token_id, eos_token_id=be.eos_ids)
+    new = out[0, ids.shape[1]:].tolist()
+    if be.eos_ids[0] in new:
+        new = new[:new.index(be.eos_ids[0])]
+    return be.tokenizer.decode(new, skip_special_tokens=False)
+
+
+def test_greedy_matches_plain_generate_in_prompt_order(be):
+    # batched with left padding, sorted by length, split over calls: still each prompt's own greedy continuation
+    outs = be.generate(PROMPTS, n=2, max_new_tokens=12, temperature=0.0)
+    assert [len(o) for o in outs] == [2, 2, 2]
+    for prompt, o in zip(PROMPTS, outs):
+        assert o[0] == o[1] == _plain_greedy(be, prompt, 12)
+
+
+def test_stop_strings_cut_before_the_stop(be):
+    full = be.generate([PROMPTS[0]], max_new_tokens=16)[0][0]
+    assert len(full) > 6
+    stop = full[3:6]  # a string the model is known to write
+    cut = be.generate([PROMPTS[0]], max_new_tokens=16, stop=[stop, "\x00never"])[0][0]
+    assert cut == full[: full.index(stop)]
+    assert cut_at_stop("abc<x>def<y>", ["<y>", "<x>"]) == "abc" and cut_at_stop("abc", ["z"]) == "abc"
+
+
+def test_sampling_seeds(be):
+    a = be.generate(PROMPTS, n=3, max_new_tokens=8, temperature=1.0, seed=1)
+    b = be.generate(PROMPTS, n=3, max_new_tokens=8, temperature=1.0, seed=1)
+    c = be.generate(PROMPTS, n=3, max_new_tokens=8, temperature=1.0, seed=2)
+    assert a == b and a != c
+    assert all(len(o) == 3 for o in a)
+    assert len({s for o in a for s in o}) > 3  # samples differ from each other
+
+
+def test_completion_ends_at_eos_and_keeps_text_exactly(be):
+    tok = be.tokenizer
+    prompt_ids = be.encode("def f(x):\n")
+    body = tok(" return x  # done\n", add_special_tokens=False)["input_ids"]
+    eos, pad = be.eos_ids[0], tok.pad_token_id
+    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == " return x  # done\n"
+    assert be._decode_completion(prompt_ids, [eos] + body) == ""
+    # tokens after EOS never leak, special tokens the model wrote before it stay
+    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == "<|pad|> return x  # done\n"
+
+
+def test_chat_template(tiny_model, tiny_chat_model, be):
+    chat = load_backend(tiny_chat_model)
+    assert chat.chat and not be.chat
+    assert chat.build_prompt("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert chat.build_prompt("hi", chat=False) == "hi"
+    assert be.build_prompt("def f():") == "def f():"
+    with pytest.raises(InputError, match="no chat template"):
+        be.build_prompt("hi", chat=True)
+
+
+def test_context_limit(be):
+    long_prompt = "x = 1\n" * 2000
+    assert not be.fits(long_prompt, 8) and be.fits(PROMPTS[0], 8)
+    with pytest.raises(InputError, match="exceed the model's context"):
+        be.generate([PROMPTS[0], long_prompt], max_new_tokens=8)
+
+
+def test_bad_model_and_backend(tmp_path):
+    with pytest.raises(InputError, match="no such directory"):
+        load_backend(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="could not load"):
+        load_backend(str(tmp_path / "empty"))
+    with pytest.raises(InputError, match="unknown"):
+        load_backend(str(tmp_path), backend="tgi")
+    with pytest.raises(InputError, match="vllm"):
+        load_backend(str(tmp_path), tensor_parallel_size=2)
