@@ -64,6 +64,7 @@ import sys
 
 from common import (InputError, JsonlWriter, atomic_write_json, die, done_keys, expand_inputs, read_json_records,
                     read_jsonl, write_args)
+from sandbox import evalplus_compare
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
@@ -269,24 +270,8 @@ def _plus_problem(r, base, plus, dataset):
     return dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
                 reference=r["prompt"] + r["canonical_solution"], code_prompt=r["prompt"],
                 text=r["prompt"].strip(), base_input=base, plus_input=plus, atol=r["atol"],
+                # EvalPlus's special oracles (find_zero, set equality, ...) by the sandbox's names for them
                 compare=evalplus_compare(dataset, r["entry_point"]))
-
-
-# EvalPlus's special oracles (evalplus/eval/__init__.py, _special_oracle.py): tasks where == is not the judge
-MBPP_PLUS_SET_EQ = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
-                    "intersection_array", "find_dissimilar", "Diff"}
-MBPP_PLUS_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
-MBPP_PLUS_ORACLE = {"are_equivalent", "sum_div", "surface_Area", "digit_distance_nums"}
-
-
-def evalplus_compare(dataset, entry_point):
-    """The sandbox's name for EvalPlus's comparison of this task, or None for plain == (with atol)."""
-    if dataset == "humaneval" and entry_point == "find_zero":
-        return "evalplus:find_zero"
-    if dataset == "mbpp" and (entry_point in MBPP_PLUS_SET_EQ or entry_point in MBPP_PLUS_NOT_NONE
-                              or entry_point in MBPP_PLUS_ORACLE):
-        return f"evalplus:{entry_point}"
-    return None
 
 
 def mbpp_plus_inputs(num, inputs):
@@ -421,7 +406,7 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
         inputs = prob["base_input"] + prob["plus_input"]
         job = dict(kind="call", program=program, entry_point=prob["entry_point"], inputs=inputs,
                    expected=expected["outputs"], atol=prob["atol"], compare=prob["compare"],
-                   timeouts=limits, timeout=max(limits), program_timeout=sum(limits) + 1.0)
+                   timeout=max(limits), program_timeout=sum(limits) + 1.0)
         return job
     elif bench == "livecodebench":
         tests = prob["lcb_tests"]
@@ -481,7 +466,7 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
             raise InputError(f"the reference solution of {t} did not run on every input ({res['status']}: "
                              f"{res.get('error')}); check --data_path is the {bench} release")
         outs = res["outputs"]
-        if probs[t]["compare"] in {f"evalplus:{e}" for e in MBPP_PLUS_NOT_NONE}:
+        if probs[t]["compare"] == "not_none":
             outs = [o is not None for o in outs]  # EvalPlus keeps only "not None" for these (unserialisable output)
         out[t] = {"outputs": outs, "times": res.get("times") or [res["seconds"] / max(1, len(outs))] * len(outs)}
     os.makedirs(cache_dir, exist_ok=True)
@@ -579,9 +564,10 @@ def prompt_for(bench, prob, chat):
     if bench == "leetcode":
         return prob["text"], "instruct", ()  # LeetCodeDataset's query: the problem and its starter code
     if bench == "jsonl":
-        # the prompt 02 samples with, so a held-out set is asked exactly as training was; its tests stay hidden
+        # the prompt 02 samples with (its default --example_tests 1), so a held-out task is asked exactly as a
+        # training one: the first test shown, as MBPP shows its first test
         from common import BASE_STOP, solution_prompt
-        text = solution_prompt(prob["text"], prob["entry_point"], tests=(), chat=chat)
+        text = solution_prompt(prob["text"], prob["entry_point"], tests=prob["tests"][:1], chat=chat)
         return (text, "instruct", ()) if chat else (text, "complete", BASE_STOP)
     raise InputError(f"--benchmark {bench!r} is unknown")
 
