@@ -78,6 +78,8 @@ INSTRUCTIONS = [
     {"task_id": "noref", "instruction": "Square a number.", "reference": None, "entry_point": "sq"},
     {"task_id": "silent", "instruction": "Double a number.", "reference": "def dbl(x):\n    return 2 * x\n",
      "entry_point": "dbl"},
+    {"task_id": "slow", "instruction": "Identity of a natural number.",
+     "reference": "def g(n):\n    while n < 0:\n        pass\n    return n\n", "entry_point": "g"},
 ]
 COMPLETIONS = [
     # two right, one wrong (the reference fails it), one duplicate, one calling another function
@@ -87,6 +89,8 @@ COMPLETIONS = [
     {"task_id": "rev", "completion": "```python\nassert rev('ab') == 'ab'\n```"},
     {"task_id": "noref", "completions": ["assert sq(3) == 9", "assert sq(3) == 9\nassert sq(2) == 5"]},
     {"task_id": "silent", "completion": ""},  # the model wrote nothing
+    # the reference hangs on the middle test: the tests after it are still judged
+    {"task_id": "slow", "completion": "assert g(1) == 1\nassert g(-1) == -1\nassert g(2) == 2\nassert g(3) == 4"},
 ]
 
 
@@ -99,6 +103,7 @@ def _write(path, recs):
 def _run01(tmp_path, *extra):
     cmd = [sys.executable, "01_generate_tests.py", "--dataset", "jsonl", "--data_path", str(tmp_path / "ins.jsonl"),
            "--completions", str(tmp_path / "comp.jsonl"), "--output", str(tmp_path / "tests.jsonl"), "--workers", "1",
+           "--timeout", "1",
            *extra]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
 
@@ -114,7 +119,8 @@ def test_validation_counts_and_skips(tmp_path):
     r = _run01(tmp_path)
     assert r.returncode == 0, r.stderr
     recs = {x["task_id"]: x for x in _jsonl(tmp_path / "tests.jsonl")}
-    assert set(recs) == {"add", "noref"}
+    assert set(recs) == {"add", "noref", "slow"}
+    assert recs["slow"]["tests"] == ["assert g(1) == 1", "assert g(2) == 2"]
     add = recs["add"]
     assert add["tests"] == ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
     assert (add["n_generated"], add["n_parsed"], add["n_kept"], add["validated"]) == (5, 3, 2, True)
@@ -125,7 +131,7 @@ def test_validation_counts_and_skips(tmp_path):
     assert set(skipped) == {"rev", "silent"}
     assert skipped["rev"]["reason"].startswith("fewer than --min_tests") and skipped["rev"]["n_parsed"] == 1
     assert skipped["silent"]["reason"] == "no assert statement in the completion"
-    assert "2/4 instructions kept" in r.stdout and "generated 9, parsed 6, kept 4" in r.stdout
+    assert "3/5 instructions kept" in r.stdout and "generated 13, parsed 10, kept 6" in r.stdout
     # a rerun asks nothing again, and --min_tests 3 on a fresh run drops everything: exit non-zero
     r2 = _run01(tmp_path)
     assert r2.returncode == 0 and "nothing to do" in r2.stdout
