@@ -313,3 +313,148 @@ def sft_pairs(sft_tasks, seed, habit_rate, solution_prompt, solution_completion,
                     "completion": tests_completion(t), "corrupted": False, "label": True})
     rng.shuffle(out)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# building the cache
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    # output
+    p.add_argument("--out", default=os.path.join(".cache", "toyworld"), help="cache folder (built once, reused)")
+    p.add_argument("--overwrite", action="store_true", help="rebuild the data and the SFT model from scratch")
+    p.add_argument("--data_only", action="store_true", help="write the JSONL files only (no model)")
+    # the world
+    p.add_argument("--seed", type=int, default=0, help="seed of the tasks, the corruption and the SFT model")
+    p.add_argument("--n_sft", type=int, default=1500, help="SFT tasks (each gives a solution and a tests pair)")
+    p.add_argument("--n_train", type=int, default=160, help="PLUM's instruction set (disjoint from the SFT tasks)")
+    p.add_argument("--n_heldout", type=int, default=120, help="held-out tasks (compositions never trained on)")
+    p.add_argument("--habit_rate", type=float, default=0.7,
+                   help="share of SFT solutions with a habit step that are written the habitual (wrong) way")
+    p.add_argument("--num_tests", type=int, default=4,
+                   help="assert lines per tests completion; run_plum.sh asks 01 for the same number")
+    # the SFT model (tinylm.build_tiny_model, then 05_train_kto.py --loss sft)
+    p.add_argument("--vocab_size", type=int, default=800)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--sft_steps", type=int, default=600, help="optimizer steps of 05_train_kto.py --loss sft")
+    p.add_argument("--sft_batch_size", type=int, default=32)
+    p.add_argument("--sft_lr", type=float, default=3e-3)
+    return p.parse_args(argv)
+
+
+def config_key(args):
+    """What the cache depends on: a rerun with the same key reuses it, another key refuses to mix."""
+    keys = ["seed", "n_sft", "n_train", "n_heldout", "habit_rate", "num_tests", "vocab_size", "hidden", "layers",
+            "heads", "sft_steps", "sft_batch_size", "sft_lr"]
+    d = {"version": WORLD_VERSION, **{k: getattr(args, k) for k in keys}}
+    return d, hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def write_jsonl(path, records):
+    """A finished data file: written whole under a temporary name, then renamed."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def prompts(num_tests):
+    """The exact prompts 02/06 (solution) and 01 (tests) give a base model without a chat template."""
+    from common import solution_prompt, tests_prompt
+
+    return (lambda instr, shown: solution_prompt(instr, ENTRY, tests=[shown], chat=False),
+            lambda instr: tests_prompt(instr, ENTRY, k=num_tests, chat=False))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg, key = config_key(args)
+    out = args.out
+    world_json = os.path.join(out, "world.json")
+    done = os.path.join(out, "DONE")
+    if os.path.exists(world_json) and not args.overwrite:
+        with open(world_json, encoding="utf-8") as f:
+            old = json.load(f)
+        if old.get("key") != key:
+            die(f"{out} holds a toy world built with other settings ({old.get('config')}); "
+                f"rerun with --overwrite to rebuild it, or pass another --out")
+        if os.path.exists(done) and (args.data_only or os.path.exists(os.path.join(out, "sft", "final"))):
+            print(f"toyworld: cached in {out} (key {key}); model {os.path.join(out, 'sft', 'final')}")
+            return 0
+    if args.overwrite and os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out, exist_ok=True)
+
+    # data: cheap and deterministic, so always (re)written whole
+    sft_tasks, plum_tasks, held_tasks = build_tasks(args.seed, args.n_sft, args.n_train, args.n_heldout)
+    sol_prompt, tst_prompt = prompts(args.num_tests)
+    rng = random.Random(args.seed + 2)
+    # the prompt shows one of the task's tests, as 02 and 06 show the first test of tests.jsonl (--example_tests 1);
+    # which one is random, because 02 shows whichever test 01 kept first
+    pairs = sft_pairs(sft_tasks, args.seed, args.habit_rate, lambda i: i, lambda c: c, lambda i: i)
+    by_id = {t["task_id"]: t for t in sft_tasks}
+    for p in pairs:
+        t = by_id[p["task_id"]]
+        p["prompt"] = sol_prompt(t["instruction"], rng.choice(t["tests"])) if p["kind"] == "solution" \
+            else tst_prompt(t["instruction"])
+    write_jsonl(os.path.join(out, "sft.jsonl"), pairs)
+    write_jsonl(os.path.join(out, "train_instructions.jsonl"), [instruction_record(t) for t in plum_tasks])
+    write_jsonl(os.path.join(out, "train_tests.jsonl"), [tests_record(t) for t in plum_tasks])
+    write_jsonl(os.path.join(out, "heldout_tests.jsonl"), [tests_record(t) for t in held_tasks])
+    write_jsonl(os.path.join(out, "heldout_instructions.jsonl"), [instruction_record(t) for t in held_tasks])
+    sol = [p for p in pairs if p["kind"] == "solution"]
+    info = {
+        "key": key, "config": cfg,
+        "counts": {split: {fam: sum(t["family"] == fam for t in ts) for fam in ("list", "int", "str")}
+                   for split, ts in (("sft", sft_tasks), ("train", plum_tasks), ("heldout", held_tasks))},
+        "heldout_compositions": {fam: sorted("-".join(c) for c in HELDOUT[fam]) for fam in HELDOUT},
+        "habits": {f"{fam}:{step}": line for (fam, step), line in HABITS.items()},
+        "sft_pairs": len(pairs), "sft_solutions_corrupted": sum(p["corrupted"] for p in sol) / len(sol),
+        "train_with_habit": sum(map(has_habit, plum_tasks)) / len(plum_tasks),
+        "heldout_with_habit": sum(map(has_habit, held_tasks)) / len(held_tasks),
+        "model": None, "commands": [],
+    }
+    atomic_write_json(world_json, info)
+
+    if not args.data_only:
+        info["model"] = build_model(args, out, pairs, info)
+        atomic_write_json(world_json, info)
+    atomic_write_text(done, key + "\n")
+    print(f"toyworld: {len(plum_tasks)} train / {len(held_tasks)} held-out tasks, {len(pairs)} SFT pairs "
+          f"({info['sft_solutions_corrupted']:.0%} of solutions corrupted) in {out}"
+          + (f"; SFT model {info['model']}" if info["model"] else ""))
+    return 0
+
+
+def build_model(args, out, pairs, info):
+    """The tokenizer and random Llama (tinylm), then SFT with 05_train_kto.py; resumes a killed SFT run."""
+    base = os.path.join(out, "base")
+    if not os.path.exists(os.path.join(base, "config.json")):
+        from tinylm import build_tiny_model
+
+        corpus = [p["prompt"] + p["completion"] for p in pairs]
+        tmp = base + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_tiny_model(tmp, corpus=corpus, vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers,
+                         heads=args.heads, max_positions=512, seed=args.seed)
+        os.replace(tmp, base)
+    sft_dir = os.path.join(out, "sft")
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [sys.executable, os.path.join(here, "05_train_kto.py"), "--loss", "sft", "--model", base,
+           "--data", os.path.join(out, "sft.jsonl"), "--output_dir", sft_dir, "--max_steps", str(args.sft_steps),
+           "--batch_size", str(args.sft_batch_size), "--lr", str(args.sft_lr), "--seed", str(args.seed),
+           "--max_length", "512", "--save_every", "200", "--no_plot"]
+    if os.path.isdir(sft_dir) and any(d.startswith("checkpoint-") for d in os.listdir(sft_dir)):
+        cmd.append("--resume")
+    info["commands"].append(" ".join(cmd))
+    print("toyworld: training the SFT model:", " ".join(cmd), flush=True)
+    rc = subprocess.call(cmd)
+    final = os.path.join(sft_dir, "final")
+    if rc != 0 or not os.path.exists(os.path.join(final, "config.json")):
+        die(f"SFT of the toy model failed (exit {rc}); rerun `python toyworld.py --out {out}` to resume it")
+    return final
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# PLUM, online: the model writes tests once (01), then R rounds of 02 sample -> 03 execute -> 04 build pairs ->
+# 05 train, each round sampling from the previous round's checkpoint, with 06 eval after each round.
+#
+#   bash run_plum.sh                                   # the toy code world (no GPU, no download): builds and caches
+#                                                      # the SFT model (.cache/toyworld), 3 rounds, ~15 min on 2 CPUs
+#   bash run_plum.sh --rounds 3 --seed 1 --out runs/toy-s1
+#   bash run_plum.sh --loss dpo | --off_policy | --tests reference | --rounds 1      # the paper's ablations
+#   bash run_plum.sh --model Qwen/Qwen2.5-Coder-1.5B-Instruct --data mbpp --benchmark mbpp_plus \
+#       --eval_data ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz --backend vllm --out runs/qwen
+#   (on a Slurm cluster: slurm/submit_round.sh runs the same stages as sharded array jobs)
+#
+# Flags (defaults in brackets): --rounds [3] --num_samples [8] --temperature [0.8; toy 1.0] --loss kto|dpo [kto]
+#   --off_policy (every round samples from the starting model; training still continues from the last checkpoint)
+#   --tests generated|reference [generated] (reference: the instruction set's own tests, --tests_file)
+#   --model M [toy SFT model] --data D (01's --dataset: mbpp, leetcode, a HF name, or a JSONL file) [toy train set]
+#   --tests_file T (tests.jsonl-shaped, for --tests reference) --benchmark B [toy: jsonl] --eval_data P
+#   --backend hf|vllm [hf] --seed S [0] --out DIR [runs/plum]
+#   --tests_args/--sample_args/--exec_args/--pairs_args/--train_args/--eval_args "..."  extra flags for one stage
+#
+# Writes, under --out:
+#   run.json                        the resolved settings; a rerun with other settings refuses the folder
+#   tests/tests.jsonl               01's tests (or a copy of --tests_file with --tests reference)
+#   round-0/eval/                   06 on the starting model (results.json, executions.jsonl, samples.jsonl)
+#   round-K/samples.jsonl           02: samples from round K-1's checkpoint (round 1 and --off_policy: the start)
+#   round-K/executions.jsonl        03: every sample run against its task's tests
+#   round-K/kto.jsonl | dpo.jsonl   04: KTO examples or DPO pairs (+ .stats.json)
+#   round-K/ckpt/final/             05: the policy after round K (checkpoints and metrics.jsonl beside it)
+#   round-K/eval/                   06 on round K's checkpoint
+#   */logs/NN.log, */.done/NN       each stage's full output; the marker written (atomically) when it exited 0
+#   summary.jsonl, summary.md       per round: held-out pass@1, share of samples passing, kept tests, examples
+#   pass_at_1.png                   pass@1 by round
+# Resume: every stage whose marker exists is skipped; a stage without one is rerun, and resumes its partial output
+# (the stages skip the keys already written; 05 continues from its last checkpoint). Kill it anywhere and rerun.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-python}"
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# flags
+
+ROUNDS=3; NUM_SAMPLES=8; TEMPERATURE=""; LOSS=kto; OFF_POLICY=0; TESTS=generated; MODEL=""; DATA=""
+TESTS_FILE=""; BENCHMARK=""; EVAL_DATA=""; BACKEND=hf; SEED=0; OUT=runs/plum; TOY_DIR="${TOY_DIR:-$REPO/.cache/toyworld}"
+TESTS_ARGS=""; SAMPLE_ARGS=""; EXEC_ARGS=""; PAIRS_ARGS=""; TRAIN_ARGS=""; EVAL_ARGS=""
+need() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see the flags at the top of run_plum.sh)"; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) need "$@"; ROUNDS=$2; shift 2 ;;
+    --num_samples) need "$@"; NUM_SAMPLES=$2; shift 2 ;;
+    --temperature) need "$@"; TEMPERATURE=$2; shift 2 ;;
+    --loss) need "$@"; LOSS=$2; shift 2 ;;
+    --off_policy) OFF_POLICY=1; shift ;;
+    --tests) need "$@"; TESTS=$2; shift 2 ;;
+    --model) need "$@"; MODEL=$2; shift 2 ;;
+    --data) need "$@"; DATA=$2; shift 2 ;;
+    --tests_file) need "$@"; TESTS_FILE=$2; shift 2 ;;
+    --benchmark) need "$@"; BENCHMARK=$2; shift 2 ;;
+    --eval_data) need "$@"; EVAL_DATA=$2; shift 2 ;;
+    --backend) need "$@"; BACKEND=$2; shift 2 ;;
+    --seed) need "$@"; SEED=$2; shift 2 ;;
+    --out) need "$@"; OUT=$2; shift 2 ;;
+    --toy_dir) need "$@"; TOY_DIR=$2; shift 2 ;;
+    --tests_args) need "$@"; TESTS_ARGS=$2; shift 2 ;;
+    --sample_args) need "$@"; SAMPLE_ARGS=$2; shift 2 ;;
+    --exec_args) need "$@"; EXEC_ARGS=$2; shift 2 ;;
+    --pairs_args) need "$@"; PAIRS_ARGS=$2; shift 2 ;;
+    --train_args) need "$@"; TRAIN_ARGS=$2; shift 2 ;;
+    --eval_args) need "$@"; EVAL_ARGS=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown flag $1 (see bash run_plum.sh --help)" ;;
+  esac
+done
+[[ $ROUNDS =~ ^[0-9]+$ ]] || die "--rounds must be a whole number, got '$ROUNDS'"
+[[ $NUM_SAMPLES =~ ^[1-9][0-9]*$ ]] || die "--num_samples must be a positive whole number, got '$NUM_SAMPLES'"
+[[ $LOSS == kto || $LOSS == dpo ]] || die "--loss must be kto or dpo, got '$LOSS'"
+[[ $TESTS == generated || $TESTS == reference ]] || die "--tests must be generated or reference, got '$TESTS'"
+
+# ---------------------------------------------------------------------------------------------------------------
+# setup: the toy world when no model is given; settings that fit it
+
+if [[ -z $MODEL ]]; then
+  [[ -z $DATA && -z $BENCHMARK ]] || die "--data/--benchmark need --model (without --model the toy world is used)"
+  echo "== toy code world ($TOY_DIR)"
+  "$PY" "$REPO/toyworld.py" --out "$TOY_DIR" || die "building the toy world failed; rerun to resume it"
+  MODEL="$TOY_DIR/sft/final"; DATA="$TOY_DIR/train_instructions.jsonl"; TESTS_FILE="$TOY_DIR/train_tests.jsonl"
+  BENCHMARK=jsonl; EVAL_DATA="$TOY_DIR/heldout_tests.jsonl"; TEMPERATURE="${TEMPERATURE:-1.0}"
+  # a few-million-parameter model learns in a few hundred steps at learning rates a 7B model would not survive
+  TOY_TESTS="--num_tests 4 --max_new_tokens 160"; TOY_GEN="--max_new_tokens 96"
+  TOY_TRAIN="--lr 2e-4 --epochs 2 --batch_size 16 --save_every 50 --max_length 512"
+else
+  [[ -n $DATA ]] || die "--model needs --data (01's instruction set: mbpp, leetcode, a HF dataset or a JSONL file)"
+  BENCHMARK="${BENCHMARK:-humaneval}"; TOY_TESTS=""; TOY_GEN=""; TOY_TRAIN=""
+fi
+TEMPERATURE="${TEMPERATURE:-0.8}"
+if [[ $TESTS == reference ]]; then
+  [[ -n $TESTS_FILE ]] || die "--tests reference needs --tests_file T.jsonl (tests.jsonl-shaped) outside the toy world"
+  [[ -f $TESTS_FILE ]] || die "--tests_file $TESTS_FILE: no such file"
+fi
+if [[ -f $DATA ]]; then DATA_FLAGS=(--dataset jsonl --data_path "$DATA"); else DATA_FLAGS=(--dataset "$DATA"); fi
+EVAL_FLAGS=(--benchmark "$BENCHMARK"); [[ -n $EVAL_DATA ]] && EVAL_FLAGS+=(--data_path "$EVAL_DATA")
+PAIRS="$LOSS"  # 04's --format: kto examples or dpo pairs
+
+mkdir -p "$OUT"
+# The settings that make a run what it is (--rounds is not one: a rerun with more rounds continues the run).
+SETTINGS=$(printf '%s\n' "num_samples=$NUM_SAMPLES" "temperature=$TEMPERATURE" "loss=$LOSS" "off_policy=$OFF_POLICY" \
+  "tests=$TESTS" "model=$MODEL" "data=$DATA" "tests_file=$TESTS_FILE" "benchmark=$BENCHMARK" "eval_data=$EVAL_DATA" \
+  "backend=$BACKEND" "seed=$SEED" "tests_args=$TESTS_ARGS" "sample_args=$SAMPLE_ARGS" "exec_args=$EXEC_ARGS" \
+  "pairs_args=$PAIRS_ARGS" "train_args=$TRAIN_ARGS" "eval_args=$EVAL_ARGS")
+if [[ -f $OUT/run.settings ]]; then
+  if [[ "$(cat "$OUT/run.settings")" != "$SETTINGS" ]]; then
+    diff <(cat "$OUT/run.settings") <(echo "$SETTINGS") >&2 || true
+    die "$OUT was started with other settings (above: < then, > now); rerun with the same flags, or pass another --out"
+  fi
+else
+  printf '%s\n' "$SETTINGS" > "$OUT/.run.settings.tmp" && mv "$OUT/.run.settings.tmp" "$OUT/run.settings"
+fi
+SETTINGS="$SETTINGS" "$PY" - "$OUT/run.json" "$ROUNDS" <<'EOF'
+import json, os, sys
+d = dict(line.split("=", 1) for line in os.environ["SETTINGS"].splitlines() if line)
+d["rounds"] = int(sys.argv[2])
+with open(sys.argv[1] + ".tmp", "w") as f:
+    json.dump(d, f, indent=2)
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+EOF
+
+# ---------------------------------------------------------------------------------------------------------------
+# stages: skipped when done, resumed when partial
+
+# The file each stage leaves when it finished; a marker without it means the folder was damaged.
+output_of() {  # DIR STAGE
+  case "$2" in
+    01) echo "$1/tests.jsonl" ;; 02) echo "$1/samples.jsonl" ;; 03) echo "$1/executions.jsonl" ;;
+    04) echo "$1/$PAIRS.jsonl" ;; 05) echo "$1/ckpt/final/config.json" ;; 06) echo "$1/eval/results.json" ;;
+  esac
+}
+
+# A round folder is sound when every marker's output exists and no round has files while an earlier one is
+# unfinished (a crash mid-write, a folder copied in part, two runs in one --out).
+check_folder() {
+  local k d s prev_done=1
+  for d in "$OUT/tests" "$OUT"/round-*; do
+    [[ -d $d ]] || continue
+    for s in 01 02 03 04 05 06; do
+      if [[ -f $d/.done/$s ]] && [[ ! -e $(output_of "$d" "$s") ]]; then
+        die "$d: stage $s is marked done but $(output_of "$d" "$s") is missing (a damaged run folder);" \
+            "delete $d/.done/$s (and the later stages' markers of that round) and rerun to redo stage $s"
+      fi
+    done
+  done
+  for ((k = 1; k <= ROUNDS + 5; k++)); do
+    d="$OUT/round-$k"
+    [[ -d $d ]] || continue
+    if [[ $prev_done == 0 ]] && compgen -G "$d/*" >/dev/null; then
+      die "$d has files but round $((k - 1)) never finished ($OUT/round-$((k - 1))/.done/05 missing); it was" \
+          "left half-written by another run or a crash: delete $d and rerun to redo round $k"
+    fi
+    [[ -f $d/.done/05 ]] || prev_done=0
+  done
+}
+
+# A checkpoint 02/05/06 will load: config and weights present and the config readable.
+check_ckpt() {  # PATH ROUND
+  [[ -d $1 ]] || return 0  # a hub id
+  "$PY" -c 'import json,os,sys; p=sys.argv[1]; json.load(open(os.path.join(p,"config.json")));
+assert any(f.endswith((".safetensors",".bin")) for f in os.listdir(p)), "no weights"' "$1" 2>/dev/null && return 0
+  if [[ $2 -ge 1 ]]; then
+    die "the checkpoint $1 does not load (config.json or weights missing or broken); delete $OUT/round-$2/ckpt" \
+        "and $OUT/round-$2/.done/05 $OUT/round-$2/.done/06 and rerun to retrain round $2"
+  fi
+  die "--model $1 does not load (config.json or weights missing or broken); pass a Hugging Face model folder"
+}
+
+stage() {  # DIR STAGE LABEL cmd...
+  local dir=$1 s=$2 label=$3 t0=$SECONDS rc=0; shift 3
+  if [[ -f $dir/.done/$s ]]; then echo "  $s $label: done, skipped"; return 0; fi
+  mkdir -p "$dir/.done" "$dir/logs"
+  echo "+ $*" >> "$dir/logs/$s.log"
+  "$@" >> "$dir/logs/$s.log" 2>&1 || rc=$?
+  if [[ $rc != 0 ]]; then
+    tail -n 15 "$dir/logs/$s.log" | sed 's/\r/\n/g' | grep -v '^\s*$' | tail -n 8 >&2
+    die "stage $s ($label) failed with exit $rc; its log is $dir/logs/$s.log. Fix the cause and rerun the same" \
+        "command: finished stages are skipped and this one resumes"
+  fi
+  date -u +%FT%TZ > "$dir/.done/.$s.tmp" && mv "$dir/.done/.$s.tmp" "$dir/.done/$s"
+  # each stage ends with a one-line summary: show it
+  echo "  $s $label ($((SECONDS - t0)) s): $(sed 's/\r/\n/g' "$dir/logs/$s.log" | grep -v '^\s*$' | tail -n 1 | cut -c1-150)"
+}
+
+check_folder
+check_ckpt "$MODEL" 0
+
+# --- tests, once
+mkdir -p "$OUT/tests"
+TESTS_OUT="$OUT/tests/tests.jsonl"
+echo "== tests ($TESTS)"
+if [[ $TESTS == generated ]]; then
+  # shellcheck disable=SC2086  # *_ARGS are word lists by design
+  stage "$OUT/tests" 01 "tests written by $MODEL" "$PY" "$REPO/01_generate_tests.py" --model "$MODEL" \
+    "${DATA_FLAGS[@]}" --output "$TESTS_OUT" --backend "$BACKEND" --seed "$SEED" $TOY_TESTS $TESTS_ARGS
+else
+  stage "$OUT/tests" 01 "reference tests from $TESTS_FILE" cp "$TESTS_FILE" "$TESTS_OUT"
+fi
+
+# --- round 0: the starting model on the benchmark
+echo "== round 0 (the starting model)"
+# shellcheck disable=SC2086
+stage "$OUT/round-0" 06 "eval" "$PY" "$REPO/06_eval.py" --model "$MODEL" "${EVAL_FLAGS[@]}" \
+  --output_dir "$OUT/round-0/eval" --backend "$BACKEND" --seed "$SEED" $TOY_GEN $EVAL_ARGS
+
+# --- rounds
+for ((r = 1; r <= ROUNDS; r++)); do
+  R="$OUT/round-$r"; mkdir -p "$R"
+  PREV="$MODEL"; [[ $r -gt 1 ]] && PREV="$OUT/round-$((r - 1))/ckpt/final"
+  POLICY="$PREV"; [[ $OFF_POLICY == 1 ]] && POLICY="$MODEL"
+  check_ckpt "$PREV" $((r - 1))
+  echo "== round $r (samples from $POLICY)"
+  # shellcheck disable=SC2086
+  stage "$R" 02 "sample" "$PY" "$REPO/02_sample.py" --model "$POLICY" --input "$TESTS_OUT" \
+    --output "$R/samples.jsonl" --num_samples "$NUM_SAMPLES" --temperature "$TEMPERATURE" \
+    --seed $((SEED * 1000 + r)) --round "$r" --backend "$BACKEND" $TOY_GEN $SAMPLE_ARGS
+  # shellcheck disable=SC2086
+  stage "$R" 03 "execute" "$PY" "$REPO/03_execute.py" --samples "$R/samples.jsonl" --tests "$TESTS_OUT" \
+    --output "$R/executions.jsonl" $EXEC_ARGS
+  # shellcheck disable=SC2086
+  stage "$R" 04 "build $PAIRS" "$PY" "$REPO/04_build_pairs.py" --executions "$R/executions.jsonl" \
+    --samples "$R/samples.jsonl" --output "$R/$PAIRS.jsonl" --format "$PAIRS" --seed "$SEED" $PAIRS_ARGS
+  # every round trains on from the last checkpoint against the frozen starting model (DESIGN.md: the reference)
+  # shellcheck disable=SC2086
+  stage "$R" 05 "train $LOSS" "$PY" "$REPO/05_train_kto.py" --model "$PREV" --ref_model "$MODEL" \
+    --data "$R/$PAIRS.jsonl" --loss "$LOSS" --output_dir "$R/ckpt" --seed "$((SEED * 1000 + r))" --resume \
+    $TOY_TRAIN $TRAIN_ARGS
+  check_ckpt "$R/ckpt/final" "$r"
+  # shellcheck disable=SC2086
+  stage "$R" 06 "eval" "$PY" "$REPO/06_eval.py" --model "$R/ckpt/final" "${EVAL_FLAGS[@]}" \
+    --output_dir "$R/eval" --backend "$BACKEND" --seed "$SEED" $TOY_GEN $EVAL_ARGS
+done
+
+# ---------------------------------------------------------------------------------------------------------------
+# summary: one row per round, a table and a PNG
+
+"$PY" - "$OUT" "$ROUNDS" "$PAIRS" <<'EOF'
+import json, os, sys
+
+out, rounds, pairs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+
+def jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+tests = jsonl(os.path.join(out, "tests", "tests.jsonl"))
+kept = sum(len(t["tests"]) for t in tests)
+rows = []
+for r in range(rounds + 1):
+    d = os.path.join(out, f"round-{r}")
+    with open(os.path.join(d, "eval", "results.json"), encoding="utf-8") as f:
+        res = json.load(f)
+    ex = jsonl(os.path.join(d, "executions.jsonl"))
+    ko = jsonl(os.path.join(d, f"{pairs}.jsonl"))
+    row = {"round": r, "pass@1": res["pass@k"]["pass@1"], "problems": res.get("problems"),
+           "samples": len(ex), "samples_passing": (sum(e["passed"] for e in ex) / len(ex)) if ex else None,
+           "tasks_with_tests": len(tests), "kept_tests": kept, f"{pairs}_examples": len(ko) if r else None}
+    if pairs == "kto" and r:
+        row["desirable"] = sum(bool(k["label"]) for k in ko)
+    rows.append(row)
+
+tmp = os.path.join(out, ".summary.tmp")
+with open(tmp, "w", encoding="utf-8") as f:
+    f.writelines(json.dumps(row) + "\n" for row in rows)
+os.replace(tmp, os.path.join(out, "summary.jsonl"))
+
+ex_col = "KTO examples (desirable)" if pairs == "kto" else "DPO pairs"
+lines = [f"| round | held-out pass@1 | samples passing | kept tests (tasks) | {ex_col} |", "|---|---|---|---|---|"]
+for row in rows:
+    sp = "-" if row["samples_passing"] is None else f"{row['samples_passing']:.1%} of {row['samples']}"
+    ex = "-" if not row["round"] else (f"{row['kto_examples']} ({row['desirable']})" if pairs == "kto"
+                                       else str(row["dpo_examples"]))
+    lines.append(f"| {row['round']} | {row['pass@1']:.1%} | {sp} | {row['kept_tests']} ({row['tasks_with_tests']}) | {ex} |")
+table = "\n".join(lines) + "\n"
+tmp = os.path.join(out, ".summary.md.tmp")
+with open(tmp, "w", encoding="utf-8") as f:
+    f.write(table)
+os.replace(tmp, os.path.join(out, "summary.md"))
+print(table, end="")
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(4.5, 3.2))
+ax.plot([row["round"] for row in rows], [100 * row["pass@1"] for row in rows], marker="o")
+ax.set_xlabel("PLUM round (0 = starting model)")
+ax.set_ylabel("held-out pass@1 (%)")
+ax.set_xticks([row["round"] for row in rows])
+ax.grid(alpha=0.3)
+fig.tight_layout()
+tmp = os.path.join(out, ".pass_at_1.tmp.png")
+fig.savefig(tmp, dpi=120)
+os.replace(tmp, os.path.join(out, "pass_at_1.png"))
+print(f"pass@1 {100 * rows[0]['pass@1']:.1f}% -> {100 * rows[-1]['pass@1']:.1f}% after {rounds} round(s); "
+      f"{os.path.join(out, 'summary.md')}, {os.path.join(out, 'pass_at_1.png')}")
+EOF
