@@ -831,31 +831,40 @@ def _judge_main(wchan):
 
 def _zygote_main(sock):
     """Fork a child per request; the request carries the program (never tests) and the fds the child uses."""
+    reaped = {}   # pid -> exit code of children that ended before the worker asked
     while True:
         try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
+            while True:
+                pid, st = os.waitpid(-1, os.WNOHANG)
+                if pid <= 0:
+                    break
+                reaped[pid] = os.waitstatus_to_exitcode(st)
         except ChildProcessError:
             pass
+        if len(reaped) > 10000:   # pids the worker never asked about (it was restarted): forget the oldest
+            for pid in list(reaped)[:5000]:
+                del reaped[pid]
+        # requests are framed: 1 byte kind (S spawn, W wait) + 4 bytes length + payload; fds ride on the header
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
-        except OSError:
+            head, fds, _, _ = socket.recv_fds(sock, 5, 8)
+            if not head:
+                os._exit(0)
+            head += _recv_n(sock, 5 - len(head))
+            kind, n = head[:1], struct.unpack(">I", head[1:])[0]
+            data = _recv_n(sock, n)
+        except (OSError, EOFError):
             os._exit(0)
-        if not msg:
-            os._exit(0)
-        if msg[:1] == b"W":  # reap: wait for the given pids (already killed by the worker)
+        if kind == b"W":  # reap: wait for the given pids (already killed by the worker), reply their exit codes
             sts = []
-            for pid in struct.unpack(f">{(len(msg) - 1) // 4}i", msg[1:]):
-                try:
-                    sts.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-                except ChildProcessError:
-                    sts.append(-999)
+            for pid in struct.unpack(f">{n // 4}i", data):
+                if pid not in reaped:
+                    try:
+                        reaped[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                    except ChildProcessError:
+                        reaped[pid] = -999
+                sts.append(reaped.pop(pid))
             sock.sendall(struct.pack(f">{len(sts)}i", *sts))
             continue
-        n = struct.unpack(">I", msg[:4])[0]
-        data = msg[4:]
-        while len(data) < n:
-            data += sock.recv(n - len(data))
         role, tmpdir, limits, job = decode(data)
         pid = os.fork()
         if pid == 0:
@@ -906,12 +915,10 @@ class _Worker:
 
     def spawn(self, role, tmpdir, limits, job, fds):
         payload = encode((role, tmpdir, limits, job))
-        msg = struct.pack(">I", len(payload)) + payload
         for attempt in range(2):
             try:
-                socket.send_fds(self.zsock, [msg[:1 << 16]], fds)
-                if len(msg) > 1 << 16:
-                    self.zsock.sendall(msg[1 << 16:])
+                socket.send_fds(self.zsock, [b"S" + struct.pack(">I", len(payload))], fds)
+                self.zsock.sendall(payload)
                 pid = struct.unpack(">i", _recv_n(self.zsock, 4))[0]
                 return pid
             except (OSError, EOFError):
@@ -939,8 +946,10 @@ class _Worker:
                 except (ProcessLookupError, PermissionError):
                     pass
         statuses = {}
+        if not pids:
+            return statuses
         try:
-            self.zsock.sendall(b"W" + struct.pack(f">{len(pids)}i", *pids))
+            self.zsock.sendall(b"W" + struct.pack(f">I{len(pids)}i", 4 * len(pids), *pids))
             statuses = dict(zip(pids, struct.unpack(f">{len(pids)}i", _recv_n(self.zsock, 4 * len(pids)))))
         except (OSError, EOFError):
             self.start_zygote()

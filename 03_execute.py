@@ -1,0 +1,174 @@
+"""Stage 3: run every sampled program against its task's tests in the sandbox; one execution record per sample.
+
+    python 03_execute.py --samples runs/r0/samples.jsonl --tests runs/r0/tests.jsonl \\
+        --output runs/r0/executions.jsonl --workers 8
+    torchrun: not used (no model; CPU only). Slurm array, one shard of the samples per task:
+    sbatch --array=0-3 slurm/03_execute.sbatch     # executions.shard-0000K-of-00004.jsonl
+
+Joins samples (task_id, sample_id, code) with tests.jsonl (task_id, tests, setup, entry_point) on task_id. A test
+item that is a string is an assert snippet (kind "assert"); an item {"input", "output"} is a stdin/stdout case
+(kind "stdio", judged like LiveCodeBench). Tests are read into memory once (one record per task); samples stream,
+with one program in flight per worker, so memory stays flat however many samples there are.
+
+Writes, one line per sample (DESIGN.md, Records):
+  OUTPUT: task_id, sample_id, status (sandbox.STATUSES: passed, failed, error, syntax_error, timeout, memory,
+          output_limit, killed), passed (bool: every test passed), tests_passed, tests_total, test_status (list,
+          one per test), error (short text or null), seconds
+  OUTPUT.args.json: the resolved arguments, plus the sandbox's isolation
+Resume: a rerun skips the (task_id, sample_id) pairs already in OUTPUT; --overwrite starts afresh.
+Bad input (malformed line, a sample whose task has no tests, empty or non-UTF-8 code, a missing file) stops with
+the file, the line and the fix, exit status 1; the records already written stay.
+"""
+
+import argparse
+import collections
+import time
+
+from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, expand_inputs, read_jsonl,
+                    resolve_shard, select_shard, shard_path, write_args)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    # inputs and output
+    p.add_argument("--samples", required=True, help="samples.jsonl from 02 (a path or a quoted glob of shards)")
+    p.add_argument("--tests", required=True, help="tests.jsonl from 01 (a path or a quoted glob)")
+    p.add_argument("--output", required=True, help="executions.jsonl to append to")
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    # sandbox
+    p.add_argument("--workers", type=int, default=2, help="sandbox worker processes (about one per core)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
+    p.add_argument("--program_timeout", type=float, default=None,
+                   help="seconds per program, loading included (default: timeout x (tests + 1))")
+    p.add_argument("--memory_mb", type=int, default=2048, help="address-space limit per program (MiB)")
+    p.add_argument("--max_output_bytes", type=int, default=4 << 20, help="stdout+stderr cap per program")
+    p.add_argument("--no_namespaces", action="store_true",
+                   help="skip user/net/mount/pid namespaces (only where the kernel refuses them anyway)")
+    # sharding
+    add_shard_args(p)
+    return p.parse_args(argv)
+
+
+def load_tests(pattern):
+    """task_id -> job template (kind, tests, setup, entry_point), with the file and line of each task."""
+    tasks = {}
+    for path in expand_inputs(pattern):
+        for lineno, rec in enumerate(read_jsonl(path, required=("task_id", "tests")), 1):
+            where = f"{path} (task {rec['task_id']!r})"
+            tests = rec["tests"]
+            if not isinstance(tests, list):
+                raise InputError(f"{where}: 'tests' must be a list of assert strings or {{input, output}} objects")
+            if all(isinstance(t, str) for t in tests):
+                kind = "assert"
+            elif all(isinstance(t, dict) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)
+                     for t in tests):
+                kind = "stdio"
+            else:
+                raise InputError(f"{where}: 'tests' mixes or misshapes items; each must be an assert string or "
+                                 f"an object with string 'input' and 'output'")
+            setup = rec.get("setup") or ""
+            if not isinstance(setup, str):
+                raise InputError(f"{where}: 'setup' must be a string")
+            tasks[str(rec["task_id"])] = {"kind": kind, "tests": tests, "setup": setup,
+                                          "entry_point": rec.get("entry_point")}
+    return tasks
+
+
+def make_job(sample, tasks, samples_path):
+    """The sandbox job for one sample, or InputError naming the sample and the fix."""
+    tid = str(sample["task_id"])
+    where = f"{samples_path}: task {tid!r} sample {sample['sample_id']!r}"
+    task = tasks.get(tid)
+    if task is None:
+        raise InputError(f"{where}: no tests for this task in --tests; pass the tests.jsonl that 01 wrote for "
+                         f"these instructions (or drop the task's samples)")
+    code = sample["code"]
+    if not isinstance(code, str) or not code.strip():
+        raise InputError(f"{where}: 'code' is empty; rerun 02 for this task or drop the sample")
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{where}: 'code' is not valid UTF-8 (lone surrogates); rerun 02 or drop the sample") \
+            from None
+    job = {"kind": task["kind"], "program": code, "tests": task["tests"], "setup": task["setup"]}
+    return job
+
+
+def record(sample, res):
+    return {"task_id": sample["task_id"], "sample_id": sample["sample_id"], "status": res["status"],
+            "passed": res["passed"], "tests_passed": res["tests_passed"], "tests_total": res["tests_total"],
+            "test_status": res["test_status"], "error": res["error"], "seconds": res["seconds"]}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from sandbox import Sandbox
+    from tqdm import tqdm
+
+    # setup
+    try:
+        shard_id, num_shards = resolve_shard(args)
+        out = shard_path(args.output, shard_id, num_shards)
+        tasks = load_tests(args.tests)
+        expand_inputs(args.samples)   # a missing samples file is an error before anything starts
+        done = set() if args.overwrite else done_keys(out, ("task_id", "sample_id"))
+    except InputError as e:
+        die(str(e))
+    if not tasks:
+        die(f"{args.tests}: no tasks; run 01_generate_tests.py first")
+
+    counts = collections.Counter()
+    t0 = time.monotonic()
+    n_skipped = 0
+    pending = {}   # the pool's job index -> its sample; holds only the jobs in flight (one per worker)
+    bad = []
+
+    def jobs():
+        """Stream samples -> jobs, skipping the ones already done; stop cleanly at the first bad sample."""
+        nonlocal n_skipped
+        stream = select_shard(read_jsonl(args.samples, required=("task_id", "sample_id", "code")),
+                              shard_id, num_shards)
+        k = 0
+        while True:
+            try:
+                sample = next(stream)
+                if (sample["task_id"], sample["sample_id"]) in done:
+                    n_skipped += 1
+                    continue
+                job = make_job(sample, tasks, args.samples)
+            except StopIteration:
+                return
+            except InputError as e:
+                bad.append(str(e))
+                return
+            pending[k] = sample
+            k += 1
+            yield job
+
+    with Sandbox(workers=args.workers, timeout=args.timeout, program_timeout=args.program_timeout,
+                 memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes,
+                 namespaces=not args.no_namespaces) as sb:
+        write_args(out, args, isolation=sb.isolation, shard_id=shard_id, num_shards=num_shards)
+        with JsonlWriter(out, overwrite=args.overwrite) as w, \
+                tqdm(desc="execute", unit="prog", dynamic_ncols=True) as bar:
+            for i, res in sb.run(jobs()):   # the pool pulls a job only when a worker is free: memory stays flat
+                sample = pending.pop(i)
+                w.write(record(sample, res))
+                counts[res["status"]] += 1
+                bar.update(1)
+
+    n = sum(counts.values())
+    dt = time.monotonic() - t0
+    if bad:
+        die(bad[0] + f"  ({n} records written before it are kept; rerun resumes after them)")
+    if n == 0:
+        die(f"nothing to execute: {n_skipped} samples were already in {out} (use --overwrite to redo them)"
+            if n_skipped else f"{args.samples}: no samples in this shard")
+    rate = counts["passed"] / n
+    status = ", ".join(f"{k} {v}" for k, v in counts.most_common())
+    print(f"executed {n} programs ({n_skipped} resumed) in {dt:.1f}s, {n / dt:.1f} programs/s; "
+          f"pass rate {rate:.3f}; {status} -> {out}")
+
+
+if __name__ == "__main__":
+    main()
