@@ -1,0 +1,195 @@
+"""05_train_kto.py on the tiny Llama: log-prob plumbing, learning, resume after a kill, bad input."""
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from kto_loss import sequence_logps
+
+tr = importlib.import_module("05_train_kto")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+GOOD = "def add(a, b):\n    return a + b\n"
+BAD = "while True:\n    pass\n"  # shares few tokens with GOOD: a few steps can tell them apart
+
+
+def _kto_data(path, n=24):
+    with open(path, "w") as f:
+        for i in range(n):
+            good = i % 3 != 0
+            f.write(json.dumps({"task_id": f"t{i % 6}", "sample_id": i, "prompt": f"Write add{i % 6}(a, b).\n",
+                                "completion": (GOOD if good else BAD) + "#" * (i % 4), "label": good}) + "\n")
+    return str(path)
+
+
+def _metrics(d):
+    with open(os.path.join(d, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _logratios(model_dir, ref_dir, data):
+    """Mean log πθ − log πref of the desirable and of the undesirable completions, from the saved models."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(ref_dir)
+    recs = [json.loads(line) for line in open(data)]
+    out = {}
+    for name, path in (("policy", model_dir), ("ref", ref_dir)):
+        fn = tr.SequenceLogps(AutoModelForCausalLM.from_pretrained(path)).eval()
+        rows = [(tr.encode_prompt(tok, r["prompt"]), tr.encode_completion(tok, r["completion"], True)) for r in recs]
+        ids, mask = tr.collate(rows, tok.pad_token_id, "cpu")
+        with torch.no_grad():
+            out[name] = fn(ids, mask)[0]
+    r = out["policy"] - out["ref"]
+    lab = torch.tensor([rec["label"] for rec in recs])
+    return r[lab].mean().item(), r[~lab].mean().item()
+
+
+def test_sequence_logps_module_equals_full_logits_path(tiny_model):
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    rows = [([5, 6, 7], [8, 9, 10, 11]), ([5], [12, 13]), ([4, 4, 4, 4, 4, 4], [7])]
+    ids, mask = tr.collate(rows, 1, "cpu")
+    with torch.no_grad():
+        fast, ntok = tr.SequenceLogps(model)(ids, mask)
+        # reference: each row alone, no padding at all, full logits through the pure function
+        alone = [sequence_logps(model(torch.tensor([p + c])).logits, torch.tensor([p + c]),
+                                torch.tensor([[0] * len(p) + [1] * len(c)])) for p, c in rows]
+    assert torch.allclose(fast, torch.cat(alone), atol=1e-5)
+    assert ntok.tolist() == [4, 2, 1]
+
+
+def test_kl_partners_is_a_derangement():
+    for n in (2, 3, 10, 101):
+        s = tr.kl_partners(n, seed=n)
+        assert sorted(s) == list(range(n)) and all(s[i] != i for i in range(n))
+    assert tr.kl_partners(1, 0) == [0]
+
+
+def test_kto_learns_on_tiny_model(tiny_model, tmp_path):
+    data = _kto_data(tmp_path / "kto.jsonl")
+    out = str(tmp_path / "run")
+    tr.main(["--model", tiny_model, "--data", data, "--output_dir", out, "--lr", "1e-3", "--max_steps", "8",
+             "--batch_size", "6", "--beta", "0.5", "--save_every", "0", "--no_plot"])
+    m = _metrics(out)
+    assert len(m) == 8 and m[0]["loss"] == pytest.approx((4 * 0.5 + 2 * 0.75) / 6, abs=1e-5)  # λ_U = 1.5 (16:8)
+    assert all(k in m[-1] for k in ("rewards_desirable", "rewards_undesirable", "z0", "lr", "tokens_per_s"))
+    d, u = _logratios(os.path.join(out, "final"), tiny_model, data)
+    assert d > 0.5 and u < -0.5, (d, u)
+    assert any(f.startswith("kto.ref-") for f in os.listdir(tmp_path))  # the cache beside the data
+    args = json.load(open(os.path.join(out, "train.args.json")))
+    assert args["undesirable_weight"] == pytest.approx(1.5) and args["desirable_weight"] == 1.0
+
+
+def test_dpo_and_lora(tiny_model, tmp_path):
+    data = tmp_path / "dpo.jsonl"
+    data.write_text("".join(json.dumps({"task_id": f"t{i}", "prompt": f"Write add{i}(a, b).\n", "chosen": GOOD,
+                                        "rejected": BAD + "#" * i}) + "\n" for i in range(8)))
+    out = str(tmp_path / "dpo")
+    tr.main(["--model", tiny_model, "--data", str(data), "--output_dir", out, "--loss", "dpo", "--lr", "1e-2",
+             "--max_steps", "6", "--batch_size", "4", "--lora", "--lora_r", "8", "--save_every", "3", "--no_plot"])
+    m = _metrics(out)
+    assert m[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # log 2: the LoRA policy starts equal to the base
+    assert m[-1]["margin"] > m[0]["margin"] and m[-1]["loss"] < m[0]["loss"]
+    # the merged model in final/ is a plain HF model that differs from the base
+    from transformers import AutoModelForCausalLM
+    merged = AutoModelForCausalLM.from_pretrained(os.path.join(out, "final"))
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert not any("lora" in k for k in merged.state_dict())
+    diff = max((merged.state_dict()[k] - v).abs().max().item() for k, v in base.state_dict().items())
+    assert diff > 1e-4
+
+
+def test_sft_trains_a_model(tiny_model, tmp_path):
+    data = tmp_path / "sft.jsonl"
+    data.write_text("".join(json.dumps({"prompt": "", "completion": GOOD, "label": True}) + "\n" for _ in range(8))
+                    + json.dumps({"prompt": "x", "completion": "never", "label": False}) + "\n")
+    out = str(tmp_path / "sft")
+    tr.main(["--model", tiny_model, "--data", str(data), "--output_dir", out, "--loss", "sft", "--lr", "1e-2",
+             "--max_steps", "10", "--batch_size", "8", "--save_every", "0", "--no_plot", "--scheduler", "constant"])
+    m = _metrics(out)
+    assert m[0]["examples"] == 8  # the label-false record is skipped
+    assert m[-1]["loss"] < 0.5 * m[0]["loss"]
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "05_train_kto.py", *args], capture_output=True, text=True, cwd=REPO,
+                          **kw)
+
+
+def test_resume_after_kill_equals_uninterrupted(tiny_model, tmp_path):
+    data = _kto_data(tmp_path / "kto.jsonl", n=24)
+    common = ["--model", tiny_model, "--data", data, "--lr", "1e-3", "--batch_size", "4", "--grad_accum", "2",
+              "--epochs", "3", "--save_every", "2", "--no_plot"]
+    full = str(tmp_path / "full")
+    tr.main(common + ["--output_dir", full])
+    want = [r["loss"] for r in _metrics(full)]
+    assert len(want) == 9
+    # a second run, killed with SIGKILL once it has written its checkpoint at step 4
+    cut = str(tmp_path / "cut")
+    p = subprocess.Popen([sys.executable, "05_train_kto.py", *common, "--output_dir", cut], cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(cut, "checkpoint-000004", "training_state.pt")):
+        assert p.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not os.path.exists(os.path.join(cut, "final")), "killed too late to test anything"
+    r = _cli(*common, "--output_dir", cut)  # without --resume: refuses to clobber
+    assert r.returncode != 0 and "--resume" in r.stderr
+    r = _cli(*common, "--output_dir", cut, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = [x["loss"] for x in _metrics(cut)]
+    assert [x["step"] for x in _metrics(cut)] == list(range(1, 10))  # no step logged twice
+    assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_bad_input(tiny_model, tmp_path):
+    out = str(tmp_path / "o")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    r = _cli("--model", tiny_model, "--data", str(empty), "--output_dir", out)
+    assert r.returncode != 0 and "no kto example to train on" in r.stderr
+    kto = _kto_data(tmp_path / "kto.jsonl", n=6)
+    r = _cli("--model", tiny_model, "--data", kto, "--output_dir", out, "--loss", "dpo")
+    assert r.returncode != 0 and "lacks key(s) ['chosen', 'rejected']" in r.stderr and "kto.jsonl:1" in r.stderr
+    bad = tmp_path / "badlabel.jsonl"
+    bad.write_text(json.dumps({"prompt": "p", "completion": "c", "label": "yes"}) + "\n")
+    r = _cli("--model", tiny_model, "--data", str(bad), "--output_dir", out)
+    assert r.returncode != 0 and "label must be true or false" in r.stderr
+    # completions longer than --max_length are dropped and counted, never trained on cut short
+    long = tmp_path / "long.jsonl"
+    long.write_text("".join(json.dumps({"prompt": "p" * 200, "completion": c, "label": i % 2 == 0}) + "\n"
+                            for i, c in enumerate(["x = 1\n", "y" * 400, "z = 3\n", "w = 4\n"])))
+    r = _cli("--model", tiny_model, "--data", str(long), "--output_dir", out, "--max_length", "40", "--max_steps",
+             "1", "--no_plot")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "1 example(s) dropped" in r.stderr and "3 prompt(s) cut from the left" in r.stderr
+    counts = json.load(open(os.path.join(out, "train.args.json")))["counts"]
+    assert counts["dropped_too_long"] == 1 and counts["prompt_truncated"] == 3
+    assert _metrics(out)[0]["examples"] == 3
+    r = _cli("--model", tiny_model, "--data", str(long), "--output_dir", str(tmp_path / "o2"), "--max_length", "4")
+    assert r.returncode != 0 and "longer than --max_length 4" in r.stderr
+
+
+def test_one_class_kto_and_checkpoint_from_another_model(tiny_model, tmp_path):
+    from tinylm import build_tiny_model
+    data = tmp_path / "bad_only.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"p{i}", "completion": BAD, "label": False}) + "\n"
+                            for i in range(4)))
+    out = str(tmp_path / "one")
+    r = _cli("--model", tiny_model, "--data", str(data), "--output_dir", out, "--max_steps", "2", "--save_every",
+             "1", "--batch_size", "1", "--lr", "1e-3", "--no_plot")
+    assert r.returncode == 0 and "only undesirable" in r.stderr, r.stderr[-2000:]
+    m = _metrics(out)
+    assert m[0]["loss"] == pytest.approx(0.5) and m[1]["rewards_undesirable"] < 0
+    other = build_tiny_model(str(tmp_path / "wide"), hidden=96)
+    r = _cli("--model", other, "--data", str(data), "--output_dir", out, "--max_steps", "4", "--resume")
+    assert r.returncode != 0 and "trained from another model" in r.stderr and "hidden_size" in r.stderr
