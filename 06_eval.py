@@ -267,6 +267,8 @@ def load_mbpp_plus(data_path):
 
 
 def _plus_problem(r, base, plus, dataset):
+    # Mbpp/793 ships plus_input as {} (no plus inputs): EvalPlus iterates it as empty, so do we
+    plus = list(plus) if isinstance(plus, list) else []
     return dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
                 reference=r["prompt"] + r["canonical_solution"], code_prompt=r["prompt"],
                 text=r["prompt"].strip(), base_input=base, plus_input=plus, atol=r["atol"],
@@ -404,9 +406,12 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
             job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"])
     elif bench in ("humaneval_plus", "mbpp_plus"):
         inputs = prob["base_input"] + prob["plus_input"]
+        nb = len(prob["base_input"])
+        # EvalPlus gives base and plus runs min(60, sum of their limits) + 1 s each; the sandbox takes one
+        # per-test limit, so each input gets the largest of the task's limits
         job = dict(kind="call", program=program, entry_point=prob["entry_point"], inputs=inputs,
-                   expected=expected["outputs"], atol=prob["atol"], compare=prob["compare"],
-                   timeout=max(limits), program_timeout=sum(limits) + 1.0)
+                   expected=expected["outputs"], atol=prob["atol"], compare=prob["compare"], timeout=max(limits),
+                   program_timeout=min(60.0, sum(limits[:nb])) + min(60.0, sum(limits[nb:])) + 2.0)
         return job
     elif bench == "livecodebench":
         tests = prob["lcb_tests"]
@@ -462,13 +467,16 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
     from tqdm import tqdm
     for i, res in tqdm(sandbox.run(jobs), total=len(jobs), desc="reference outputs", file=sys.stderr):
         t = task_ids[i]
-        if not res.get("outputs") or len(res["outputs"]) != len(jobs[i]["inputs"]):
+        if res["status"] != "passed" or len(res.get("outputs") or []) != len(jobs[i]["inputs"]):
             raise InputError(f"the reference solution of {t} did not run on every input ({res['status']}: "
                              f"{res.get('error')}); check --data_path is the {bench} release")
         outs = res["outputs"]
         if probs[t]["compare"] == "not_none":
             outs = [o is not None for o in outs]  # EvalPlus keeps only "not None" for these (unserialisable output)
-        out[t] = {"outputs": outs, "times": res.get("times") or [res["seconds"] / max(1, len(outs))] * len(outs)}
+        # per-input times where the sandbox reports them; else the reference's whole run time for every input,
+        # an upper bound on each input's time, so a correct-but-slow program is never cut short (more lenient
+        # than EvalPlus, never stricter)
+        out[t] = {"outputs": outs, "times": res.get("times") or [res["seconds"]] * len(outs)}
     os.makedirs(cache_dir, exist_ok=True)
     tmp = path + f".tmp{os.getpid()}"
     with open(tmp, "wb") as f:

@@ -186,11 +186,17 @@ def _ours_plus(bench, probs, mixed, tmp_path):
 
 
 def _check_plus_agreement(ours, theirs, mixed):
-    diff = [(t, name, o, th) for (t, name, _), o, th in zip(mixed, ours, theirs) if o != th]
+    # HumanEval/32 (find_zero): evalplus 0.3.1's oracle branch `continue`s before counting the input as passed, so
+    # its harness fails every program there, the reference included; we apply the oracle (|poly(x)| <= atol) and
+    # count the input. There we check the reference passes and every wrong variant fails instead.
+    for (t, name, _), o, th in zip(mixed, ours, theirs):
+        if t == "HumanEval/32":
+            assert th == (False, False)
+            assert o == ((True, True) if name == "reference" else (False, False)), (name, o)
+    diff = [(t, name, o, th) for (t, name, _), o, th in zip(mixed, ours, theirs) if o != th and t != "HumanEval/32"]
     assert not diff, diff
-    assert all(th == (True, True) for (_, name, _), th in zip(mixed, theirs) if name == "reference")
-    # the variants include a program that passes base inputs and fails plus ones: the two verdicts differ
-    assert any(th == (True, False) for th in theirs)
+    assert all(th == (True, True) for (t, name, _), th in zip(mixed, theirs)
+               if name == "reference" and t != "HumanEval/32")
 
 
 def test_humaneval_plus_verdicts_equal_evalplus(tmp_path):
@@ -204,6 +210,8 @@ def test_humaneval_plus_verdicts_equal_evalplus(tmp_path):
     theirs = _evalplus_verdicts("humaneval", probs, evp, mixed)
     ours = _ours_plus("humaneval_plus", probs, mixed, tmp_path)
     _check_plus_agreement(ours, theirs, mixed)
+    # the set holds a program that passes the base inputs and fails plus ones: the two verdicts differ
+    assert any(th == (True, False) for th in theirs)
 
 
 def test_mbpp_plus_verdicts_equal_evalplus(tmp_path):
