@@ -1,0 +1,266 @@
+"""sandbox.py does what its docstring says for honest programs: each test kind judged like its official harness,
+known answers, per-job time limits, exactly one result per job, and a codec that builds only exact builtins."""
+
+import math
+import struct
+
+import pytest
+
+import sandbox
+from sandbox import STATUSES, Sandbox, decode, encode
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with Sandbox(workers=2, timeout=2.0, memory_mb=512) as s:
+        yield s
+
+
+def run(sb, jobs):
+    out = dict(sb.run(jobs))
+    assert sorted(out) == list(range(len(jobs))), "exactly one result per job"
+    for r in out.values():
+        assert r["status"] in STATUSES
+        assert r["passed"] == (r["status"] == "passed")
+        assert r["tests_total"] == len(r["test_status"])
+        assert r["tests_passed"] == r["test_status"].count("passed")
+    return [out[i] for i in range(len(jobs))]
+
+
+# -- codec -------------------------------------------------------------------------------------------------------
+
+def test_codec_round_trips_plain_data_exactly():
+    vals = [None, True, False, 0, -7, 10 ** 80, -(10 ** 80), 1.5, float("inf"), -0.0, 2 + 3j, "", "héllo\ud800",
+            b"\x00\xff", [1, [2, [3]]], (1, (2,)), {"a": [1], 2: (3,)}, {1, 2}, frozenset({(1, 2)}), [], {}]
+    for v in vals:
+        got = decode(encode(v))
+        assert got == v and type(got) is type(v)
+        if type(v) is float:
+            assert math.copysign(1, got) == math.copysign(1, v)
+    nan = decode(encode(float("nan")))
+    assert nan != nan
+    shared = [1]
+    got = decode(encode([shared, shared]))
+    assert got[0] is got[1]
+    cyc = []
+    cyc.append(cyc)
+    got = decode(encode(cyc))
+    assert got[0] is got
+
+
+def test_codec_refuses_objects_and_subclasses_without_a_converter():
+    class LyingInt(int):
+        def __eq__(self, other):
+            return True
+    for bad in (LyingInt(3), object(), lambda: 0, type("X", (list,), {})()):
+        with pytest.raises(sandbox.CodecError):
+            encode(bad)
+
+
+@pytest.mark.parametrize("blob", [b"", b"Q", b"I\x00\x00\x00\x05abc", b"L\xff\xff\xff\xff", b"R\x00\x00\x00\x09",
+                                  b"H" + struct.pack(">QI", 1, 0), b"O\x00\x00\x00\x01X" + encode({}),
+                                  b"E\x00\x00\x00\x01L\x00\x00\x00\x00", b"N N"])
+def test_codec_rejects_malformed_or_unexpected_bytes(blob):
+    with pytest.raises(sandbox.CodecError):
+        decode(blob)   # no handle or object constructor given: those tags are refused too
+
+
+def test_codec_deep_nesting_is_an_error_not_a_crash():
+    blob = b"L\x00\x00\x00\x01" * 100000 + b"N"
+    with pytest.raises(sandbox.CodecError):
+        decode(blob)
+
+
+# -- judging rules ----------------------------------------------------------------------------------------------
+
+def test_lcb_stdio_rule():
+    eq = sandbox.lcb_stdio_equal
+    assert eq("1 2\n3\n", "1 2\n3")
+    assert eq("  1 2  \r\n3\n\n", "1 2\n3")       # stripped lines and trailing blank lines
+    assert eq("1.0 2.50\n", "1 2.5\n")            # Decimal equality
+    assert not eq("0.3333333\n", "0.33333333\n")  # LiveCodeBench has no float tolerance beyond Decimal equality
+    assert not eq("YES\n", "yes\n")
+    assert not eq("1\n2\n", "1 2\n")
+
+
+def test_evalplus_compare_names():
+    assert sandbox.evalplus_compare("humaneval", "find_zero") == "poly_root"
+    assert sandbox.evalplus_compare("mbpp", "similar_elements") == "set_eq"
+    assert sandbox.evalplus_compare("mbpp", "check_str") == "not_none"
+    assert sandbox.evalplus_compare("mbpp", "sum_div") == "or_zero"
+    assert sandbox.evalplus_compare("mbpp", "add") is None
+
+
+# -- kinds, through the pool ----------------------------------------------------------------------------------------
+
+def test_assert_kind_per_test_verdicts(sb):
+    r = run(sb, [
+        {"kind": "assert", "program": "def add(a, b):\n    return a + b", "setup": "",
+         "tests": ["assert add(2, 3) == 5", "assert add(2, 2) == 5", "assert add('a', 1) == 1",
+                   "assert set([add(1, 1)]) == {2}", "assert math.isclose(add(0.1, 0.2), 0.3)"]},
+    ])[0]
+    # the last two are not `== LITERAL`, so they run in the judge child; neither program nor setup imports
+    # math, so the last one errors (NameError) as it would in MBPP's harness
+    assert r["test_status"][:4] == ["passed", "failed", "error", "passed"]
+    assert r["test_status"][4] == "error" and r["status"] == "failed"
+
+
+def test_assert_kind_setup_and_program_imports_reach_the_tests(sb):
+    r = run(sb, [{"kind": "assert", "program": "import math\ndef hyp(a, b):\n    return math.sqrt(a*a + b*b)",
+                  "setup": "import math", "tests": ["assert math.isclose(hyp(3, 4), 5.0)",
+                                                    "assert abs(hyp(1, 1) - 2 ** 0.5) < 1e-9"]}])[0]
+    assert r["status"] == "passed", r
+
+
+def test_check_kind_humaneval_and_leetcode_shapes(sb):
+    he = {"kind": "check", "setup": "", "entry_point": "f", "program": "def f(x):\n    return x * 2\n",
+          "test": "METADATA = {}\ndef check(candidate):\n    assert candidate(2) == 4\n"
+                  "    assert abs(candidate(0.1) - 0.2) < 1e-9\n    for i in range(20):\n"
+                  "        assert candidate(i) == i + i\n"}
+    lc = {"kind": "check", "setup": "from typing import *\n", "entry_point": "Solution().twoSum",
+          "program": "class Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n"
+                     "        seen = {}\n        for i, x in enumerate(nums):\n"
+                     "            if target - x in seen:\n                return [seen[target - x], i]\n"
+                     "            seen[x] = i\n",
+          "test": "def check(candidate):\n    assert candidate(nums = [2,7,11,15], target = 9) == [0,1]\n"
+                  "    assert candidate(nums = [3,2,4], target = 6) == [1,2]\n"}
+    wrong = dict(lc, program=lc["program"].replace("[seen[target - x], i]", "[i, seen[target - x]]"))
+    r = run(sb, [he, lc, wrong])
+    assert [x["status"] for x in r] == ["passed", "passed", "failed"]
+
+
+LINKED_PRELUDE = '''
+class ListNode:
+    def __init__(self, val=0, next=None):
+        self.val = val
+        self.next = next
+def list_node(values):
+    head = ListNode()
+    p = head
+    for v in values:
+        p.next = ListNode(v)
+        p = p.next
+    return head.next
+def is_same_list(p1, p2):
+    while p1 and p2:
+        if p1.val != p2.val:
+            return False
+        p1, p2 = p1.next, p2.next
+    return p1 is None and p2 is None
+'''
+
+
+def test_check_kind_linked_lists_cross_as_setup_objects(sb):
+    prog = ("class Solution:\n    def reverseList(self, head):\n        prev = None\n        while head:\n"
+            "            head.next, prev, head = prev, head, head.next\n        return prev\n")
+    test = ("def check(candidate):\n    assert is_same_list(candidate(head = list_node([1, 2, 3])), "
+            "list_node([3, 2, 1]))\n    assert candidate(head = None) is None\n")
+    ok = {"kind": "check", "setup": LINKED_PRELUDE, "entry_point": "Solution().reverseList", "program": prog,
+          "test": test}
+    bad = dict(ok, program=prog.replace("return prev", "return head"))
+    assert [x["status"] for x in run(sb, [ok, bad])] == ["passed", "failed"]
+
+
+def test_program_objects_are_handles_calls_go_back_to_the_program(sb):
+    prog = ("class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
+            "def longest(pairs, n):\n    return max(p.b - p.a for p in pairs[:n])\n")
+    r = run(sb, [{"kind": "assert", "setup": "", "program": prog,
+                  "tests": ["assert longest([Pair(1, 5), Pair(2, 3)], 2) == 4"]}])[0]
+    assert r["status"] == "passed", r
+
+
+def test_stdio_kind(sb):
+    prog = "import sys\nn = int(sys.stdin.readline())\nprint(' '.join(str(i * 0.5) for i in range(n)))\n"
+    tests = [{"input": "3\n", "output": "0 0.5 1\n"}, {"input": "1\n", "output": "0.0"},
+             {"input": "2\n", "output": "0 1"}]
+    r = run(sb, [{"kind": "stdio", "program": prog, "tests": tests},
+                 {"kind": "stdio", "program": "print(int(input()) // 0)", "tests": tests[:1]},
+                 {"kind": "stdio", "program": "import sys\nprint(1)\nsys.exit(0)\nprint(2)",
+                  "tests": [{"input": "", "output": "1"}]},
+                 {"kind": "stdio", "program": "print(1", "tests": tests[:1]}])
+    assert r[0]["test_status"] == ["passed", "passed", "failed"]
+    assert r[1]["status"] == "error" and "ZeroDivisionError" in r[1]["error"]
+    assert r[2]["status"] == "passed"     # exiting normally after printing the answer is fine on stdio
+    assert r[3]["status"] == "syntax_error"
+
+
+def test_call_kind_evalplus_rules(sb):
+    base = {"kind": "call", "setup": "", "atol": 0}
+    r = run(sb, [
+        dict(base, program="def f(x):\n    return x / 3", entry_point="f", inputs=[[1], [2]],
+             expected=[1 / 3 + 1e-9, 2 / 3]),                       # floats: atol 1e-6 applies
+        dict(base, program="def f(x):\n    return x / 3", entry_point="f", inputs=[[1]], expected=[0.34]),
+        dict(base, program="def f(x):\n    return [x, x]", entry_point="f", inputs=[[1]], expected=[[1.0, 1.0]]),
+        dict(base, program="def f(a, b):\n    return tuple(set(a) & set(b))", entry_point="f",
+             inputs=[[(1, 2, 3), (3, 2)]], expected=[(2, 3)], compare="set_eq"),
+        dict(base, program="import re\ndef f(s):\n    return re.search('a', s)", entry_point="f",
+             inputs=[["cat"], ["dog"]], expected=[True, False], compare="not_none"),
+        dict(base, program="def f(xs):\n    return 1.0", entry_point="f", inputs=[[[-1.0, 1.0]]], expected=[0.0],
+             atol=1e-6, compare="poly_root"),                        # any root of -1 + x passes
+        dict(base, program="def f(xs):\n    return 2.0", entry_point="f", inputs=[[[-1.0, 1.0]]], expected=[0.0],
+             atol=1e-6, compare="poly_root"),
+        dict(base, program="class Solution:\n    def g(self, a):\n        return (a, a)", entry_point="Solution().g",
+             inputs=[[1]], expected=[[1, 1]], compare="lcb"),
+        dict(base, program="def f(x):\n    return x * 2", entry_point="f", inputs=[[1], [(1,)], [[2]]],
+             expected=None),
+    ])
+    assert [x["status"] for x in r[:8]] == ["passed", "failed", "passed", "passed", "passed", "passed", "failed",
+                                            "passed"]
+    # with expected None the outputs come back, as plain data, for a caller to use as expected values
+    assert r[8]["outputs"] == [2, (1, 1), [2, 2]] and type(r[8]["outputs"][1]) is tuple
+
+
+def test_call_kind_int_is_not_float_type(sb):
+    # EvalPlus: for floats, exact match or (same type and allclose); an int 1 for expected 1.0 is `==` equal
+    r = run(sb, [{"kind": "call", "program": "def f():\n    return 1", "entry_point": "f", "inputs": [[]],
+                  "expected": [1.0], "atol": 0}])[0]
+    assert r["status"] == "passed"
+
+
+def test_numpy_and_builtin_subclass_results_become_plain_values(sb):
+    prog = ("import numpy as np\nfrom collections import namedtuple, OrderedDict\nP = namedtuple('P', 'x y')\n"
+            "def a():\n    return np.float64(0.5)\ndef b():\n    return np.array([1, 2])\n"
+            "def c():\n    return P(1, 2)\ndef d():\n    return OrderedDict(k=1)\n")
+    r = run(sb, [{"kind": "assert", "setup": "", "program": prog,
+                  "tests": ["assert a() == 0.5", "assert b() == [1, 2]", "assert c() == (1, 2)",
+                            "assert d() == {'k': 1}"]}])[0]
+    assert r["status"] == "passed", r
+
+
+def test_timeouts_are_per_job_and_slow_but_correct_passes_when_given_time(sb):
+    prog = "import time\ndef slow(x):\n    time.sleep(1.2)\n    return x\n"
+    jobs = [{"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1"], "timeout": 0.4},
+            {"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1"], "timeout": 3.0},
+            {"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1", "assert slow(2) == 2"],
+             "timeout": 3.0, "program_timeout": 1.8}]
+    r = run(sb, jobs)
+    assert r[0]["status"] == "timeout" and r[0]["seconds"] < 1.2
+    assert r[1]["status"] == "passed"
+    assert r[2]["status"] == "timeout" and r[2]["test_status"] == ["passed", "timeout"]
+
+
+def test_every_job_gets_one_result_even_malformed_ones(sb):
+    jobs = [{"kind": "assert", "program": "x = 1", "setup": "", "tests": ["assert x == 1"]},
+            {"kind": "nonsense", "program": "x = 1"},
+            {"program": None},
+            {"kind": "call", "program": "def f(): return 1", "entry_point": "f", "inputs": [[]],
+             "expected": [1, 2]},
+            {"kind": "assert", "program": "def f(): return 1", "setup": "", "tests": []}] * 3
+    r = run(sb, jobs)
+    assert [x["status"] for x in r[:5]] == ["passed", "error", "error", "error", "passed"]
+
+
+def test_load_failures(sb):
+    r = run(sb, [{"kind": "assert", "program": "def f(:\n", "setup": "", "tests": ["assert f() == 1"]},
+                 {"kind": "assert", "program": "raise ValueError('boom')", "setup": "", "tests": ["assert 1 == 1"]},
+                 {"kind": "assert", "program": "x = 1\x00", "setup": "", "tests": ["assert x == 1"]},
+                 {"kind": "check", "program": "def g(): pass", "setup": "", "entry_point": "f",
+                  "test": "def check(candidate):\n    assert candidate() == 1"}])
+    assert [x["status"] for x in r] == ["syntax_error", "error", "syntax_error", "error"]
+    assert "ValueError: boom" in r[1]["error"]
+    assert r[0]["test_status"] == ["not_run"]
+
+
+def test_isolation_is_reported(sb):
+    assert isinstance(sb.isolation, str) and sb.isolation
+    assert "namespaces" in sb.isolation
