@@ -39,7 +39,8 @@ __eq__/__bool__/__repr__ ever reaches a comparison. Everything else comes back a
         the test code. Names the program defines that the setup does not become proxies in J: calling one runs the
         function in C and returns plain data (or a handle: calls/attributes on handles go back to C, so
         `Solution().twoSum(...)` and objects the program constructs work; a handle is never equal to plain data).
-        Modules the program imported are imported afresh in J. So every `==`, `assert`, `abs(..) < 1e-6`, `set()`,
+        Modules the program imported are imported afresh in J. A handle has no truth value (bool() raises: the
+        program's __bool__ could lie). So every `==`, `assert`, `abs(..) < 1e-6`, `set()`,
         `sorted()` of a test runs in J with J's untouched builtins; a program that exits early (exit(), sys.exit,
         os._exit, SystemExit, an atexit hook), prints fake results, writes to every fd it holds, patches builtins
         or walks gc/frames only changes C, and J reports the test as error. This holds for EVERY test shape, not
@@ -684,6 +685,10 @@ def _candidate_main(job):
             send_msg(chan, ("raise", "MemoryError", ""))
 
 
+class ZygoteDied(Exception):
+    """The zygote is gone; this worker must not fork a new one from its own (test-laden) memory."""
+
+
 class SandboxLost(BaseException):
     """The candidate process is gone (it exited, crashed or was killed): the test cannot pass."""
 
@@ -719,6 +724,11 @@ def _judge_main(wchan):
 
         def __iter__(self):
             return iter(rpc(("iter", self._hid)))
+
+        def __bool__(self):
+            # the program's own __bool__/__len__ could lie and Python's default (True) could be wrong: a test's
+            # truth value is only ever taken of plain data
+            raise TypeError(f"the truth value of a {self._tname} object from the program is not plain data")
 
         def __repr__(self):
             return f"<{self._tname} object of the program>"
@@ -899,6 +909,7 @@ class _Worker:
         self.proc_fd = proc_fd
         self.zpid = None
         self.zsock = None
+        self.zygote_dead = False
         self.tmp_root = "/tmp" if namespaces else None
 
     def start_zygote(self):
@@ -919,15 +930,13 @@ class _Worker:
 
     def spawn(self, role, tmpdir, limits, job, fds):
         payload = encode((role, tmpdir, limits, job))
-        for attempt in range(2):
-            try:
-                socket.send_fds(self.zsock, [b"S" + struct.pack(">I", len(payload))], fds)
-                self.zsock.sendall(payload)
-                pid = struct.unpack(">i", _recv_n(self.zsock, 4))[0]
-                return pid
-            except (OSError, EOFError):
-                self.start_zygote()  # a program killed the zygote: start a fresh one and retry
-        raise RuntimeError("the zygote cannot be started")
+        try:
+            socket.send_fds(self.zsock, [b"S" + struct.pack(">I", len(payload))], fds)
+            self.zsock.sendall(payload)
+            return struct.unpack(">i", _recv_n(self.zsock, 4))[0]
+        except (OSError, EOFError):
+            self.zygote_dead = True
+            raise ZygoteDied("a program killed the sandbox's zygote") from None
 
     def cleanup(self, pids):
         for pid in pids:
@@ -956,7 +965,9 @@ class _Worker:
             self.zsock.sendall(b"W" + struct.pack(f">I{len(pids)}i", 4 * len(pids), *pids))
             statuses = dict(zip(pids, struct.unpack(f">{len(pids)}i", _recv_n(self.zsock, 4 * len(pids)))))
         except (OSError, EOFError):
-            self.start_zygote()
+            # A program killed the zygote. A new one forked from this worker would inherit the tests this worker
+            # has seen, so the worker finishes this job and exits; the pool starts a fresh one.
+            self.zygote_dead = True
         try:  # orphans re-parented to us (we are PID 1 of the namespace)
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
@@ -1614,9 +1625,13 @@ def _worker_main():
             os._exit(3)
         try:
             res = w.run(job)
+        except ZygoteDied as e:
+            res = _result("killed", [], str(e), 0.0)
         except Exception as e:  # a bug of ours, or a malformed job: still exactly one result
             res = _result("error", [], f"sandbox: {_short_exc(e)}", 0.0)
         send_msg(outp, ("result", res))
+        if w.zygote_dead:
+            os._exit(0)
 
 
 # ================================================================================================================
