@@ -118,9 +118,23 @@ def test_sft_trains_a_model(tiny_model, tmp_path):
     assert m[-1]["loss"] < 0.5 * m[0]["loss"]
 
 
-def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "05_train_kto.py", *args], capture_output=True, text=True, cwd=REPO,
-                          **kw)
+class _Result:
+    def __init__(self, returncode, stderr):
+        self.returncode, self.stderr = returncode, stderr
+
+
+def _cli(*args):
+    """Run main() in this process (no interpreter start-up per case) and collect its exit status and stderr."""
+    import contextlib
+    import io
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stderr(err):
+        try:
+            tr.main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return _Result(code, err.getvalue())
 
 
 def test_resume_after_kill_equals_uninterrupted(tiny_model, tmp_path):
