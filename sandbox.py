@@ -591,10 +591,17 @@ def _candidate_main(job):
         os._exit(1)
     objs = {}
     setup_classes = set()
-    try:
-        if job.get("setup"):
+    if job.get("setup"):
+        # the setup is the tests' prelude (imports, LeetCodeDataset's ListNode, MBPP's test_setup_code); the program
+        # gets it first so that `List[int]` annotations resolve. Where it needs the program's own names (MBPP
+        # task 367 builds trees from the program's Node) it fails here, harmlessly: the judge runs it again after
+        # the program, as MBPP's harness does.
+        try:
             exec(compile(job["setup"], "<setup>", "exec"), g)
-            setup_classes = {k for k, v in g.items() if isinstance(v, type)}
+        except BaseException:
+            pass
+        setup_classes = {k for k, v in g.items() if isinstance(v, type)}
+    try:
         if kind == "stdio":
             try:
                 exec(code, g)
@@ -625,6 +632,7 @@ def _candidate_main(job):
         send_msg(chan, ("load_error", "error", _short_exc(e)))
         os._exit(1)
     to_plain = _candidate_to_plain(objs, setup_classes)
+    names_to_plain = _candidate_to_plain(objs, ())   # J runs its setup after reading these: no setup objects yet
     names = []
     for k, v in list(g.items()):
         if k.startswith("__") or (k in before and before[k] is v):
@@ -633,12 +641,12 @@ def _candidate_main(job):
             names.append((k, "module", v.__name__))
         else:
             try:
-                encode(v, to_plain)
+                encode(v, names_to_plain)
             except (CodecError, RecursionError):
                 v = Handle(len(objs) + 1, type(v).__name__)
                 objs[v.hid] = g[k]
             names.append((k, "value", v))
-    send_msg(chan, ("ready", names), to_plain)
+    send_msg(chan, ("ready", names), names_to_plain)
 
     def on_handle(hid, tname):
         return objs[hid]
@@ -668,6 +676,9 @@ def _candidate_main(job):
                 val = objs[req[1]](*req[2], **req[3])
             elif op == "attr":
                 val = getattr(objs[req[1]], req[2])
+            elif op == "setattr":
+                setattr(objs[req[1]], req[2], req[3])
+                val = None
             elif op == "iter":
                 val = list(objs[req[1]])
             else:
@@ -722,6 +733,9 @@ def _judge_main(wchan):
                 raise AttributeError(name)
             return rpc(("attr", self._hid, name))
 
+        def __setattr__(self, name, value):   # MBPP 367's setup links the program's Node objects into a tree
+            rpc(("setattr", self._hid, name, value))
+
         def __iter__(self):
             return iter(rpc(("iter", self._hid)))
 
@@ -767,15 +781,6 @@ def _judge_main(wchan):
         raise SandboxLost("the program sent a malformed reply")
 
     setup_classes = set()
-    try:
-        if job.get("setup"):
-            exec(compile(job["setup"], "<setup>", "exec"), g)
-        setup_classes = {k for k, v in g.items() if isinstance(v, type)}
-        if job["kind"] == "check":
-            exec(compile(job["test"], "<test>", "exec"), g)
-    except BaseException as e:
-        send("judge_error", "the test setup failed: " + _short_exc(e))
-        os._exit(0)
     # wait for the program to load
     try:
         first = recv_msg(cchan, Remote, on_object)
@@ -797,8 +802,6 @@ def _judge_main(wchan):
         if type(item) is not tuple or len(item) != 3 or type(item[0]) is not str:
             continue
         name, what, val = item
-        if name in g:
-            continue  # setup names are the trusted ones
         if what == "module" and type(val) is str:
             try:
                 g[name] = importlib.import_module(val)
@@ -806,6 +809,20 @@ def _judge_main(wchan):
                 pass
         elif what == "value":
             g[name] = val
+    # then the setup and the test code, as MBPP's harness orders them (program, test_setup_code, asserts); what
+    # they define replaces the program's names: the setup's helpers and classes are the trusted ones
+    try:
+        if job.get("setup"):
+            exec(compile(job["setup"], "<setup>", "exec"), g)
+        setup_classes.update(k for k, v in g.items() if isinstance(v, type))
+        if job["kind"] == "check":
+            exec(compile(job["test"], "<test>", "exec"), g)
+    except SandboxLost as e:
+        send("load_error", "error", str(e))
+        os._exit(0)
+    except BaseException as e:
+        send("judge_error", "the test setup failed: " + _short_exc(e))
+        os._exit(0)
     if job["kind"] == "check":
         try:
             g["__candidate__"] = rpc(("get", job["entry_point"]))
@@ -1050,6 +1067,7 @@ class _Worker:
         outputs = None
         plan = _fast_plan(job) if kind != "call" else None
         if kind == "call":
+            self.call_times = [None] * n
             res, outputs = self._drive_call(job, n, per_test, deadline, c_drv, statuses)
         elif plan is not None:
             res = self._drive_fast(job, plan, per_test, deadline, c_drv, statuses)
@@ -1072,6 +1090,8 @@ class _Worker:
                           "bytes of output", 0.0)
         if outputs is not None:
             res["outputs"] = outputs
+        if kind == "call":
+            res["times"] = self.call_times
         return res
 
     def _drive_judge(self, wj, n, per_test, deadline, statuses):
@@ -1174,6 +1194,7 @@ class _Worker:
         compare = job.get("compare")
         atol = float(job.get("atol") or 0)
         outputs = [None] * n if expected is None else None
+        times = self.call_times = [None] * n   # seconds per input, measured here (EvalPlus's limits need them)
         load_deadline = min(deadline, time.monotonic() + per_test)
         objects_seen = []
 
@@ -1213,10 +1234,12 @@ class _Worker:
         errs = {}
         atol_state = [atol]
         for i, args in enumerate(job["inputs"]):
-            dl = min(deadline, time.monotonic() + per_test)
+            t_call = time.monotonic()
+            dl = min(deadline, t_call + per_test)
             try:
                 send_msg(c, ("call", hid, tuple(args), {}))
                 reply = get(dl)
+                times[i] = round(time.monotonic() - t_call, 6)
             except TimeoutError:
                 statuses[i] = "timeout"
                 return _result("timeout", statuses, f"timeout (test {i})", 0.0), outputs

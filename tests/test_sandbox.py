@@ -264,3 +264,31 @@ def test_load_failures(sb):
 def test_isolation_is_reported(sb):
     assert isinstance(sb.isolation, str) and sb.isolation
     assert "namespaces" in sb.isolation
+
+
+def test_setup_runs_after_the_program_in_the_judge_like_mbpp(sb):
+    # MBPP task 367: test_setup_code builds a tree from the Node class the program defines
+    prog = ("class Node:\n    def __init__(self, data):\n        self.data = data\n        self.left = self.right = None\n"
+            "def height(n):\n    return 0 if n is None else 1 + max(height(n.left), height(n.right))\n")
+    setup = "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\n"
+    r = run(sb, [{"kind": "assert", "program": prog, "setup": setup,
+                  "tests": ["assert height(root) == 3", "assert height(root.left) == 2", "assert height(None) == 1"]}])
+    assert r[0]["test_status"] == ["passed", "passed", "failed"], r
+
+
+def test_setup_prelude_reaches_the_program_leetcode_style(sb):
+    # LeetCodeDataset: the completion uses List/inf from the prompt prelude, passed as setup
+    r = run(sb, [{"kind": "check", "setup": "from typing import *\ninf = float('inf')\n",
+                  "program": "class Solution:\n    def m(self, nums: List[int]) -> int:\n        return min(nums + [inf])\n",
+                  "entry_point": "Solution().m", "test": "def check(candidate):\n    assert candidate(nums=[3, 1]) == 1\n"}])
+    assert r[0]["status"] == "passed", r
+
+
+def test_call_kind_reference_outputs_for_not_none_and_times(sb):
+    r = run(sb, [{"kind": "call", "program": "import re\ndef f(s):\n    return re.search('a', s)", "entry_point": "f",
+                  "inputs": [["cat"], ["dog"]], "expected": None, "compare": "not_none"},
+                 {"kind": "call", "program": "import re\ndef f(s):\n    return re.search('a', s)", "entry_point": "f",
+                  "inputs": [["cat"]], "expected": None}])
+    assert r[0]["status"] == "passed" and r[0]["outputs"] == [True, False]
+    assert len(r[0]["times"]) == 2 and all(t is not None and t >= 0 for t in r[0]["times"])
+    assert r[1]["status"] == "error" and r[1]["outputs"] == [None]   # a re.Match is not plain data
