@@ -35,8 +35,14 @@ complex, str, bytes, list, tuple, dict, set, frozenset; subclasses of those and 
 into the exact base value by the *decoder's* rules on the trusted side, so no object with a lying
 __eq__/__bool__/__repr__ ever reaches a comparison. Everything else comes back as an opaque handle.
 
-    kind "assert" and "check": a separate judge child J (same sandbox, never runs the candidate) runs the setup and
-        the test code. Names the program defines that the setup does not become proxies in J: calling one runs the
+    kind "assert" and "check", fast path: when every test is `assert EXPR == LITERAL` (a check function made only
+        of those, `assert True` and docstrings counts; EXPR may use `candidate` but no name the setup or test code
+        binds), C evaluates only EXPR and returns plain data; the worker parses LITERAL (ast.literal_eval, never
+        eval), never sends it, and compares. MBPP and 148 of HumanEval's 164 check functions take this path.
+    kind "assert" and "check", every other test: a separate judge child J (same sandbox, never runs the candidate)
+        binds the program's names, then runs the setup (after the program, as MBPP's harness does; the program
+        also gets the setup first, errors ignored, so LeetCodeDataset's `List[int]` resolves) and the test code.
+        Names the program defines become proxies in J unless the setup redefines them: calling one runs the
         function in C and returns plain data (or a handle: calls/attributes on handles go back to C, so
         `Solution().twoSum(...)` and objects the program constructs work; a handle is never equal to plain data).
         Modules the program imported are imported afresh in J. A handle has no truth value (bool() raises: the
@@ -61,7 +67,8 @@ PID 1 of its own pid namespace with a fresh /proc; every mount is remounted read
 fresh small tmpfs; the worker marks itself non-dumpable (no /proc/1/mem, environ or fd peeking). Per program the
 child gets: setsid, rlimits (CPU, AS, DATA, FSIZE, NOFILE, NPROC, CORE), a fresh temporary directory as cwd (removed
 after, /tmp wiped), an environment of PATH/HOME/LANG only, stdin /dev/null (stdio: the test input), stdout/stderr
-into capped memfds, all capabilities dropped, no_new_privs, and a seccomp filter that refuses new processes
+into capped memfds, its capabilities dropped (effective, permitted, inheritable) under no_new_privs, and a
+seccomp filter that refuses new processes
 (fork/vfork/clone without CLONE_THREAD: fork bombs die at the first fork; threads still work), mount, unshare,
 setns, ptrace and process_vm_*. After each program the worker SIGKILLs every process of its pid namespace except
 itself and the zygote, so nothing a program starts outlives it. The network namespace has no interface up.

@@ -292,3 +292,13 @@ def test_call_kind_reference_outputs_for_not_none_and_times(sb):
     assert r[0]["status"] == "passed" and r[0]["outputs"] == [True, False]
     assert len(r[0]["times"]) == 2 and all(t is not None and t >= 0 for t in r[0]["times"])
     assert r[1]["status"] == "error" and r[1]["outputs"] == [None]   # a re.Match is not plain data
+
+
+def test_degraded_mode_still_judges_and_says_so():
+    with Sandbox(workers=1, timeout=2.0, namespaces=False) as s:
+        assert s.isolation.startswith("NO namespaces")
+        r = run(s, [{"kind": "assert", "program": "def f(x):\n    return x", "setup": "",
+                     "tests": ["assert f(1) == 1", "assert f(1) == 2"]},
+                    {"kind": "assert", "program": "import os\ndef f(x):\n    os._exit(0)", "setup": "",
+                     "tests": ["assert f(1) == 1"]}])
+    assert r[0]["test_status"] == ["passed", "failed"] and r[1]["status"] == "error"
