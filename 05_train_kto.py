@@ -77,6 +77,9 @@ def parse_args(argv=None):
     p.add_argument("--dpo_type", choices=["sigmoid", "ipo", "hinge"], default="sigmoid")
     p.add_argument("--label_smoothing", type=float, default=0.0, help="conservative DPO ε (sigmoid only)")
     p.add_argument("--max_length", type=int, default=1024, help="prompt + completion tokens")
+    p.add_argument("--kl_pass", choices=["same", "separate"], default="same",
+                   help="kto: score the KL rows in the batch's forward pass (same) or in a no-grad pass of their "
+                        "own (separate: no backward through them; faster where compute, not launches, dominates)")
     p.add_argument("--no_eos", action="store_true", help="do not append EOS to completions")
     # optimisation
     p.add_argument("--epochs", type=float, default=1.0)
@@ -662,10 +665,18 @@ def main(argv=None):
             tokens += int((ids != tok.pad_token_id).sum()) if weight else 0
             sync = m_i == len(micro) - 1 or world == 1 or args.fsdp
             ctx = net.no_sync() if not sync else _null()
+            b = len(local)
             with ctx:
+                if args.loss == "kto" and args.kl_pass == "separate":
+                    # z0 is detached: scoring the KL rows without a graph skips their backward entirely
+                    with torch.no_grad(), autocast():
+                        plain = net.module if isinstance(net, torch.nn.parallel.DistributedDataParallel) else net
+                        kl_logps, _ = plain(*collate(rows[b:], tok.pad_token_id, device), average)
+                    ids, mask = collate(rows[:b], tok.pad_token_id, device)
                 with autocast():
                     logps, ntok = net(ids, mask, average)
-                b = len(local)
+                if args.loss == "kto" and args.kl_pass == "separate":
+                    logps = torch.cat([logps, kl_logps])
                 if args.loss == "kto":
                     pol, pol_kl = logps[:b], logps[b:]
                     lab = labels[local].to(device)
