@@ -1,0 +1,114 @@
+"""The toy code world: right references, a held-out split by composition, habits the tests catch, a stable cache."""
+
+import json
+import os
+
+import pytest
+
+import toyworld as tw
+
+
+@pytest.fixture(scope="module")
+def world():
+    return tw.build_tasks(0)
+
+
+def _passes(code, tests):
+    ns = {}
+    exec(code, ns)  # our own reference programs, not model output
+    for t in tests:
+        try:
+            exec(t, dict(ns))
+        except AssertionError:
+            return False
+    return True
+
+
+def test_known_answers():
+    import random
+
+    rng = random.Random(0)
+    t = tw.make_task("list", ("even", "sum"), rng)
+    t["steps"][2] = ("finish", "plus", 3, tw.LIST_FINISH["plus"])  # pin the finishing step: "then adds 3"
+    ns = {}
+    exec(tw.program(t), ns)
+    assert ns["f"]([1, 2, 3, 4]) == 9 and ns["f"]([]) == 3 and ns["f"]([-2, 5]) == 1
+    s = tw.make_task("str", ("reverse", "upper"), rng)
+    exec(tw.program(s), ns)
+    assert ns["f"]("ab c") == "C BA"
+    assert "reverses it, then makes it upper case" in s["instruction"]
+
+
+def test_every_reference_passes_its_tests_and_fn_agrees(world):
+    for t in sum(world, []):
+        assert _passes(tw.program(t), t["tests"]), t["task_id"]
+        assert len(t["tests"]) == 4 and all(x.startswith("assert f(") for x in t["tests"])
+
+
+def test_split_by_composition(world):
+    sft, train, held = world
+    held_comps = {(t["family"], tuple(t["composition"])) for t in held}
+    train_comps = {(t["family"], tuple(t["composition"])) for t in sft + train}
+    assert held_comps and not held_comps & train_comps
+    # every held-out step is seen in training, only the combination is new
+    train_steps = {(f, s) for f, c in train_comps for s in c}
+    assert all((f, s) in train_steps for f, c in held_comps for s in c)
+    # instruction texts: PLUM's set and the held-out set never appear in the SFT data
+    sft_text = {t["instruction"] for t in sft}
+    assert not sft_text & {t["instruction"] for t in train + held}
+    assert len({t["instruction"] for t in train + held}) == len(train) + len(held)
+    assert {t["family"] for t in held} == {"list", "int", "str"}
+
+
+def test_habits_are_caught_by_reference_tests(world):
+    """A habit that changes what a task computes fails one of its reference tests (else PLUM could not learn it)."""
+    changed = 0
+    for t in sum(world, []):
+        if not tw.has_habit(t):
+            continue
+        good, bad = tw.program(t), tw.program(t, corrupt=True)
+        assert good != bad
+        if any(tw._run(good, v) != tw._run(bad, v) for v in tw._probes(t["family"])):
+            changed += 1
+            assert not _passes(bad, t["tests"]), (t["task_id"], bad, t["tests"])
+    assert changed > 100
+
+
+def test_sft_pairs_corrupt_only_solutions_at_the_rate(world):
+    sft = world[0]
+    pairs = tw.sft_pairs(sft, 0, 0.7, lambda i: i, lambda c: c, lambda i: i)
+    sol = [p for p in pairs if p["kind"] == "solution"]
+    tst = [p for p in pairs if p["kind"] == "tests"]
+    assert len(sol) == len(tst) == len(sft)
+    assert not any(p["corrupted"] for p in tst)
+    with_habit = [p for p in sol if tw.has_habit(next(t for t in sft if t["task_id"] == p["task_id"]))]
+    rate = sum(p["corrupted"] for p in with_habit) / len(with_habit)
+    assert 0.6 < rate < 0.8
+    assert not any(p["corrupted"] for p in sol if p not in with_habit)
+
+
+def test_data_files_deterministic_and_cache_guard(tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    small = ["--data_only", "--n_sft", "200", "--n_train", "30", "--n_heldout", "20"]
+    assert tw.main(["--out", a] + small) == 0
+    assert tw.main(["--out", b] + small) == 0
+    for name in ("sft.jsonl", "train_instructions.jsonl", "train_tests.jsonl", "heldout_tests.jsonl"):
+        assert open(os.path.join(a, name)).read() == open(os.path.join(b, name)).read()
+    recs = [json.loads(x) for x in open(os.path.join(a, "train_instructions.jsonl"))]
+    assert len(recs) == 30 and all(set(r) >= {"task_id", "instruction", "reference", "entry_point"} for r in recs)
+    held = [json.loads(x) for x in open(os.path.join(a, "heldout_tests.jsonl"))]
+    assert len(held) == 20 and all(set(r) >= {"task_id", "instruction", "entry_point", "tests", "setup"} for r in held)
+    # the SFT prompts are exactly what 02/06 (solution) and 01 (tests) give a base model
+    from common import solution_prompt, tests_prompt
+    sft = [json.loads(x) for x in open(os.path.join(a, "sft.jsonl"))]
+    s = next(p for p in sft if p["kind"] == "solution")
+    instr = s["prompt"].split('"""\n')[1].split("\n")[0]
+    shown = s["prompt"].split("these tests:\n\n")[1].split("\n")[0]
+    assert s["prompt"] == solution_prompt(instr, "f", tests=[shown], chat=False)
+    t = next(p for p in sft if p["kind"] == "tests")
+    assert t["prompt"] == tests_prompt(t["prompt"].split('"""\n')[1].split("\n")[0], "f", k=4, chat=False)
+    # a rerun with the same settings is a cache hit; other settings refuse to mix into the same folder
+    assert tw.main(["--out", a] + small) == 0
+    with pytest.raises(SystemExit) as e:
+        tw.main(["--out", a, "--data_only", "--n_sft", "201", "--n_train", "30", "--n_heldout", "20"])
+    assert e.value.code != 0
