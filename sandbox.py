@@ -76,6 +76,7 @@ itself and the zygote, so nothing a program starts outlives it. The network name
 
 import ctypes
 import ctypes.util
+import functools
 import math
 import os
 import select
@@ -419,8 +420,7 @@ def _drop_capabilities():
     left alone on purpose: dropping its 41 bits costs one RCU grace period each (~14 ms a program) and adds
     nothing once no_new_privs holds."""
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
-    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)   # _LINUX_CAPABILITY_VERSION_3, this process
-    data = (ctypes.c_uint32 * 6)()               # two zeroed {effective, permitted, inheritable}
+    hdr, data = _prepared()["caps"]
     _check(libc().capset(hdr, data), "capset")
 
 
@@ -461,14 +461,28 @@ def _seccomp_program():
     return b"".join(struct.pack("<HBBI", *i) for i in ins)
 
 
+_PREPARED = {}
+
+
+def _prepared():
+    """ctypes objects built once in the worker, so that each forked child only makes the system calls (building
+    ctypes types costs ~0.1 ms each, and every child would pay it)."""
+    if not _PREPARED:
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+        prog = _seccomp_program()
+        if prog:
+            buf = ctypes.create_string_buffer(prog, len(prog))
+            _PREPARED["seccomp"] = (SockFprog(len(prog) // 8, ctypes.addressof(buf)), buf)
+        # _LINUX_CAPABILITY_VERSION_3 for this process; two zeroed {effective, permitted, inheritable}
+        _PREPARED["caps"] = ((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)())
+        for name in ("prctl", "capset", "unshare", "mount"):
+            getattr(libc(), name)   # resolve the symbols now
+    return _PREPARED
+
+
 def _apply_seccomp(prog):
-    n = len(prog) // 8
-    buf = ctypes.create_string_buffer(prog, len(prog))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(n, ctypes.addressof(buf))
+    fprog = _prepared()["seccomp"][0]
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
     _check(libc().prctl(PR_SET_SECCOMP, ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0),
                         ctypes.c_ulong(0)), "seccomp")
@@ -934,6 +948,7 @@ class _Worker:
         self.zpid = None
         self.zsock = None
         self.zygote_dead = False
+        self.pending = 0   # spawn requests whose pid has not been read yet
         self.tmp_root = "/tmp" if namespaces else None
 
     def start_zygote(self):
@@ -953,16 +968,32 @@ class _Worker:
         self.zpid, self.zsock = pid, a
 
     def spawn(self, role, tmpdir, limits, job, fds):
+        """Ask the zygote for a child. Its pid is read later (collect_pids), so this worker goes on to wait for the
+        child's first message while the zygote forks: one round trip fewer per program."""
         payload = encode((role, tmpdir, limits, job))
         try:
             socket.send_fds(self.zsock, [b"S" + struct.pack(">I", len(payload))], fds)
             self.zsock.sendall(payload)
-            return struct.unpack(">i", _recv_n(self.zsock, 4))[0]
-        except (OSError, EOFError):
+        except OSError:
             self.zygote_dead = True
             raise ZygoteDied("a program killed the sandbox's zygote") from None
+        self.pending += 1
 
-    def cleanup(self, pids):
+    def collect_pids(self):
+        """The pids of the children spawned since the last call, in order."""
+        n, self.pending = self.pending, 0
+        if n == 0 or self.zygote_dead:
+            return []
+        try:
+            return list(struct.unpack(f">{n}i", _recv_n(self.zsock, 4 * n)))
+        except (OSError, EOFError):
+            self.zygote_dead = True
+            return []
+
+    def cleanup(self, pids, want_status=False):
+        """Kill the program's processes and every other process of the namespace but us and the zygote. With
+        want_status, wait for the zygote to reap `pids` and return their exit codes; otherwise it reaps them
+        lazily (a SIGKILLed process is dead; only its zombie waits)."""
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -983,20 +1014,23 @@ class _Worker:
                 except (ProcessLookupError, PermissionError):
                     pass
         statuses = {}
-        if not pids:
-            return statuses
-        try:
-            self.zsock.sendall(b"W" + struct.pack(f">I{len(pids)}i", 4 * len(pids), *pids))
-            statuses = dict(zip(pids, struct.unpack(f">{len(pids)}i", _recv_n(self.zsock, 4 * len(pids)))))
-        except (OSError, EOFError):
-            # A program killed the zygote. A new one forked from this worker would inherit the tests this worker
-            # has seen, so the worker finishes this job and exits; the pool starts a fresh one.
-            self.zygote_dead = True
-        try:  # orphans re-parented to us (we are PID 1 of the namespace)
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
+        if pids and want_status and not self.zygote_dead:
+            try:
+                self.zsock.sendall(b"W" + struct.pack(f">I{len(pids)}i", 4 * len(pids), *pids))
+                statuses = dict(zip(pids, struct.unpack(f">{len(pids)}i", _recv_n(self.zsock, 4 * len(pids)))))
+            except (OSError, EOFError):
+                self.zygote_dead = True
+        try:  # orphans re-parented to us (we are PID 1 of the namespace), and the zygote if a program killed it
+            while True:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+                if pid <= 0:
+                    break
+                if pid == self.zpid:
+                    self.zygote_dead = True
         except ChildProcessError:
             pass
+        # A program killed the zygote: a new one forked from this worker would inherit the tests this worker has
+        # seen, so the worker finishes this job and exits (see _worker_main); the pool starts a fresh one.
         return statuses
 
     # ------------------------------------------------------------------------------------------------------------
@@ -1028,7 +1062,7 @@ class _Worker:
             else:
                 res = self._run_functional(job, kind, n, per_test, deadline, tmpdir, limits, state)
         finally:
-            self.cleanup(state["pids"])
+            self.cleanup(state["pids"] + self.collect_pids())
             for fd in state["fds"]:
                 try:
                     os.close(fd)
@@ -1069,10 +1103,11 @@ class _Worker:
         state["fds"] += [c_drv.detach()]
         c_drv = state["fds"][-1]
         cjob = {"kind": kind, "program": job["program"], "setup": job.get("setup") or ""}
-        state["pids"].append(self.spawn("C", tmpdir, limits, cjob, [devnull, out, err, c_end.fileno()]))
+        self.spawn("C", tmpdir, limits, cjob, [devnull, out, err, c_end.fileno()])
         c_end.close()
         outputs = None
-        plan = _fast_plan(job) if kind != "call" else None
+        plan = _fast_plan_cached(kind, tuple(job.get("tests") or ()), job.get("test") or "",
+                                 job.get("setup") or "") if kind != "call" else None
         if kind == "call":
             self.call_times = [None] * n
             res, outputs = self._drive_call(job, n, per_test, deadline, c_drv, statuses)
@@ -1081,7 +1116,7 @@ class _Worker:
         else:
             j_w, w_j = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             jnull = self._new_fd(state, os.open(os.devnull, os.O_RDWR))
-            state["pids"].append(self.spawn("J", tmpdir, limits, {}, [jnull, jnull, jnull, c_drv, j_w.fileno()]))
+            self.spawn("J", tmpdir, limits, {}, [jnull, jnull, jnull, c_drv, j_w.fileno()])
             j_w.close()
             os.close(c_drv)
             state["fds"].remove(c_drv)
@@ -1298,7 +1333,7 @@ class _Worker:
             os.lseek(inp, 0, os.SEEK_SET)
             out, err = os.memfd_create("stdout"), os.memfd_create("stderr")
             c_drv, c_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            pid = self.spawn("C", tmpdir, limits, cjob, [inp, out, err, c_end.fileno()])
+            self.spawn("C", tmpdir, limits, cjob, [inp, out, err, c_end.fileno()])
             c_end.close()
             os.close(inp)
             drv = c_drv.detach()
@@ -1311,7 +1346,8 @@ class _Worker:
                     except (EOFError, CodecError, OSError):
                         msg = None
                 # C has exited (EOF) or is killed now; its exit status comes back from the zygote
-                status = self.cleanup([pid]).get(pid, -999)
+                pid = (self.collect_pids() or [-1])[0]
+                status = self.cleanup([pid], want_status=True).get(pid, -999)
                 if timed_out:
                     statuses[i] = "timeout"
                     return _result("timeout", statuses, f"timeout (test {i})", 0.0)
@@ -1435,6 +1471,12 @@ def _fast_plan(job):
         return None if checks is None else [checks]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _fast_plan_cached(kind, tests, test, setup):
+    """_fast_plan, once per task: the samples of a task share their tests."""
+    return _fast_plan({"kind": kind, "tests": list(tests), "test": test, "setup": setup})
 
 
 def _plain_equal(a, b):
@@ -1631,6 +1673,7 @@ def _worker_main():
         proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
     _prctl(PR_SET_DUMPABLE, 0)
     prog = _seccomp_program()
+    _prepared()
     if prog is None:
         warn.append(f"no seccomp filter for {os.uname().machine}; only RLIMIT_NPROC limits processes")
     else:
