@@ -1013,6 +1013,10 @@ class _Worker:
                     os.killpg(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+        try:   # a program may have stopped the zygote (SIGSTOP to every pid it could see): resume it
+            os.kill(self.zpid, signal.SIGCONT)
+        except (ProcessLookupError, PermissionError):
+            pass
         statuses = {}
         if pids and want_status and not self.zygote_dead:
             try:
@@ -1702,7 +1706,7 @@ def _worker_main():
             res = _result("killed", [], str(e), 0.0)
         except Exception as e:  # a bug of ours, or a malformed job: still exactly one result
             res = _result("error", [], f"sandbox: {_short_exc(e)}", 0.0)
-        send_msg(outp, ("result", res))
+        send_msg(outp, ("result", res, w.zygote_dead))   # True: this worker retires, the pool replaces it
         if w.zygote_dead:
             os._exit(0)
 
@@ -1814,7 +1818,9 @@ class Sandbox:
                 try:
                     msg = recv_msg(fd)
                     res = msg[1]
-                except (EOFError, CodecError, OSError):
+                    if msg[2]:   # the worker retires (a program killed its zygote): replace it before reuse
+                        self._replace(slot)
+                except (EOFError, CodecError, OSError, IndexError, TypeError):
                     res = self._killed(job, t0, "the sandbox worker died while running this program")
                     self._replace(slot)
                 yield i, res

@@ -419,3 +419,12 @@ def f(i):
     r, out = outputs_of(sb, prog)
     assert r["status"] == "passed", r
     assert out[0] == [-1, -1, -1, -1, -1]
+
+
+def test_killing_the_zygote_costs_only_that_program(sb):
+    killer = {"kind": "assert", "setup": "", "program": "import os, signal\ndef f(x):\n"
+              "    os.kill(os.getppid(), signal.SIGKILL)\n    return 0\n", "tests": ["assert f(2) == 4"]}
+    good = {"kind": "assert", "setup": "", "program": "def f(x):\n    return 4\n", "tests": ["assert f(2) == 4"]}
+    r = run(sb, [killer, good, good, killer, good, good, good])
+    # the worker whose zygote died retires after reporting its program; no innocent program is reported killed
+    assert [x["passed"] for x in r] == [False, True, True, False, True, True, True], [x["status"] for x in r]
