@@ -949,6 +949,7 @@ class _Worker:
         self.zsock = None
         self.zygote_dead = False
         self.pending = 0   # spawn requests whose pid has not been read yet
+        self.asked = self.answered = 0   # spawn requests and zygote answers during the current job
         self.tmp_root = "/tmp" if namespaces else None
 
     def start_zygote(self):
@@ -978,6 +979,7 @@ class _Worker:
             self.zygote_dead = True
             raise ZygoteDied("a program killed the sandbox's zygote") from None
         self.pending += 1
+        self.asked += 1
 
     def collect_pids(self):
         """The pids of the children spawned since the last call, in order."""
@@ -985,10 +987,12 @@ class _Worker:
         if n == 0 or self.zygote_dead:
             return []
         try:
-            return list(struct.unpack(f">{n}i", _recv_n(self.zsock, 4 * n)))
+            pids = list(struct.unpack(f">{n}i", _recv_n(self.zsock, 4 * n)))
         except (OSError, EOFError):
             self.zygote_dead = True
             return []
+        self.answered += n
+        return pids
 
     def cleanup(self, pids, want_status=False):
         """Kill the program's processes and every other process of the namespace but us and the zygote. With
@@ -1060,6 +1064,7 @@ class _Worker:
         tmpdir = tempfile.mkdtemp(prefix="prog-", dir=self.tmp_root)
         os.chmod(tmpdir, 0o777)
         state = {"pids": [], "fds": []}
+        self.asked = self.answered = 0
         try:
             if kind == "stdio":
                 res = self._run_stdio(job, n, per_test, deadline, tmpdir, limits, state)
@@ -1083,6 +1088,8 @@ class _Worker:
                             os.unlink(p)
                         except OSError:
                             pass
+        if self.zygote_dead and self.answered < self.asked:
+            return {"retry": True}   # the zygote died before forking this job's process: run it elsewhere
         res["seconds"] = round(time.monotonic() - t0, 4)
         return res
 
@@ -1702,8 +1709,8 @@ def _worker_main():
             os._exit(3)
         try:
             res = w.run(job)
-        except ZygoteDied as e:
-            res = _result("killed", [], str(e), 0.0)
+        except ZygoteDied:
+            res = {"retry": True}
         except Exception as e:  # a bug of ours, or a malformed job: still exactly one result
             res = _result("error", [], f"sandbox: {_short_exc(e)}", 0.0)
         send_msg(outp, ("result", res, w.zygote_dead))   # True: this worker retires, the pool replaces it
@@ -1787,19 +1794,24 @@ class Sandbox:
             self.__enter__()
         it = enumerate(jobs)
         busy = {}   # worker slot -> (index, job, started, budget)
+        again = []  # (index, job) whose worker lost its zygote before the program ran: run them elsewhere
+        tries = {}
         exhausted = False
         while True:
             for slot in range(len(self.procs)):
-                while slot not in busy and not exhausted:
-                    try:
-                        i, job = next(it)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    bad = _validate_job(job)
-                    if bad:
-                        yield i, _result("error", [], bad, 0.0)
-                        continue
+                while slot not in busy and (again or not exhausted):
+                    if again:
+                        i, job = again.pop()
+                    else:
+                        try:
+                            i, job = next(it)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        bad = _validate_job(job)
+                        if bad:
+                            yield i, _result("error", [], bad, 0.0)
+                            continue
                     try:
                         send_msg(self.procs[slot].stdin.fileno(), job)
                     except OSError:
@@ -1823,6 +1835,13 @@ class Sandbox:
                 except (EOFError, CodecError, OSError, IndexError, TypeError):
                     res = self._killed(job, t0, "the sandbox worker died while running this program")
                     self._replace(slot)
+                if res.get("retry"):   # this program never ran (an earlier one killed the zygote)
+                    tries[i] = tries.get(i, 0) + 1
+                    if tries[i] <= 3:
+                        again.append((i, job))
+                        continue
+                    res = self._killed(job, t0, "the sandbox could not start this program")
+                tries.pop(i, None)
                 yield i, res
             now = time.monotonic()
             for slot, (i, job, t0, budget) in list(busy.items()):
