@@ -1249,16 +1249,10 @@ class _Worker:
         outputs = [None] * n if expected is None else None
         times = self.call_times = [None] * n   # seconds per input, measured here (EvalPlus's limits need them)
         load_deadline = min(deadline, time.monotonic() + per_test)
-        objects_seen = []
-
-        def on_handle(hid, tname):
-            objects_seen.append(tname)
-            return Handle(hid, tname)
-
         def get(dl):
             if not _wait_readable(c, dl):
                 raise TimeoutError
-            return recv_msg(c, on_handle)
+            return recv_msg(c, Handle)
 
         try:
             first = get(load_deadline)
