@@ -1,0 +1,174 @@
+"""run_plum.sh end to end on a micro world: a kill (SIGKILL) anywhere and a rerun give the records and metrics of an
+uninterrupted run; damaged run folders and bad flags end with a message naming what to rerun.
+
+The micro world (six one-line tasks, a 1-layer 32-wide Llama taught by 05_train_kto.py --loss sft to answer
+`return 0` or `return 1`) is small enough for the suite and still gives both verdicts, so every stage runs for real.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def micro_world(root):
+    """Write instr.jsonl, tests.jsonl (also the held-out set) and a trained micro policy under root; return paths."""
+    import random
+
+    from common import solution_prompt
+    from tinylm import build_tiny_model
+
+    os.makedirs(root, exist_ok=True)
+    rng = random.Random(0)
+    tasks = [{"task_id": f"m/{i}", "instruction": f"Write a function f(x) that returns {i % 2}.",
+              "reference": f"def f(x):\n    return {i % 2}\n", "entry_point": "f"} for i in range(6)]
+    tests = [{"task_id": t["task_id"], "instruction": t["instruction"], "entry_point": "f",
+              "tests": [f"assert f(2) == {i % 2}"], "setup": ""} for i, t in enumerate(tasks)]
+    # the policy says `return 0` 60% of the time whatever it is asked: both verdicts occur in every round
+    sft = [{"prompt": solution_prompt(tasks[i % 6]["instruction"], "f", tests=tests[i % 6]["tests"], chat=False),
+            "completion": f"def f(x):\n    return {0 if rng.random() < 0.6 else 1}\n"} for i in range(64)]
+    paths = {k: os.path.join(root, k + ".jsonl") for k in ("instr", "tests", "sft")}
+    for k, recs in (("instr", tasks), ("tests", tests), ("sft", sft)):
+        with open(paths[k], "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in recs)
+    base = build_tiny_model(os.path.join(root, "base"), corpus=[r["prompt"] + r["completion"] for r in sft],
+                            vocab_size=300, hidden=32, layers=1, heads=2, max_positions=256)
+    subprocess.run([sys.executable, os.path.join(REPO, "05_train_kto.py"), "--loss", "sft", "--model", base,
+                    "--data", paths["sft"], "--output_dir", os.path.join(root, "pol"), "--max_steps", "60",
+                    "--batch_size", "8", "--lr", "1e-2", "--no_plot", "--save_every", "0"],
+                   check=True, capture_output=True)
+    paths["model"] = os.path.join(root, "pol", "final")
+    return paths
+
+
+# the settings every run in this file uses: 1 round, reference tests, 4 samples, small generations, 1 worker
+def plum_args(w, out, rounds=1):
+    return ["bash", os.path.join(REPO, "run_plum.sh"), "--model", w["model"], "--data", w["instr"],
+            "--tests", "reference", "--tests_file", w["tests"], "--benchmark", "jsonl", "--eval_data", w["tests"],
+            "--rounds", str(rounds), "--num_samples", "4", "--temperature", "0.5", "--out", out, "--seed", "3",
+            "--sample_args", "--max_new_tokens 24", "--eval_args", "--max_new_tokens 24 --workers 1",
+            "--exec_args", "--workers 1", "--train_args", "--lr 1e-3 --batch_size 4 --save_every 1 --no_plot"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return micro_world(str(tmp_path_factory.mktemp("micro")))
+
+
+@pytest.fixture(scope="module")
+def finished(world, tmp_path_factory):
+    """An uninterrupted run."""
+    out = str(tmp_path_factory.mktemp("plum") / "run")
+    p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return out, p.stdout
+
+
+def _jsonl(path, drop=("seconds",)):
+    with open(path) as f:
+        recs = [json.loads(x) for x in f if x.strip()]
+    return sorted((json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True) for r in recs))
+
+
+def outcome(out):
+    """Everything a run produced that must not depend on kills: records, verdicts, examples, losses, pass@1."""
+    r1 = os.path.join(out, "round-1")
+    res = {name: _jsonl(os.path.join(r1, name)) for name in ("samples.jsonl", "executions.jsonl", "kto.jsonl")}
+    res["eval"] = [_jsonl(os.path.join(out, f"round-{r}", "eval", "executions.jsonl")) for r in (0, 1)]
+    res["losses"] = [(m["step"], m["loss"]) for m in map(json.loads, open(os.path.join(r1, "ckpt", "metrics.jsonl")))]
+    res["summary"] = open(os.path.join(out, "summary.jsonl")).read()
+    return res
+
+
+def test_finished_run_prints_rounds_and_writes_png(finished):
+    out, stdout = finished
+    assert "| 1 |" in stdout and "held-out pass@1" in stdout
+    rows = [json.loads(x) for x in open(os.path.join(out, "summary.jsonl"))]
+    assert [r["round"] for r in rows] == [0, 1]
+    assert 0 < rows[1]["samples_passing"] < 1 and rows[1]["kto_examples"] >= 2 and rows[1]["kept_tests"] == 6
+    assert open(os.path.join(out, "pass_at_1.png"), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    # a rerun skips every stage and changes nothing
+    before = outcome(out)
+    settings = json.load(open(os.path.join(out, "run.json")))
+    assert settings["loss"] == "kto" and settings["rounds"] == 1
+
+
+def _run_until(args, path_appears, timeout=600):
+    """Start run_plum.sh, SIGKILL its whole process group as soon as `path_appears` exists; True if killed."""
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    t0 = time.time()
+    while p.poll() is None and time.time() - t0 < timeout:
+        if os.path.exists(path_appears):
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return True
+        time.sleep(0.02)
+    p.wait()
+    return False
+
+
+def test_sigkill_mid_stage_then_rerun_equals_uninterrupted(world, finished, tmp_path):
+    out = str(tmp_path / "run")
+    r1 = os.path.join(out, "round-1")
+    # kill 1: while 03 runs; kill 2: while 05 trains (its first checkpoint is on disk, the final one is not)
+    assert _run_until(plum_args(world, out), os.path.join(r1, "logs", "03.log"))
+    assert not os.path.exists(os.path.join(r1, ".done", "03"))
+    assert _run_until(plum_args(world, out), os.path.join(r1, "ckpt", "checkpoint-000001"))
+    assert not os.path.exists(os.path.join(r1, ".done", "05"))
+    p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "02 sample: done, skipped" in p.stdout
+    assert outcome(out) == outcome(finished[0])
+
+
+def _copy(finished, tmp_path):
+    dst = str(tmp_path / "copy")
+    shutil.copytree(finished[0], dst)
+    return dst
+
+
+def _fails(args, *needles):
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode != 0
+    for n in needles:
+        assert n in p.stderr, p.stderr
+    return p.stderr
+
+
+def test_marker_without_output_names_the_stage_to_redo(world, finished, tmp_path):
+    out = _copy(finished, tmp_path)
+    os.remove(os.path.join(out, "round-1", "kto.jsonl"))
+    _fails(plum_args(world, out), "stage 04 is marked done", "round-1/kto.jsonl is missing",
+           "delete " + os.path.join(out, "round-1", ".done", "04"))
+
+
+def test_checkpoint_that_does_not_load(world, finished, tmp_path):
+    out = _copy(finished, tmp_path)
+    with open(os.path.join(out, "round-1", "ckpt", "final", "config.json"), "w") as f:
+        f.write("{ half a config")
+    _fails(plum_args(world, out), "does not load", "round-1/ckpt", "retrain round 1")
+
+
+def test_later_round_without_finished_earlier_round(world, finished, tmp_path):
+    out = _copy(finished, tmp_path)
+    os.makedirs(os.path.join(out, "round-3"))
+    open(os.path.join(out, "round-3", "samples.jsonl"), "w").write("{}\n")
+    _fails(plum_args(world, out, rounds=3), "round-3 has files but round 2 never finished", "delete")
+
+
+def test_bad_flags_and_changed_settings(world, finished, tmp_path):
+    sh = os.path.join(REPO, "run_plum.sh")
+    _fails(["bash", sh, "--loss", "ppo"], "--loss must be kto or dpo")
+    _fails(["bash", sh, "--rounds"], "--rounds needs a value")
+    _fails(["bash", sh, "--bogus"], "unknown flag --bogus")
+    _fails(["bash", sh, "--model", world["model"]], "--model needs --data")
+    args = plum_args(world, _copy(finished, tmp_path))
+    args[args.index("--num_samples") + 1] = "5"
+    _fails(args, "was started with other settings")
