@@ -16,8 +16,9 @@ Writes, one line per sample (DESIGN.md, Records):
           one per test), error (short text or null), seconds
   OUTPUT.args.json: the resolved arguments, plus the sandbox's isolation
 Resume: a rerun skips the (task_id, sample_id) pairs already in OUTPUT; --overwrite starts afresh.
-Bad input (malformed line, a sample whose task has no tests, empty or non-UTF-8 code, a missing file) stops with
-the file, the line and the fix, exit status 1; the records already written stay.
+Bad input (malformed line, a sample whose task has no tests, code that is not a string or not UTF-8, a missing
+file) stops with the file, the line and the fix, exit status 1; the records already written stay. Empty code (the
+model wrote none) is judged like any program, fails its tests, and is counted in the summary.
 """
 
 import argparse
@@ -83,8 +84,10 @@ def make_job(sample, tasks, samples_path):
         raise InputError(f"{where}: no tests for this task in --tests; pass the tests.jsonl that 01 wrote for "
                          f"these instructions (or drop the task's samples)")
     code = sample["code"]
-    if not isinstance(code, str) or not code.strip():
-        raise InputError(f"{where}: 'code' is empty; rerun 02 for this task or drop the sample")
+    if not isinstance(code, str):
+        raise InputError(f"{where}: 'code' must be a string (02 writes \"\" when the model wrote no code)")
+    # Empty code is not bad input: it is what 02 records when the model wrote no code, and an on-policy round needs
+    # it judged (every test fails: the entry point is undefined) so KTO learns from it as an undesirable example.
     try:
         code.encode("utf-8")
     except UnicodeEncodeError:
@@ -120,6 +123,7 @@ def main(argv=None):
     counts = collections.Counter()
     t0 = time.monotonic()
     n_skipped = 0
+    n_empty = 0
     pending = {}   # the pool's job index -> its sample; holds only the jobs in flight (one per worker)
     bad = []
 
@@ -155,6 +159,7 @@ def main(argv=None):
                 sample = pending.pop(i)
                 w.write(record(sample, res))
                 counts[res["status"]] += 1
+                n_empty += not sample["code"].strip()
                 bar.update(1)
 
     n = sum(counts.values())
@@ -167,7 +172,7 @@ def main(argv=None):
     rate = counts["passed"] / n
     status = ", ".join(f"{k} {v}" for k, v in counts.most_common())
     print(f"executed {n} programs ({n_skipped} resumed) in {dt:.1f}s, {n / dt:.1f} programs/s; "
-          f"pass rate {rate:.3f}; {status} -> {out}")
+          f"pass rate {rate:.3f}; {status}; {n_empty} empty programs -> {out}")
 
 
 if __name__ == "__main__":

@@ -462,7 +462,8 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
         p = probs[t]
         # the reference gets a generous limit: Mbpp/599's reference alone needs about 120 s over its inputs
         jobs.append(dict(kind="call", program=p["reference"], entry_point=p["entry_point"],
-                         inputs=p["base_input"] + p["plus_input"], expected=None, atol=p["atol"], timeout=600.0,
+                         inputs=p["base_input"] + p["plus_input"], expected=None, atol=p["atol"], compare=p["compare"],
+                         timeout=600.0,
                          program_timeout=3600.0))
     out = {}
     from tqdm import tqdm
@@ -472,8 +473,8 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
             raise InputError(f"the reference solution of {t} did not run on every input ({res['status']}: "
                              f"{res.get('error')}); check --data_path is the {bench} release")
         outs = res["outputs"]
-        if probs[t]["compare"] == "not_none":
-            outs = [o is not None for o in outs]  # EvalPlus keeps only "not None" for these (unserialisable output)
+        # "not_none" tasks (EvalPlus keeps only `out is not None`, their outputs being re.Match objects) come
+        # back from the sandbox as that bool already, because the job names its compare
         # per-input times where the sandbox reports them; else the reference's whole run time for every input,
         # an upper bound on each input's time, so a correct-but-slow program is never cut short (more lenient
         # than EvalPlus, never stricter)

@@ -115,7 +115,7 @@ def test_shards_partition_the_samples(world):
     assert len(a) == len(b) == 6
 
 
-@pytest.mark.parametrize("case", ["malformed_line", "no_tests_for_task", "empty_code", "surrogate_code",
+@pytest.mark.parametrize("case", ["malformed_line", "no_tests_for_task", "code_not_a_string", "surrogate_code",
                                   "missing_samples", "missing_tests", "non_utf8_file", "bad_tests_shape"])
 def test_bad_input(world, case):
     recs = [sample("add", i, GOOD["add"]) for i in range(3)]
@@ -126,8 +126,8 @@ def test_bad_input(world, case):
         lines.insert(2, '{"task_id": "add", "sample_id": 9, "code": ')
     elif case == "no_tests_for_task":
         lines.insert(2, json.dumps(sample("nope", 0, GOOD["add"])))
-    elif case == "empty_code":
-        lines.insert(2, json.dumps(sample("add", 9, "   \n")))
+    elif case == "code_not_a_string":
+        lines.insert(2, json.dumps(sample("add", 9, None)))
     elif case == "surrogate_code":
         lines.insert(2, json.dumps(sample("add", 9, "x = '\ud800'")))
     elif case == "missing_samples":
@@ -147,9 +147,21 @@ def test_bad_input(world, case):
     assert msg.startswith("error: ")
     if case in ("malformed_line", "non_utf8_file"):
         assert "samples.jsonl:" in msg          # file and line
-    if case in ("no_tests_for_task", "empty_code", "surrogate_code"):
+    if case in ("no_tests_for_task", "code_not_a_string", "surrogate_code"):
         assert "sample" in msg and "samples.jsonl" in msg
         # the two good samples before the bad one were executed and kept
         assert sorted(r["sample_id"] for r in read(world / "ex.jsonl")) == [0, 1]
     if case.startswith("missing"):
         assert "nothere.jsonl" in msg and not (world / "ex.jsonl").exists()
+
+
+def test_empty_code_is_judged_not_refused(world):
+    """02 writes code "" when the model wrote none: 03 judges it (every test fails) so KTO can learn from it."""
+    recs = [sample("add", 0, GOOD["add"]), sample("add", 1, ""), sample("add", 2, "  \n")]
+    write_jsonl(world / "samples.jsonl", recs)
+    p = run03(world)
+    assert p.returncode == 0, p.stderr
+    got = {r["sample_id"]: r for r in read(world / "ex.jsonl")}
+    assert got[0]["passed"] and not got[1]["passed"] and not got[2]["passed"]
+    assert got[1]["tests_passed"] == 0 and got[1]["status"] != "passed"
+    assert "2 empty programs" in p.stdout
