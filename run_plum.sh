@@ -152,7 +152,7 @@ check_folder() {
   done
   for ((k = 1; k <= ROUNDS + 5; k++)); do
     d="$OUT/round-$k"
-    [[ -d $d ]] || continue
+    [[ -d $d ]] || { prev_done=0; continue; }
     if [[ $prev_done == 0 ]] && compgen -G "$d/*" >/dev/null; then
       die "$d has files but round $((k - 1)) never finished ($OUT/round-$((k - 1))/.done/05 missing); it was" \
           "left half-written by another run or a crash: delete $d and rerun to redo round $k"
