@@ -24,8 +24,12 @@ Writes:
         common.extract_code takes from it; "" when there is none), model (--model), round (--round)
     OUTPUT.skipped.jsonl  one record per task not sampled: task_id, reason (e.g. the prompt does not fit the context)
     OUTPUT.args.json      the resolved arguments
-A rerun resumes: it samples only the (task_id, sample_id) pairs not yet in OUTPUT and skips tasks already skipped.
-Shard K of M samples tasks i % M == K with seed --seed + K.
+A rerun resumes: it writes only the (task_id, sample_id) pairs not yet in OUTPUT and skips tasks already skipped.
+Resume is exact: the shard's tasks are cut into fixed chunks of --tasks_per_call in input order, and each chunk is
+one generate call seeded with generation.derive_seed(--seed, shard_id, chunk index). A rerun regenerates a chunk that
+lacks samples in full, with the same seed, and writes only the missing ones, so OUTPUT ends up with exactly the
+records an uninterrupted run writes (same machine, same flags: --num_samples, --tasks_per_call and --batch_size
+shape the batches). A kill costs at most the chunk being written. Shard K of M samples tasks i % M == K.
 """
 
 import argparse
@@ -35,7 +39,7 @@ from tqdm import tqdm
 
 from common import (BASE_STOP, InputError, JsonlWriter, add_shard_args, die, done_keys, extract_code, read_jsonl,
                     resolve_shard, select_shard, shard_path, solution_prompt, write_args)
-from generation import add_backend_args, backend_from_args, chat_flag
+from generation import add_backend_args, backend_from_args, chat_flag, derive_seed
 
 
 def parse_args(argv=None):
@@ -51,7 +55,8 @@ def parse_args(argv=None):
     p.add_argument("--num_samples", type=int, default=8, help="samples per instruction (N)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 = greedy")
     p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass")
-    p.add_argument("--seed", type=int, default=0, help="random seed; shard K uses seed + K")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed; each chunk of tasks is seeded from (seed, shard, chunk index)")
     p.add_argument("--stop", action="append", default=None,
                    help="stop string (repeatable); default: none for chat prompts, common.BASE_STOP for base ones")
     # prompt
@@ -62,7 +67,8 @@ def parse_args(argv=None):
     # run
     p.add_argument("--round", type=int, default=0, help="PLUM round, recorded in every sample")
     p.add_argument("--tasks_per_call", type=int, default=64,
-                   help="tasks per backend.generate call (records are written after each call)")
+                   help="tasks per backend.generate call (records are written after each call; keep it the same "
+                        "when resuming, it fixes the chunks that seeds are drawn for)")
     add_shard_args(p)
     return p.parse_args(argv)
 
@@ -96,14 +102,19 @@ def main(argv=None):
         tasks.append(rec)
     if not tasks:
         die(f"{args.input}: no instructions in shard {shard_id} of {num_shards}; nothing to sample")
+    if args.tasks_per_call < 1:
+        raise InputError("--tasks_per_call must be at least 1")
     done = set() if args.overwrite else done_keys(out, ("task_id", "sample_id"))
     skipped_before = set() if args.overwrite else {k[0] for k in done_keys(skip_path, ("task_id",))}
-    todo = []
-    for rec in tasks:
-        missing = [s for s in range(args.num_samples) if (rec["task_id"], s) not in done]
-        if missing and rec["task_id"] not in skipped_before:
-            todo.append((rec, missing))
-    resumed = sum(1 for rec in tasks if any((rec["task_id"], s) in done for s in range(args.num_samples)))
+
+    def missing(rec):
+        return [s for s in range(args.num_samples) if (rec["task_id"], s) not in done]
+
+    # fixed chunks of the shard's stable task order: a chunk's seed and prompts are the same in every run
+    chunks = [tasks[i:i + args.tasks_per_call] for i in range(0, len(tasks), args.tasks_per_call)]
+    todo = [c for c, chunk in enumerate(chunks)
+            if any(missing(rec) and rec["task_id"] not in skipped_before for rec in chunk)]
+    resumed = sum(1 for rec in tasks if len(missing(rec)) < args.num_samples)
     if not todo:
         print(f"02_sample: nothing to do, all {len(tasks)} tasks of this shard are in {out} or {skip_path}")
         return 0
@@ -113,32 +124,38 @@ def main(argv=None):
     use_chat = be.chat if chat is None else chat
     stop = args.stop if args.stop is not None else ([] if use_chat else list(BASE_STOP))
 
-    # ---- work: tasks_per_call tasks per generate call; write as soon as a call returns
-    n_written = n_empty = n_nocode = 0
+    # ---- work: one generate call per unfinished chunk; write its missing samples as soon as it returns
+    n_written = n_empty = n_nocode = n_tasks = 0
     skipped = []
-    first_call = True
     with JsonlWriter(out, overwrite=args.overwrite) as w, \
             JsonlWriter(skip_path, overwrite=args.overwrite) as skip_w:
-        ready = []
-        for rec, missing in todo:
-            prompt = be.build_prompt(prompt_text(rec, args, use_chat, template), chat=use_chat)
-            if not be.fits(prompt, args.max_new_tokens):
-                reason = (f"prompt of {len(be.encode(prompt))} tokens + max_new_tokens {args.max_new_tokens} "
-                          f"exceeds the context of {be.max_context}")
-                skip_w.write({"task_id": rec["task_id"], "reason": reason})
-                skipped.append(rec["task_id"])
+        bar = tqdm(total=sum(len(missing(rec)) for c in todo for rec in chunks[c]
+                             if rec["task_id"] not in skipped_before), desc="02_sample", unit="sample")
+        for c in todo:
+            ready = []
+            for rec in chunks[c]:
+                if rec["task_id"] in skipped_before:
+                    continue
+                prompt = be.build_prompt(prompt_text(rec, args, use_chat, template), chat=use_chat)
+                if not be.fits(prompt, args.max_new_tokens):
+                    reason = (f"prompt of {len(be.encode(prompt))} tokens + max_new_tokens {args.max_new_tokens} "
+                              f"exceeds the context of {be.max_context}")
+                    skip_w.write({"task_id": rec["task_id"], "reason": reason})
+                    skipped.append(rec["task_id"])
+                    bar.update(len(missing(rec)))
+                    continue
+                ready.append((rec, prompt))
+            if not ready:
                 continue
-            ready.append((rec, missing, prompt))
-        bar = tqdm(total=sum(len(m) for _, m, _ in ready), desc="02_sample", unit="sample")
-        for start in range(0, len(ready), args.tasks_per_call):
-            chunk = ready[start:start + args.tasks_per_call]
-            outs = be.generate([p for _, _, p in chunk], n=args.num_samples, max_new_tokens=args.max_new_tokens,
+            # finished tasks of the chunk are generated again (and not written): the batch, and so every row's
+            # random draws, must be the ones the uninterrupted run made
+            outs = be.generate([p for _, p in ready], n=args.num_samples, max_new_tokens=args.max_new_tokens,
                                temperature=args.temperature, top_p=args.top_p, stop=stop,
-                               # one random stream per shard: later calls continue it instead of reseeding
-                               seed=args.seed + shard_id if first_call else None)
-            first_call = False
-            for (rec, missing, prompt), completions in zip(chunk, outs):
-                for sid in missing:
+                               seed=derive_seed(args.seed, shard_id, c))
+            for (rec, prompt), completions in zip(ready, outs):
+                todo_ids = missing(rec)
+                n_tasks += bool(todo_ids)
+                for sid in todo_ids:
                     completion = completions[sid]
                     code = extract_code(completion, rec.get("entry_point"))
                     n_empty += not completion.strip()
@@ -146,10 +163,10 @@ def main(argv=None):
                     w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt,
                              "completion": completion, "code": code, "model": args.model, "round": args.round})
                     n_written += 1
-                bar.update(len(missing))
+                bar.update(len(todo_ids))
         bar.close()
 
-    print(f"02_sample: wrote {n_written} samples for {len(ready)} tasks to {out} "
+    print(f"02_sample: wrote {n_written} samples for {n_tasks} tasks to {out} "
           f"({resumed} tasks resumed, {len(skipped)} skipped [{skip_path}], {n_empty} empty completions, "
           f"{n_nocode} without code)")
     if skipped:

@@ -19,10 +19,13 @@ The contract both keep, because 05 trains on exactly what 02 writes (on-policy t
   end-of-sequence token and everything after it (padding) removed, cut before the first stop string (the stop
   string itself is not kept, as in vLLM and the OpenAI API). Nothing else is stripped or normalised;
 - temperature 0 is greedy decoding; `seed` reseeds the sampler at the start of the call (`seed=None`: continue the
-  current random stream, how 02 draws several batches from one seed). With the HF backend the samples depend on
-  the seed and on how prompts are batched (rows share one random stream), not on anything else.
+  current random stream). With the HF backend the samples depend on the seed and on how prompts are batched (rows
+  share one random stream), not on anything else: the same prompts, n, flags and seed give the same completions on
+  the same machine. Callers that must regenerate a batch exactly after a kill (02, 06) therefore seed every call
+  with `derive_seed` of keys that do not change between runs (the seed flag, the shard, the chunk of tasks).
 """
 
+import hashlib
 import os
 
 from common import InputError
@@ -41,6 +44,16 @@ def cut_at_stop(text, stop):
             if 0 <= i < cut:
                 cut = i
     return text[:cut]
+
+
+def derive_seed(*keys):
+    """A 31-bit seed that depends only on `keys` (e.g. (--seed, shard_id, chunk index)), for one generate call.
+
+    Hashed, not added: with `seed + chunk`, runs with --seed 0 and --seed 1 would share all but one of their random
+    streams. 31 bits suit every consumer (torch.manual_seed, vLLM, numpy).
+    """
+    digest = hashlib.sha256(repr(tuple(keys)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 def _check_model_arg(model):
