@@ -13,6 +13,19 @@ A model (a hub id, a local path, or a checkpoint written by 05_train_kto.py: D/f
     python 06_eval.py --model M --benchmark mbpp --n_samples 200 --temperature 0.8 --output_dir D   # pass@1/10/100
     sbatch slurm/06_eval.sbatch   # same flags; one benchmark per job
 
+Sharded, as a Slurm array (shard K of M takes problems i % M == K of the benchmark's order, writes
+samples/executions/results.shard-0000K-of-0000M.* in --output_dir and no results.json; --merge then scores all):
+
+    for K in 0 1 2 3; do python 06_eval.py --model M --benchmark mbpp --output_dir D --shard_id $K --num_shards 4; done
+    python 06_eval.py --benchmark mbpp --output_dir D --merge          # D/results.json; names a missing shard
+    jid=$(sbatch --parsable --array=0-3 --gres=gpu:1 \
+        --wrap "python 06_eval.py --model M --benchmark mbpp --output_dir D")
+    sbatch --dependency=afterok:$jid --wrap "python 06_eval.py --benchmark mbpp --output_dir D --merge"
+    # saved samples judged in shards: add --samples S to the shards and to the --merge
+Give the shards and the merge the same --data_path, --limit and --k. Generation is seeded per chunk of --gen_chunk
+tasks from (--seed, shard, chunk), so a resumed shard writes exactly what it would have; greedy samples (the
+default for one sample) are the same whatever the shard count, sampled ones differ with it.
+
 Benchmarks (`--benchmark`), their data (`--data_path`; default: the file in ../shared/data beside the repo, else the
 public release where the machine has network) and how a program is judged, as each official harness does:
 
@@ -50,6 +63,11 @@ Writes, under --output_dir:
     results.args.json     the resolved arguments
     samples.jsonl         with --model: task_id, sample_id, prompt (exact text given to the model), completion
                           (raw generated text), code (the program judged), model, round (null)
+    sharded (--num_shards M > 1): executions.shard-0000K-of-0000M.jsonl and samples.shard-...jsonl as above for the
+                          shard's problems; results.shard-0000K-of-0000M.json, the results.json fields over the
+                          shard's problems plus shard_id, num_shards (written last: its presence marks a finished
+                          shard); results.shard-...args.json. --merge writes results.json (plus num_shards, with
+                          samples_path/executions_path the shard globs) and results.args.json
     expected-*.pkl        humaneval_plus / mbpp_plus: the reference outputs and times, unless --cache_dir says where
 """
 
@@ -62,8 +80,8 @@ import os
 import pickle
 import sys
 
-from common import (InputError, JsonlWriter, atomic_write_json, die, done_keys, expand_inputs, read_json_records,
-                    read_jsonl, write_args)
+from common import (InputError, JsonlWriter, add_shard_args, atomic_write_json, die, done_keys, expand_inputs,
+                    read_json_records, read_jsonl, resolve_shard, select_shard, shard_path, write_args)
 from sandbox import evalplus_compare
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -582,24 +600,35 @@ def prompt_for(bench, prob, chat):
     raise InputError(f"--benchmark {bench!r} is unknown")
 
 
-def generate_samples(args, bench, probs, samples_path):
-    """Write args.n_samples samples per task to samples_path (resuming by (task_id, sample_id)); return count new."""
+def generate_samples(args, bench, probs, samples_path, shard_id=0):
+    """Write args.n_samples samples per task to samples_path (resuming by (task_id, sample_id)); return count new.
+
+    The tasks are cut into fixed chunks of --gen_chunk in the (shard's) benchmark order, and each generate call is
+    seeded from (--seed, shard_id, chunk, stop group): a rerun regenerates an unfinished chunk whole, with the same
+    seed, and writes only its missing samples, so a resumed run writes what an uninterrupted one does."""
     from tqdm import tqdm
 
     from common import extract_code
-    from generation import backend_from_args, chat_flag
+    from generation import backend_from_args, chat_flag, derive_seed
 
+    if args.gen_chunk < 1:
+        raise InputError("--gen_chunk must be at least 1")
+    done = set() if args.overwrite else done_keys(samples_path, ("task_id", "sample_id"))
+    task_ids = list(probs)
+    chunks = [task_ids[i:i + args.gen_chunk] for i in range(0, len(task_ids), args.gen_chunk)]
+    todo = [c for c, chunk in enumerate(chunks)
+            if any((t, s) not in done for t in chunk for s in range(args.n_samples))]
+    if not todo:
+        return 0
     be = backend_from_args(args)
     flag = chat_flag(args)
     chat = be.chat if flag is None else flag
-    done = set() if args.overwrite else done_keys(samples_path, ("task_id", "sample_id"))
-    todo = [t for t in probs if any((t, s) not in done for s in range(args.n_samples))]
     temperature = args.temperature if args.temperature is not None else (0.0 if args.n_samples == 1 else 0.8)
     written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
-            tqdm(total=len(todo), desc=f"generate {bench}", file=sys.stderr) as bar:
-        for start in range(0, len(todo), args.gen_chunk):
-            chunk = todo[start:start + args.gen_chunk]
+            tqdm(total=sum(len(chunks[c]) for c in todo), desc=f"generate {bench}", file=sys.stderr) as bar:
+        for c in todo:
+            chunk = chunks[c]
             texts, modes, stops, prompts = [], [], [], []
             for t in chunk:
                 text, mode, stop = prompt_for(bench, probs[t], chat)
@@ -613,12 +642,14 @@ def generate_samples(args, bench, probs, samples_path):
             fits = [be.fits(p, args.max_new_tokens) for p in prompts]
             too_long += fits.count(False)
             outs = [[""] * args.n_samples if not ok else None for ok in fits]
-            for stop in dict.fromkeys(stops):
+            # finished tasks of the chunk are generated again (not written): the batch fixes every row's draws
+            for group, stop in enumerate(dict.fromkeys(stops)):
                 idx = [i for i, s in enumerate(stops) if s == stop and fits[i]]
                 if not idx:
                     continue
                 res = be.generate([prompts[i] for i in idx], n=args.n_samples, max_new_tokens=args.max_new_tokens,
-                                  temperature=temperature, top_p=args.top_p, stop=stop, seed=args.seed + start)
+                                  temperature=temperature, top_p=args.top_p, stop=stop,
+                                  seed=derive_seed(args.seed, shard_id, c, group))
                 for i, r in zip(idx, res):
                     outs[i] = r
             for t, text, mode, prompt, comps in zip(chunk, texts, modes, prompts, outs):
@@ -642,7 +673,7 @@ def generate_samples(args, bench, probs, samples_path):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def main():
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     # what to evaluate
@@ -668,33 +699,101 @@ def main():
                     help="EvalPlus benchmarks: an input gets this many times the reference's time")
     ap.add_argument("--cache_dir", default=None,
                     help="where EvalPlus reference outputs are cached (default: $PLUM_CACHE, else ~/.cache/plum)")
-    # generation (only with --model)
+    # generation (only with --model; 06 also judges saved samples, so --model is optional here)
     from generation import add_backend_args
-    g = add_backend_args(ap)
-    for action in g._group_actions:  # 06 also evaluates saved samples, so --model is optional here
-        if action.dest == "model":
-            action.required = False
-            action.default = None
+    g = add_backend_args(ap, model_required=False)
     g.add_argument("--n_samples", type=int, default=1, help="samples per task (1: greedy pass@1)")
     g.add_argument("--temperature", type=float, default=None, help="default: 0 (greedy) for 1 sample, else 0.8")
     g.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling (ignored when greedy)")
-    g.add_argument("--seed", type=int, default=0, help="sampling seed")
-    g.add_argument("--gen_chunk", type=int, default=32, help="tasks per generate call (a kill loses at most these)")
+    g.add_argument("--seed", type=int, default=0,
+                   help="sampling seed; each chunk of --gen_chunk tasks is seeded from (seed, shard, chunk)")
+    g.add_argument("--gen_chunk", type=int, default=32,
+                   help="tasks per generate call (a kill loses at most these; keep it the same when resuming)")
+    # sharding (a Slurm array): shard K takes problems i % M == K and writes *.shard-K-of-M files; --merge scores
+    add_shard_args(ap)
+    ap.add_argument("--merge", action="store_true",
+                    help="score the finished shards in --output_dir (executions.shard-*) into results.json; names "
+                         "any shard that is missing or unfinished")
     # run
     ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
-    args = ap.parse_args()
+    return ap.parse_args(argv)
 
+
+def main(argv=None):
+    args = parse_args(argv)
     try:
         run(args)
     except InputError as e:
         die(str(e))
 
 
+def _shard_files(output_dir, name, ext, num_shards=None):
+    """{shard_id: path} of output_dir/NAME.shard-K-of-M.EXT, all of one M (num_shards when given) and none missing;
+    InputError naming the missing shards otherwise. Returns (files, M)."""
+    import glob
+    import re
+    pat = re.compile(rf"{re.escape(name)}\.shard-(\d{{5}})-of-(\d{{5}})\.{re.escape(ext)}$")
+    found = collections.defaultdict(dict)
+    for path in glob.glob(os.path.join(output_dir, f"{name}.shard-*-of-*.{ext}")):
+        m = pat.search(os.path.basename(path))
+        if m:
+            found[int(m.group(2))][int(m.group(1))] = path
+    if num_shards is None:
+        if not found:
+            raise InputError(f"{output_dir}: no {name}.shard-*-of-*.{ext}; run the shards first (--shard_id K "
+                             f"--num_shards M, or a Slurm array), then --merge")
+        if len(found) > 1:
+            raise InputError(f"{output_dir}: {name} shard files of different counts ({sorted(found)} shards); "
+                             f"delete the stale ones, then --merge")
+        num_shards = next(iter(found))
+    files = found.get(num_shards, {})
+    missing = [k for k in range(num_shards) if k not in files]
+    if missing:
+        raise InputError(f"{output_dir}: shard(s) {missing} of {num_shards} have not finished (no "
+                         f"{shard_path(name + '.' + ext, missing[0], num_shards)}); rerun them with --shard_id K "
+                         f"--num_shards {num_shards} (same flags), then --merge")
+    return [files[k] for k in range(num_shards)], num_shards
+
+
+def score(bench, samples, exec_paths, ks, n_total):
+    """pass@k and counts of `samples` [(task_id, sample_id, program, model)] from the execution records in
+    `exec_paths` (n_total: the benchmark's problems, reported): every sample must have one (InputError otherwise);
+    records of other samples are ignored."""
+    plus = bench in ("humaneval_plus", "mbpp_plus")
+    n_per_task = collections.Counter(t for t, _, _, _ in samples)
+    wanted = {(t, sid) for t, sid, _, _ in samples}
+    correct, base_correct, statuses = collections.Counter(), collections.Counter(), collections.Counter()
+    for path in exec_paths:
+        for rec in read_jsonl(path, required=("task_id", "sample_id", "passed")):
+            key = (rec["task_id"], rec["sample_id"])
+            if key not in wanted:
+                continue
+            wanted.discard(key)  # a record appended twice (a kill between write and resume) counts once
+            correct[rec["task_id"]] += bool(rec["passed"])
+            base_correct[rec["task_id"]] += bool(rec.get("base_passed", rec["passed"]))
+            statuses[rec["status"]] += 1
+    if wanted:
+        raise InputError(f"{', '.join(exec_paths)}: {len(wanted)} sample(s) have no execution record (e.g. "
+                         f"{sorted(wanted)[0]}); rerun to finish them")
+    counts = {t: (n, correct[t]) for t, n in n_per_task.items()}
+    out = {"problems": len(counts), "problems_total": n_total, "samples": len(samples),
+           "samples_per_problem": min(n_per_task.values()), "pass@k": mean_pass_at_k(counts, ks)}
+    if plus:
+        out["base_pass@k"] = mean_pass_at_k({t: (n, base_correct[t]) for t, n in n_per_task.items()}, ks)
+    out["status_counts"] = dict(statuses)
+    return out
+
+
 def run(args):
     from tqdm import tqdm
 
     # setup
-    if (args.samples is None) == (args.model is None):
+    shard_id, num_shards = resolve_shard(args)
+    if args.merge:
+        if num_shards > 1:
+            raise InputError("--merge scores every shard at once: run it without --shard_id/--num_shards (and "
+                             "outside the Slurm array)")
+    elif (args.samples is None) == (args.model is None):
         raise InputError("give exactly one of --samples FILE (saved completions) and --model M (generate, then judge)")
     try:
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
@@ -707,19 +806,30 @@ def run(args):
         probs = dict(list(probs.items())[:args.limit])
     timeout = args.timeout if args.timeout is not None else BENCHMARKS[bench][2]
     os.makedirs(args.output_dir, exist_ok=True)
-    exec_path = os.path.join(args.output_dir, "executions.jsonl")
     results_path = os.path.join(args.output_dir, "results.json")
-    write_args(results_path[: -len(".json")], args)
+    if args.merge:
+        return merge(args, bench, probs, n_total, ks, timeout, results_path)
+    # a shard: problems i % num_shards == shard_id of the benchmark's order, its own files, no results.json
+    all_probs = probs
+    probs = dict(select_shard(all_probs.items(), shard_id, num_shards))
+    if not probs:
+        raise InputError(f"shard {shard_id} of {num_shards} has no problems ({len(all_probs)} in all); use fewer "
+                         f"shards")
+    exec_path = shard_path(os.path.join(args.output_dir, "executions.jsonl"), shard_id, num_shards)
+    if num_shards > 1:
+        results_path = shard_path(os.path.join(args.output_dir, "results.jsonl"), shard_id, num_shards)[:-1]
+    write_args(results_path[: -len(".json")] + ".jsonl", args, shard_id=shard_id, num_shards=num_shards)
 
     samples_path = args.samples
     if args.model is not None:
-        samples_path = os.path.join(args.output_dir, "samples.jsonl")
-        generate_samples(args, bench, probs, samples_path)
+        samples_path = shard_path(os.path.join(args.output_dir, "samples.jsonl"), shard_id, num_shards)
+        generate_samples(args, bench, probs, samples_path, shard_id)
 
-    samples = list(read_samples(samples_path, bench, probs))
+    # every record is checked against the whole benchmark, then the shard keeps its problems' samples
+    samples = [s for s in read_samples(samples_path, bench, all_probs) if s[0] in probs]
     if not samples:
-        raise InputError(f"{samples_path}: no samples; nothing to evaluate")
-    n_per_task = collections.Counter(t for t, _, _, _ in samples)
+        raise InputError(f"{samples_path}: no samples" + (f" of shard {shard_id}'s problems" if num_shards > 1
+                                                           else "") + "; nothing to evaluate")
     done = set() if args.overwrite else done_keys(exec_path, ("task_id", "sample_id"))
     todo = [s for s in samples if (s[0], s[1]) not in done]
 
@@ -745,39 +855,58 @@ def run(args):
                 t, sid = todo[i][0], todo[i][1]
                 w.write(execution_record(t, sid, res, probs[t] if plus else None))
 
-    # write: pass@k over the samples given, whatever run judged them
-    wanted = {(t, sid) for t, sid, _, _ in samples}
-    correct, base_correct, statuses = collections.Counter(), collections.Counter(), collections.Counter()
-    for rec in read_jsonl(exec_path, required=("task_id", "sample_id", "passed")):
-        key = (rec["task_id"], rec["sample_id"])
-        if key not in wanted:
-            continue
-        wanted.discard(key)  # a record appended twice (a kill between write and resume) counts once
-        correct[rec["task_id"]] += bool(rec["passed"])
-        base_correct[rec["task_id"]] += bool(rec.get("base_passed", rec["passed"]))
-        statuses[rec["status"]] += 1
-    if wanted:
-        raise InputError(f"{exec_path}: {len(wanted)} sample(s) have no execution record; rerun to finish them")
-    counts = {t: (n, correct[t]) for t, n in n_per_task.items()}
-    model = args.model or next((m for _, _, _, m in samples if m), None)
-    results = {
-        "benchmark": bench,
-        "version": version_of(bench, args.data_path),
-        "model": model,
-        "problems": len(counts),
-        "problems_total": n_total,
-        "samples": len(samples),
-        "samples_per_problem": min(n_per_task.values()),
-        "pass@k": mean_pass_at_k(counts, ks),
-    }
-    if plus:
-        results["base_pass@k"] = mean_pass_at_k({t: (n, base_correct[t]) for t, n in n_per_task.items()}, ks)
-    results.update(status_counts=dict(statuses), isolation=isolation, data_path=args.data_path,
+    # write: pass@k over the samples given, whatever run judged them (a shard's file covers its problems only)
+    results = {"benchmark": bench, "version": version_of(bench, args.data_path),
+               "model": args.model or next((m for _, _, _, m in samples if m), None)}
+    results.update(score(bench, samples, [exec_path], ks, n_total))
+    results.update(isolation=isolation, data_path=args.data_path,
                    samples_path=samples_path, executions_path=exec_path, timeout=timeout)
+    if num_shards > 1:
+        results.update(shard_id=shard_id, num_shards=num_shards)
     atomic_write_json(results_path, results)
     shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
-    print(f"06_eval: {bench}: {shown}  ({len(counts)}/{n_total} problems, {results['samples_per_problem']} "
-          f"sample(s) each, {len(todo)} judged now, {len(samples) - len(todo)} resumed) -> {results_path}")
+    what = f"shard {shard_id} of {num_shards}, partial " if num_shards > 1 else ""
+    print(f"06_eval: {bench}: {what}{shown}  ({results['problems']}/{n_total} problems, "
+          f"{results['samples_per_problem']} sample(s) each, {len(todo)} judged now, {len(samples) - len(todo)} "
+          f"resumed) -> {results_path}")
+    if num_shards > 1:
+        print(f"06_eval: when every shard is done: 06_eval.py --benchmark {bench} --output_dir {args.output_dir} "
+              f"--merge (with the same --data_path/--limit/--k{', --samples' if args.samples else ''})")
+
+
+def merge(args, bench, probs, n_total, ks, timeout, results_path):
+    """results.json over every shard in --output_dir: each shard's partial results (written last, so present only
+    when the shard finished), executions and, after --model, samples; a missing shard is named."""
+    partials, num_shards = _shard_files(args.output_dir, "results", "json")
+    exec_paths, _ = _shard_files(args.output_dir, "executions", "jsonl", num_shards)
+    if args.samples:
+        sample_paths = expand_inputs(args.samples)
+    else:
+        sample_paths, _ = _shard_files(args.output_dir, "samples", "jsonl", num_shards)
+    samples = [s for path in sample_paths for s in read_samples(path, bench, probs)]
+    if not samples:
+        raise InputError(f"{', '.join(sample_paths)}: no samples; nothing to evaluate")
+    if not args.samples:  # generated by the shards: every problem must have its samples
+        lacking = [t for t in probs if t not in {s[0] for s in samples}]
+        if lacking:
+            raise InputError(f"{args.output_dir}: {len(lacking)} problem(s) have no samples (e.g. {lacking[0]!r}); "
+                             f"check that the shards ran with the same --limit/--data_path as this merge")
+    parts = [json.load(open(p, encoding="utf-8")) for p in partials]
+    write_args(results_path[: -len(".json")] + ".jsonl", args, num_shards=num_shards)
+    models = {p.get("model") for p in parts} - {None}
+    results = {"benchmark": bench, "version": version_of(bench, args.data_path),
+               "model": args.model or (models.pop() if len(models) == 1 else sorted(models) or None)}
+    results.update(score(bench, samples, exec_paths, ks, n_total))
+    isolation = {p.get("isolation") for p in parts}
+    results.update(isolation=isolation.pop() if len(isolation) == 1 else sorted(isolation),
+                   data_path=args.data_path, samples_path=args.samples or os.path.join(
+                       args.output_dir, f"samples.shard-*-of-{num_shards:05d}.jsonl"),
+                   executions_path=os.path.join(args.output_dir, f"executions.shard-*-of-{num_shards:05d}.jsonl"),
+                   timeout=timeout, num_shards=num_shards)
+    atomic_write_json(results_path, results)
+    shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
+    print(f"06_eval: {bench}: {shown}  ({results['problems']}/{n_total} problems, {results['samples_per_problem']} "
+          f"sample(s) each, merged from {num_shards} shards) -> {results_path}")
 
 
 if __name__ == "__main__":

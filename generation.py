@@ -267,7 +267,8 @@ def load_backend(model, backend="hf", dtype="auto", device=None, tensor_parallel
 def add_backend_args(parser, max_new_tokens=512, model_required=True):
     """The flags every stage that generates shares (01, 02, 06); model_required=False where --model is optional."""
     g = parser.add_argument_group("model")
-    g.add_argument("--model", required=model_required, default=None, help="hub id or local dir (a 05_train_kto.py checkpoint D/final works)")
+    g.add_argument("--model", required=model_required, default=None,
+                   help="hub id or local dir (a 05_train_kto.py checkpoint D/final works)")
     g.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="generation engine (vllm: GPU only)")
     g.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, float32 on CPU), bfloat16, float16, float32")
     g.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs per model (vllm only)")

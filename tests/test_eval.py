@@ -283,3 +283,48 @@ def test_model_generates_then_judges(tmp_path, bench, fixture, request):
     assert res["model"] == str(model) and res["problems"] == 2 and res["samples_per_problem"] == 2
     assert set(res["pass@k"]) == {"pass@1"} and 0.0 <= res["pass@k"]["pass@1"] <= 1.0
     assert len(read_jsonl(out / "executions.jsonl")) == 4
+
+
+def test_model_eval_in_three_shards_equals_one_run(tmp_path, tiny_chat_model):
+    """--shard_id/--num_shards (flags or the Slurm array variables) then --merge: the same samples, executions and
+    pass@k as one run; the merge names a shard that has not finished."""
+    from common import InputError
+    # tasks whose tests any program that runs passes, and tasks no tiny random model solves: pass@k is not 0 or 1
+    rows = [dict(task_id=f"t{i}", instruction=f"Return {i}.", entry_point=f"f{i}", setup="",
+                 tests=["assert 1 + 1 == 2"] if i % 2 else [f"assert f{i}() == {i}"]) for i in range(7)]
+    data = write_jsonl(tmp_path / "tests.jsonl", rows)
+    base = ["--model", tiny_chat_model, "--benchmark", "jsonl", "--data_path", str(data), "--n_samples", "2",
+            "--temperature", "0", "--max_new_tokens", "8", "--workers", "1", "--k", "1,2", "--gen_chunk", "2"]
+    one, sh = tmp_path / "one", tmp_path / "sh"
+    ev.run(ev.parse_args(base + ["--output_dir", str(one)]))
+    for k in (0, 1):
+        ev.run(ev.parse_args(base + ["--output_dir", str(sh), "--shard_id", str(k), "--num_shards", "3"]))
+    assert not (sh / "results.json").exists()
+    merge = ["--benchmark", "jsonl", "--data_path", str(data), "--output_dir", str(sh), "--merge", "--k", "1,2"]
+    with pytest.raises(InputError, match=r"shard\(s\) \[2\] of 3 have not finished"):
+        ev.run(ev.parse_args(merge))
+    # the last shard as a Slurm array task runs it: shard id and count from the environment
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID="2", SLURM_ARRAY_TASK_COUNT="3")
+    p = subprocess.run([sys.executable, os.path.join(REPO, "06_eval.py"), *base, "--output_dir", str(sh)], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "shard 2 of 3" in p.stdout
+    ev.run(ev.parse_args(merge))
+
+    res1, res3 = json.load(open(one / "results.json")), json.load(open(sh / "results.json"))
+    assert 0 < res1["pass@k"]["pass@1"] < 1 and set(res1["pass@k"]) == {"pass@1", "pass@2"}
+    for key in ("pass@k", "problems", "problems_total", "samples", "samples_per_problem", "status_counts", "model"):
+        assert res3[key] == res1[key], key
+    assert res3["num_shards"] == 3
+    ex1 = {(e["task_id"], e["sample_id"]): (e["status"], e["passed"]) for e in read_jsonl(one / "executions.jsonl")}
+    ex3 = {(e["task_id"], e["sample_id"]): (e["status"], e["passed"])
+           for k in range(3) for e in read_jsonl(sh / f"executions.shard-{k:05d}-of-00003.jsonl")}
+    assert ex3 == ex1 and len(ex1) == 14
+    # shard K holds problems i % 3 == K; greedy samples do not depend on the sharding
+    s1 = sorted((s["task_id"], s["sample_id"], s["prompt"], s["completion"]) for s in read_jsonl(one / "samples.jsonl"))
+    s3 = []
+    for k in range(3):
+        part = read_jsonl(sh / f"samples.shard-{k:05d}-of-00003.jsonl")
+        assert {s["task_id"] for s in part} == {f"t{i}" for i in range(k, 7, 3)}
+        s3 += [(s["task_id"], s["sample_id"], s["prompt"], s["completion"]) for s in part]
+    assert sorted(s3) == s1
