@@ -328,3 +328,21 @@ def test_model_eval_in_three_shards_equals_one_run(tmp_path, tiny_chat_model):
         assert {s["task_id"] for s in part} == {f"t{i}" for i in range(k, 7, 3)}
         s3 += [(s["task_id"], s["sample_id"], s["prompt"], s["completion"]) for s in part]
     assert sorted(s3) == s1
+
+
+def test_model_sampling_resumes_exactly(tmp_path, tiny_model):
+    """Sampled generation (temperature 1) cut inside a chunk and resumed writes the uninterrupted run's samples."""
+    rows = [dict(task_id=f"t{i}", instruction=f"Return {i}.", entry_point=f"f{i}", setup="",
+                 tests=[f"assert f{i}() == {i}"]) for i in range(5)]
+    data = write_jsonl(tmp_path / "tests.jsonl", rows)
+    argv = ["--model", tiny_model, "--benchmark", "jsonl", "--data_path", str(data), "--n_samples", "2",
+            "--temperature", "1", "--max_new_tokens", "8", "--workers", "1", "--k", "1", "--gen_chunk", "2"]
+    ev.run(ev.parse_args(argv + ["--output_dir", str(tmp_path / "one")]))
+    ref = read_jsonl(tmp_path / "one" / "samples.jsonl")
+    assert len(ref) == 10 and len({s["completion"] for s in ref}) > 3
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    lines = open(tmp_path / "one" / "samples.jsonl").read().splitlines(keepends=True)
+    (cut / "samples.jsonl").write_text("".join(lines[:5]) + lines[5][:30])  # inside chunk 1, mid-line
+    ev.run(ev.parse_args(argv + ["--output_dir", str(cut)]))
+    assert read_jsonl(cut / "samples.jsonl") == ref
