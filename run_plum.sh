@@ -3,7 +3,7 @@
 # 05 train, each round sampling from the previous round's checkpoint, with 06 eval after each round.
 #
 #   bash run_plum.sh                                   # the toy code world (no GPU, no download): builds and caches
-#                                                      # the SFT model (.cache/toyworld), 3 rounds, ~15 min on 2 CPUs
+#                                                      # the SFT model (.cache/toyworld), 3 rounds, <20 min on 2 CPUs
 #   bash run_plum.sh --rounds 3 --seed 1 --out runs/toy-s1
 #   bash run_plum.sh --loss dpo | --off_policy | --tests reference | --rounds 1      # the paper's ablations
 #   bash run_plum.sh --model Qwen/Qwen2.5-Coder-1.5B-Instruct --data mbpp --benchmark mbpp_plus \
@@ -83,13 +83,18 @@ done
 
 if [[ -z $MODEL ]]; then
   [[ -z $DATA && -z $BENCHMARK ]] || die "--data/--benchmark need --model (without --model the toy world is used)"
+  # One torch thread per stage: the toy model's matmuls are too small to gain from a second one, and two spinning
+  # threads made SFT steps several times slower on a shared 2-core machine (measured; notes/loop.md).
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
   echo "== toy code world ($TOY_DIR)"
   "$PY" "$REPO/toyworld.py" --out "$TOY_DIR" || die "building the toy world failed; rerun to resume it"
   MODEL="$TOY_DIR/sft/final"; DATA="$TOY_DIR/train_instructions.jsonl"; TESTS_FILE="$TOY_DIR/train_tests.jsonl"
   BENCHMARK=jsonl; EVAL_DATA="$TOY_DIR/heldout_tests.jsonl"; TEMPERATURE="${TEMPERATURE:-1.0}"
-  # a few-million-parameter model learns in a few hundred steps at learning rates a 7B model would not survive
-  TOY_TESTS="--num_tests 4 --max_new_tokens 160"; TOY_GEN="--max_new_tokens 96"
-  TOY_TRAIN="--lr 2e-4 --epochs 2 --batch_size 16 --save_every 50 --max_length 512"
+  # 4 sampled test completions per task (not 1 greedy) keep tests for ~2/3 of the tasks instead of 2/5. A tiny model
+  # learns at learning rates a 7B model would not survive, but 2e-4 x 2 epochs a round drifted and lost round 1's
+  # gain by round 3; 5e-5 x 1 epoch a round climbed every round (notes/loop.md has the runs).
+  TOY_TESTS="--num_tests 4 --max_new_tokens 160 --num_generations 4 --temperature 0.8"; TOY_GEN="--max_new_tokens 96"
+  TOY_TRAIN="--lr 5e-5 --epochs 1 --batch_size 16 --save_every 50 --max_length 512"
 else
   [[ -n $DATA ]] || die "--model needs --data (01's instruction set: mbpp, leetcode, a HF dataset or a JSONL file)"
   BENCHMARK="${BENCHMARK:-humaneval}"; TOY_TESTS=""; TOY_GEN=""; TOY_TRAIN=""
