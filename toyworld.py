@@ -450,7 +450,8 @@ def build_model(args, out, pairs, info):
     info["commands"].append(" ".join(cmd))
     print("toyworld: training the SFT model:", " ".join(cmd), flush=True)
     # One torch thread: this model's matmuls are too small to gain from a second one, and on a shared 2-core
-    # machine two spinning threads per process made SFT steps ~10x slower (6.7 s vs 0.4-2 s a step, measured).
+    # machine two threads per process made SFT steps several times slower (6.7 s vs 0.4-2 s a step, measured at
+    # load ~5 and not the same moment; notes/loop.md).
     rc = subprocess.call(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     final = os.path.join(sft_dir, "final")
     if rc != 0 or not os.path.exists(os.path.join(final, "config.json")):
