@@ -52,7 +52,8 @@ from datetime import timedelta
 
 import torch
 
-from common import InputError, JsonlWriter, atomic_write_json, die, expand_inputs, read_jsonl, write_args
+from common import (InputError, JsonlWriter, atomic_write_json, die, encode_prompt, expand_inputs, read_jsonl,
+                    write_args)
 from kto_loss import dpo_loss, kl_estimate, kto_loss, kto_weights, sft_loss, sum_per_sequence, token_logps
 
 
@@ -130,13 +131,6 @@ def load_records(args):
             continue  # SFT learns from the desirable completions only
         records.append(rec)
     return records
-
-
-def encode_prompt(tok, text):
-    # the rule generation.py's backends use when they generate: BOS added unless the text already starts with it,
-    # so training sees the very token ids the policy was prompted with
-    bos = tok.bos_token
-    return tok(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"]
 
 
 def encode_completion(tok, text, eos):

@@ -251,6 +251,18 @@ def select_shard(items, shard_id, num_shards):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# tokenization shared by generation and training
+
+
+def encode_prompt(tokenizer, text):
+    """Token ids of a prompt: the tokenizer's special tokens added unless the text already starts with BOS (a chat
+    template that writes BOS itself must not get a second one). generation.py prompts the policy with these ids and
+    05 trains on them, so training is on-policy to the token."""
+    bos = getattr(tokenizer, "bos_token", None)
+    return tokenizer(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # code extraction and prompts (02_sample.py and 06_eval.py build the same solution prompt and read code back the
 # same way; owner: model stages)
 

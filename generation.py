@@ -28,7 +28,7 @@ The contract both keep, because 05 trains on exactly what 02 writes (on-policy t
 import hashlib
 import os
 
-from common import InputError
+from common import InputError, encode_prompt
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -87,9 +87,7 @@ class _Backend:
 
     def encode(self, prompt):
         """Token ids of a prompt, adding the tokenizer's special tokens unless the text already starts with BOS."""
-        bos = getattr(self.tokenizer, "bos_token", None)
-        add = not (bos and prompt.startswith(bos))
-        return self.tokenizer(prompt, add_special_tokens=add)["input_ids"]
+        return encode_prompt(self.tokenizer, prompt)
 
     def fits(self, prompt, max_new_tokens):
         """Whether `prompt` plus `max_new_tokens` fits the model's context (callers skip and count the rest)."""
