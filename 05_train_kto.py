@@ -15,12 +15,17 @@ How it trains:
   policy is in memory while training; with --lora the reference is the base model (the adapters disabled);
 - KTO's reference point z0 comes from mismatched pairs: every example i also carries the completion of example
   σ(i), a fixed seeded derangement of the data set (one cycle, so σ(i) != i whenever there are two examples or
-  more), scored in the same forward pass as the batch; z0 = max(0, mean of those pairs' log-ratios) over the
-  micro-batch on every rank. A one-class batch and a batch of one are ordinary batches; with a one-example data set
-  σ(0) = 0 and z0 is that example's own clamped log-ratio;
+  more), scored by the policy in a no-grad forward beside the batch's (z0 is detached, so a backward pass through
+  those rows would be wasted work; --kl_pass same scores them in the batch's own forward for the same numbers);
+  z0 = max(0, mean of those pairs' log-ratios) over the micro-batch on every rank. A one-class batch and a batch
+  of one are ordinary batches; with a one-example data set σ(0) = 0 and z0 is that example's own clamped
+  log-ratio;
 - a step's loss is the sum over its global batch divided by the global batch's size (tokens for SFT), whatever
   the split into ranks and accumulation micro-batches, so torchrun on W processes equals one process with the
   same global batch; data order is a seeded permutation per epoch, a function of (--seed, step) alone;
+- a micro-batch's rows are packed into one sequence with no padding (positions restart at 0 on each row and
+  attention stays within a row, packed_attention), so padding costs nothing; --no_packing pads them instead, and
+  models whose attention is not plain causal (sliding windows shorter than --max_length, soft-capping) are padded;
 - prompt + completion longer than --max_length: the prompt is cut from the left (its end, next to the
   completion, is kept); a completion that does not fit with one prompt token is dropped and counted, never
   trained on cut short. EOS is appended to every completion (02 strips it) unless --no_eos.
@@ -31,9 +36,10 @@ Writes, in --output_dir D:
                         written under a temporary name and renamed; the newest --save_total_limit are kept
   D/final/              the same model + tokenizer at the end (what 02, 06 and load_backend load)
   D/metrics.jsonl       one line per optimizer step: step, epoch, loss, lr, grad_norm, examples, tokens,
-                        tokens_per_s, seconds, memory_mb, and per loss: kto: rewards_desirable,
-                        rewards_undesirable, margin, z0, n_desirable, n_undesirable; dpo: rewards_chosen,
-                        rewards_rejected, margin, accuracy; sft: nll
+                        tokens_per_s, seconds (wall time since the previous step's, checkpoints included),
+                        memory_mb, and per loss: kto: rewards_desirable, rewards_undesirable, margin, z0,
+                        n_desirable, n_undesirable; dpo: rewards_chosen, rewards_rejected, margin, accuracy;
+                        sft: nll
   D/metrics.png         the curves of metrics.jsonl
   D/train.args.json     the resolved arguments, data counts (dropped, truncated), λ_D, λ_U
 """
@@ -41,6 +47,7 @@ Writes, in --output_dir D:
 import argparse
 import copy
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -78,9 +85,10 @@ def parse_args(argv=None):
     p.add_argument("--dpo_type", choices=["sigmoid", "ipo", "hinge"], default="sigmoid")
     p.add_argument("--label_smoothing", type=float, default=0.0, help="conservative DPO ε (sigmoid only)")
     p.add_argument("--max_length", type=int, default=1024, help="prompt + completion tokens")
-    p.add_argument("--kl_pass", choices=["same", "separate"], default="same",
-                   help="kto: score the KL rows in the batch's forward pass (same) or in a no-grad pass of their "
-                        "own (separate: no backward through them; faster where compute, not launches, dominates)")
+    p.add_argument("--kl_pass", choices=["separate", "same"], default="separate",
+                   help="kto: score the KL rows in a no-grad forward of their own (separate: z0 is detached, so "
+                        "nothing flows back through them) or in the batch's forward pass (same: the same numbers, "
+                        "with a backward pass through the KL rows that is wasted work)")
     p.add_argument("--no_eos", action="store_true", help="do not append EOS to completions")
     # optimisation
     p.add_argument("--epochs", type=float, default=1.0)
@@ -100,6 +108,9 @@ def parse_args(argv=None):
     p.add_argument("--gradient_checkpointing", action="store_true")
     p.add_argument("--fsdp", action="store_true", help="shard the model with FSDP (torchrun on GPUs)")
     p.add_argument("--ref_batch_size", type=int, default=None, help="rows per reference forward (default 2x)")
+    p.add_argument("--no_packing", action="store_true",
+                   help="right-pad each micro-batch instead of packing its rows into one sequence (packing keeps "
+                        "rows apart in attention and is used wherever the model allows; see packing_blocker)")
     # output
     p.add_argument("--output_dir", required=True)
     p.add_argument("--save_every", type=int, default=500, help="checkpoint every N optimizer steps (0: only final)")
@@ -186,29 +197,118 @@ def rows_of(loss, examples, idx, sigma, max_length):
     return [(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
 
 
-def collate(rows, pad_id, device):
-    """Right-pad to the longest row: input_ids [R, T], completion_mask [R, T] (1 on completion tokens)."""
-    T = max(len(p) + len(c) for p, c in rows)
-    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), T), dtype=torch.long)
-    for r, (p, c) in enumerate(rows):
-        ids[r, :len(p) + len(c)] = torch.tensor(p + c)
-        mask[r, len(p):len(p) + len(c)] = 1
-    return ids.to(device), mask.to(device)
+def collate(rows, device, packed=True, pad_id=0):
+    """Model inputs for rows [(prompt ids, completion ids), ...], and where each completion token is predicted.
+
+    packed=True:  input_ids [1, S], the R rows back to back (S = their total length, no padding);
+                  position_ids [1, S] restarting at 0 on each row; cu_seqlens [R+1] int32, the row boundaries
+                  (FlashAttention's varlen convention), which packed_attention reads to keep rows apart.
+    packed=False: input_ids [R, T], right-padded with pad_id to the longest row.
+    Both:         score_at [N], indices into the flattened input positions whose next token is a completion
+                  token; targets [N], those tokens; row [N], the row of each; ntok [R], completion tokens per row.
+
+    Example: rows [([5, 6], [7, 8]), ([9], [3])], packed -> input_ids [[5, 6, 7, 8, 9, 3]], position_ids
+    [[0, 1, 2, 3, 0, 1]], cu_seqlens [0, 4, 6], score_at [1, 2, 4], targets [7, 8, 3], row [0, 0, 1], ntok [2, 1].
+    """
+    plen = torch.tensor([len(p) for p, _ in rows])
+    clen = torch.tensor([len(c) for _, c in rows])
+    lens = plen + clen
+    flat = torch.tensor(list(itertools.chain.from_iterable(itertools.chain(p, c) for p, c in rows)))
+    R, T = len(rows), int(lens.max())
+    starts = torch.cumsum(lens, 0) - lens  # where each row begins in flat
+    if packed:
+        ids, row_base = flat[None], starts
+    else:
+        ids = torch.full((R, T), pad_id, dtype=torch.long)
+        ids[torch.arange(T) < lens[:, None]] = flat
+        row_base = torch.arange(R) * T
+    row = torch.repeat_interleave(torch.arange(R), clen)
+    # the k-th completion token of row r sits at base + plen + k and is predicted one position earlier
+    k = torch.arange(int(clen.sum())) - torch.repeat_interleave(torch.cumsum(clen, 0) - clen, clen)
+    score_at = row_base[row] + plen[row] - 1 + k
+    batch = {"input_ids": ids, "score_at": score_at, "targets": ids.flatten()[score_at + 1], "row": row,
+             "ntok": clen}
+    if packed:
+        batch["position_ids"] = (torch.arange(int(lens.sum())) - torch.repeat_interleave(starts, lens))[None]
+        batch["cu_seqlens"] = torch.cat([torch.zeros(1, dtype=torch.int32), torch.cumsum(lens, 0, dtype=torch.int32)])
+        batch["max_len"] = T
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # model
 
 
+def packed_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, cu_seq_lens_q=None,
+                     **kwargs):
+    """Causal attention that keeps packed rows apart: query [1, H, S, D], key/value [1, H_kv, S, D] -> [1, S, H, D].
+
+    Registered with transformers' AttentionInterface as "plum_packed" by enable_packing. Each row [s, e) of
+    cu_seq_lens_q attends only to itself, through SDPA's fused causal kernel, so a packed batch computes what the
+    rows would compute one at a time, with no padding anywhere: on a batch whose rows fill 40-100% of the longest,
+    padding is about half of the attention work. Calls without cu_seq_lens_q (an ordinary padded batch,
+    generation) go to transformers' SDPA path unchanged.
+    """
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    if cu_seq_lens_q is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    bounds = cu_seq_lens_q.tolist()
+    gqa = key.shape[1] != query.shape[1]
+    out = [torch.nn.functional.scaled_dot_product_attention(
+        query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], dropout_p=dropout, scale=scaling, is_causal=True,
+        enable_gqa=gqa) for s, e in zip(bounds[:-1], bounds[1:])]
+    return torch.cat(out, dim=2).transpose(1, 2).contiguous(), None
+
+
+def packing_blocker(model, max_length):
+    """Why rows of this model cannot be packed (None when they can): packed_attention is plain causal attention."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = base.config
+    if not hasattr(base, "set_attn_implementation"):
+        return "this transformers cannot switch a model's attention function (set_attn_implementation)"
+    if not base._can_set_attn_implementation():
+        return f"{type(base).__name__} does not take a custom attention function"
+    if getattr(cfg, "attn_logit_softcapping", None) is not None:
+        return "the model soft-caps its attention logits"
+    window = getattr(cfg, "sliding_window", None)
+    if window is not None and window < max_length:
+        return f"the model's sliding window ({window}) is shorter than --max_length {max_length}"
+    if cfg._attn_implementation not in ("sdpa", "eager", "plum_packed"):
+        return f"the model was loaded with attn_implementation {cfg._attn_implementation!r}"
+    return None
+
+
+def enable_checkpointing(model, lora=False):
+    """Recompute each layer's activations in the backward pass (non-reentrant: kwargs such as the packing reach
+    every layer); with LoRA the embeddings' output must require grad or no gradient reaches the adapters."""
+    kw = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # the name since transformers 5.x
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kw)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)
+    if lora:
+        model.enable_input_require_grads()
+
+
+def enable_packing(model):
+    """Route the model's attention through packed_attention (checkpoints still save a plain config)."""
+    from transformers import AttentionInterface
+    AttentionInterface.register("plum_packed", packed_attention)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base.set_attn_implementation("plum_packed")
+    return model
+
+
 class SequenceLogps(torch.nn.Module):
-    """Wraps a causal LM: (input_ids [R, T], completion_mask [R, T]) -> (log π(y|x) [R], completion tokens [R]).
+    """Wraps a causal LM: a batch from collate -> (log π(y|x) [R], completion tokens [R]).
 
     The same sum as kto_loss.sequence_logps(model(input_ids).logits, ...), computed without the full logits: the
     decoder's hidden states are gathered at the positions that predict a completion token and only those go
-    through the LM head and the float32 log-softmax, so prompt and padding cost no vocabulary-sized work. Rows are
-    right-padded and no attention mask is passed: under a causal mask the padding after a row's last token cannot
-    change that row's earlier positions, and the mask-free path lets SDPA take its fused causal kernel.
+    through the LM head and the float32 log-softmax, so prompt and padding cost no vocabulary-sized work. Packed
+    batches need enable_packing(model). Padded rows are right-padded and no attention mask is passed: under a
+    causal mask the padding after a row's last token cannot change that row's earlier positions, and the
+    mask-free path lets SDPA take its fused causal kernel.
     """
 
     def __init__(self, model):
@@ -220,18 +320,21 @@ class SequenceLogps(torch.nn.Module):
         self.fast = (getattr(cfg, "final_logit_softcapping", None) is None and getattr(cfg, "logit_scale", None)
                      is None and hasattr(base, "get_decoder") and base.get_output_embeddings() is not None)
 
-    def forward(self, input_ids, completion_mask, average=False):
-        mask = completion_mask[:, 1:].bool()
-        rows, cols = mask.nonzero(as_tuple=True)
-        targets = input_ids[:, 1:][rows, cols]
+    def forward(self, batch, average=False):
+        kw = {}
+        if "cu_seqlens" in batch:  # the names transformers passes on to the attention function
+            cu, m = batch["cu_seqlens"], batch["max_len"]
+            kw = dict(position_ids=batch["position_ids"], cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=m,
+                      max_length_k=m)
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if self.fast:
-            hidden = base.get_decoder()(input_ids=input_ids, use_cache=False).last_hidden_state
-            logits = base.get_output_embeddings()(hidden[:, :-1][rows, cols])
+            hidden = base.get_decoder()(input_ids=batch["input_ids"], use_cache=False, **kw).last_hidden_state
+            logits = base.get_output_embeddings()(hidden.flatten(0, 1)[batch["score_at"]])
         else:
-            logits = self.model(input_ids=input_ids, use_cache=False).logits[:, :-1][rows, cols]
-        logps = sum_per_sequence(token_logps(logits, targets), rows, input_ids.shape[0])
-        ntok = mask.sum(1)
+            logits = self.model(input_ids=batch["input_ids"], use_cache=False, **kw).logits.flatten(0, 1)
+            logits = logits[batch["score_at"]]
+        ntok = batch["ntok"]
+        logps = sum_per_sequence(token_logps(logits, batch["targets"]), batch["row"], len(ntok))
         return (logps / ntok.clamp(min=1) if average else logps), ntok
 
 
@@ -263,17 +366,16 @@ def config_fingerprint(config):
 
 
 @torch.no_grad()
-def compute_ref_logps(model, rows, batch_size, device, average, autocast):
+def compute_ref_logps(model, rows, batch_size, device, average, autocast, packed):
     """Reference log-probs of every row, batched by length (little padding), in row order. [len(rows)] float32."""
-    fn = SequenceLogps(model).eval()
+    fn = SequenceLogps(enable_packing(model) if packed else model).eval()
     order = sorted(range(len(rows)), key=lambda r: len(rows[r][0]) + len(rows[r][1]))
     out = torch.zeros(len(rows), dtype=torch.float32)
     from tqdm import tqdm
     for s in tqdm(range(0, len(order), batch_size), desc="reference log-probs", disable=not sys.stderr.isatty()):
         chunk = order[s:s + batch_size]
-        ids, mask = collate([rows[r] for r in chunk], 0, device)
         with autocast():
-            lp, _ = fn(ids, mask, average)
+            lp, _ = fn(collate([rows[r] for r in chunk], device, packed), average)
         out[chunk] = lp.float().cpu()
     return out
 
@@ -422,6 +524,13 @@ def plot_metrics(path, png):
     plt.close(fig)
 
 
+def use_packing(model, args, rank):
+    why = None if args.no_packing else packing_blocker(model, args.max_length)
+    if why and rank == 0:
+        print(f"note: rows are padded, not packed: {why}", file=sys.stderr)
+    return not args.no_packing and why is None
+
+
 class _null:  # contextlib.nullcontext, spelled out so the loop reads the same with and without DDP's no_sync
     def __enter__(self):
         return self
@@ -541,7 +650,7 @@ def main(argv=None):
             t0 = time.time()
             ref_model = load_model(ref_path, args.dtype, device)
             lp = compute_ref_logps(ref_model, all_rows, args.ref_batch_size or 2 * args.batch_size, device,
-                                   average, autocast)
+                                   average, autocast, use_packing(ref_model, args, rank))
             tmp = cache + f".tmp-{os.getpid()}"
             torch.save({"logps": lp, "key": key}, tmp)
             os.replace(tmp, cache)
@@ -579,10 +688,10 @@ def main(argv=None):
                 for k, v in state["adapter"].items():
                     params[k].copy_(v)
     if args.gradient_checkpointing:
-        base = policy.get_base_model() if args.lora else policy
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if args.lora:
-            base.enable_input_require_grads()
+        enable_checkpointing(policy.get_base_model() if args.lora else policy, lora=args.lora)
+    packed = use_packing(policy, args, rank)
+    if packed:
+        enable_packing(policy)
     policy.train()
     net = SequenceLogps(policy)
     if args.fsdp:
@@ -639,8 +748,8 @@ def main(argv=None):
     bar = tqdm(total=total, initial=start, desc=f"train {args.loss}", disable=rank != 0)
     writer = JsonlWriter(metrics_path) if rank == 0 else None
     step_loss = None
+    t0 = time.time()
     for step in range(start, total):
-        t0 = time.time()
         epoch, batch = global_batch(step)
         # the step's normaliser, known to every rank without communication: examples (or completion tokens)
         denom = (sum(len(examples[i]["completions"][0]) for i in batch) if args.loss == "sft" else len(batch))
@@ -655,21 +764,21 @@ def main(argv=None):
             if not local:  # a short last batch with fewer examples than ranks: join the collectives, add nothing
                 local, weight = mb[:1], 0.0
             rows = rows_of(args.loss, examples, local, sigma, args.max_length)
-            ids, mask = collate(rows, tok.pad_token_id, device)
-            tokens += int((ids != tok.pad_token_id).sum()) if weight else 0
+            tokens += sum(len(p) + len(c) for p, c in rows) if weight else 0
             sync = m_i == len(micro) - 1 or world == 1 or args.fsdp
             ctx = net.no_sync() if not sync else _null()
             b = len(local)
+            separate = args.loss == "kto" and args.kl_pass == "separate"
             with ctx:
-                if args.loss == "kto" and args.kl_pass == "separate":
+                if separate:
                     # z0 is detached: scoring the KL rows without a graph skips their backward entirely
                     with torch.no_grad(), autocast():
                         plain = net.module if isinstance(net, torch.nn.parallel.DistributedDataParallel) else net
-                        kl_logps, _ = plain(*collate(rows[b:], tok.pad_token_id, device), average)
-                    ids, mask = collate(rows[:b], tok.pad_token_id, device)
+                        kl_logps, _ = plain(collate(rows[b:], device, packed, tok.pad_token_id), average)
                 with autocast():
-                    logps, ntok = net(ids, mask, average)
-                if args.loss == "kto" and args.kl_pass == "separate":
+                    logps, ntok = net(collate(rows[:b] if separate else rows, device, packed, tok.pad_token_id),
+                                      average)
+                if separate:
                     logps = torch.cat([logps, kl_logps])
                 if args.loss == "kto":
                     pol, pol_kl = logps[:b], logps[b:]
@@ -711,7 +820,8 @@ def main(argv=None):
 
         keys = sorted(sums)
         red = dict(zip(keys + ["tokens"], all_sum([sums[k] for k in keys] + [tokens])))
-        secs = time.time() - t0
+        now = time.time()  # wall time since the last step's: its logging and any checkpoint count too
+        secs, t0 = now - t0, now
         rec = {"step": step + 1, "epoch": round(epoch + (step % steps_per_epoch + 1) / steps_per_epoch, 4),
                "loss": red["loss"] / denom, "lr": lr, "grad_norm": float(gn), "examples": len(batch),
                "tokens": int(red["tokens"]), "tokens_per_s": red["tokens"] / secs, "seconds": secs,

@@ -106,11 +106,15 @@ def run_trl(args, loss, precompute):
     times = []
 
     class Timer(TrainerCallback):
-        def on_step_begin(self, *a, **k):
+        # a step is the interval between two step ends: it holds the batch's loading and collation and the
+        # previous step's logging, as 05's "seconds" does (on_step_begin fires after the batch is loaded)
+        def on_train_begin(self, *a, **k):
             self.t = time.time()
 
         def on_step_end(self, *a, **k):
-            times.append(time.time() - self.t)
+            now = time.time()
+            times.append(now - self.t)
+            self.t = now
 
     common = dict(output_dir=os.path.join(d, "trl"), per_device_train_batch_size=args.batch_size,
                   max_length=args.max_length, max_steps=args.steps, logging_steps=1, report_to=[],
@@ -133,11 +137,13 @@ def run_trl(args, loss, precompute):
 
 
 CONFIGS = {
-    "ours-kto": lambda a: run_ours(a, "kto"),
-    "ours-kto-klseparate": lambda a: run_ours(a, "kto", "--kl_pass", "separate"),
+    "ours-kto": lambda a: run_ours(a, "kto"),  # defaults: rows packed, KL rows in a no-grad pass
+    "ours-kto-padded": lambda a: run_ours(a, "kto", "--no_packing"),
+    "ours-kto-samepass": lambda a: run_ours(a, "kto", "--no_packing", "--kl_pass", "same"),  # the first session's
     "trl-kto-default": lambda a: run_trl(a, "kto", False),
     "trl-kto-precompute": lambda a: run_trl(a, "kto", True),
     "ours-dpo": lambda a: run_ours(a, "dpo"),
+    "ours-dpo-padded": lambda a: run_ours(a, "dpo", "--no_packing"),
     "trl-dpo-default": lambda a: run_trl(a, "dpo", False),
     "trl-dpo-precompute": lambda a: run_trl(a, "dpo", True),
 }

@@ -43,26 +43,68 @@ def _logratios(model_dir, ref_dir, data):
     for name, path in (("policy", model_dir), ("ref", ref_dir)):
         fn = tr.SequenceLogps(AutoModelForCausalLM.from_pretrained(path)).eval()
         rows = [(tr.encode_prompt(tok, r["prompt"]), tr.encode_completion(tok, r["completion"], True)) for r in recs]
-        ids, mask = tr.collate(rows, tok.pad_token_id, "cpu")
         with torch.no_grad():
-            out[name] = fn(ids, mask)[0]
+            out[name] = fn(tr.collate(rows, "cpu", packed=False))[0]
     r = out["policy"] - out["ref"]
     lab = torch.tensor([rec["label"] for rec in recs])
     return r[lab].mean().item(), r[~lab].mean().item()
 
 
-def test_sequence_logps_module_equals_full_logits_path(tiny_model):
-    from transformers import AutoModelForCausalLM
-    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
-    rows = [([5, 6, 7], [8, 9, 10, 11]), ([5], [12, 13]), ([4, 4, 4, 4, 4, 4], [7])]
-    ids, mask = tr.collate(rows, 1, "cpu")
+def _alone(model, rows):
+    """The plain reference: each row alone, no padding, full logits through kto_loss.sequence_logps."""
+    return torch.cat([sequence_logps(model(torch.tensor([p + c])).logits, torch.tensor([p + c]),
+                                     torch.tensor([[0] * len(p) + [1] * len(c)])) for p, c in rows])
+
+
+ROWS = [([5, 6, 7], [8, 9, 10, 11]), ([5], [12, 13]), ([4, 4, 4, 4, 4, 4], [7]), ([9] * 20, [3, 2] * 7)]
+
+
+def test_collate_worked_example():
+    b = tr.collate([([5, 6], [7, 8]), ([9], [3])], "cpu")
+    assert b["input_ids"].tolist() == [[5, 6, 7, 8, 9, 3]] and b["position_ids"].tolist() == [[0, 1, 2, 3, 0, 1]]
+    assert b["cu_seqlens"].tolist() == [0, 4, 6] and b["score_at"].tolist() == [1, 2, 4]
+    assert b["targets"].tolist() == [7, 8, 3] and b["row"].tolist() == [0, 0, 1] and b["ntok"].tolist() == [2, 1]
+    p = tr.collate([([5, 6], [7, 8]), ([9], [3])], "cpu", packed=False, pad_id=0)
+    assert p["input_ids"].tolist() == [[5, 6, 7, 8], [9, 3, 0, 0]] and p["score_at"].tolist() == [1, 2, 4]
+
+
+@pytest.mark.parametrize("kv_heads", [4, 2])  # 2: grouped-query attention, as in most code models
+def test_packed_and_padded_logps_equal_rows_alone(tmp_path, kv_heads):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=kv_heads)).eval()
     with torch.no_grad():
-        fast, ntok = tr.SequenceLogps(model)(ids, mask)
-        # reference: each row alone, no padding at all, full logits through the pure function
-        alone = [sequence_logps(model(torch.tensor([p + c])).logits, torch.tensor([p + c]),
-                                torch.tensor([[0] * len(p) + [1] * len(c)])) for p, c in rows]
-    assert torch.allclose(fast, torch.cat(alone), atol=1e-5)
-    assert ntok.tolist() == [4, 2, 1]
+        alone = _alone(model, ROWS)
+        padded, ntok = tr.SequenceLogps(model)(tr.collate(ROWS, "cpu", packed=False, pad_id=1))
+        packed, _ = tr.SequenceLogps(tr.enable_packing(model))(tr.collate(ROWS, "cpu"))
+        mean, _ = tr.SequenceLogps(model)(tr.collate(ROWS, "cpu"), average=True)
+    assert ntok.tolist() == [4, 2, 1, 14]
+    assert torch.allclose(padded, alone, atol=1e-5) and torch.allclose(packed, alone, atol=1e-5)
+    assert torch.allclose(mean, alone / ntok, atol=1e-6)
+    # packing would be wrong if rows could see each other: a change in row 0 must not move the others
+    changed = [([1, 2, 3], [8, 9, 10, 11])] + ROWS[1:]
+    with torch.no_grad():
+        moved, _ = tr.SequenceLogps(model)(tr.collate(changed, "cpu"))
+    assert not torch.allclose(moved[0], packed[0]) and torch.allclose(moved[1:], packed[1:], atol=1e-6)
+    # the gradients agree too (and with gradient checkpointing, which passes the packing through each layer)
+    grads = []
+    for packed_, ckpt in ((False, False), (True, False), (True, True)):
+        model.zero_grad()
+        model.train()
+        if ckpt:
+            tr.enable_checkpointing(model)
+        tr.SequenceLogps(model)(tr.collate(ROWS, "cpu", packed=packed_, pad_id=1))[0].sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-4) and torch.allclose(grads[1], grads[2], atol=1e-5)
+
+
+def test_packing_refused_where_attention_is_not_plain_causal():
+    from transformers import MistralConfig, MistralForCausalLM
+    model = MistralForCausalLM(MistralConfig(vocab_size=32, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                             num_attention_heads=4, num_key_value_heads=4, sliding_window=16))
+    assert "sliding window (16)" in tr.packing_blocker(model, max_length=64)
+    assert tr.packing_blocker(model, max_length=16) is None  # a window as long as every row changes nothing
 
 
 def test_kl_partners_is_a_derangement():
@@ -85,6 +127,22 @@ def test_kto_learns_on_tiny_model(tiny_model, tmp_path):
     assert any(f.startswith("kto.ref-") for f in os.listdir(tmp_path))  # the cache beside the data
     args = json.load(open(os.path.join(out, "train.args.json")))
     assert args["undesirable_weight"] == pytest.approx(1.5) and args["desirable_weight"] == 1.0
+
+
+def test_every_execution_path_trains_the_same_numbers(tiny_model, tmp_path):
+    # packed (default) vs padded rows, KL rows in their own no-grad pass (default) vs in the batch's pass, and
+    # gradient checkpointing: different work, the same maths; the losses and rewards of 4 steps must agree
+    data = _kto_data(tmp_path / "kto.jsonl")
+    runs = {}
+    for name, extra in (("default", []), ("padded", ["--no_packing"]), ("same_pass", ["--kl_pass", "same"]),
+                        ("checkpointing", ["--gradient_checkpointing"])):
+        out = str(tmp_path / name)
+        tr.main(["--model", tiny_model, "--data", data, "--output_dir", out, "--lr", "1e-3", "--max_steps", "4",
+                 "--batch_size", "6", "--save_every", "0", "--no_plot", *extra])
+        runs[name] = [r[k] for r in _metrics(out) for k in ("loss", "z0", "rewards_desirable", "grad_norm")]
+    assert runs["default"][-4] != runs["default"][0]  # it learned something, so the comparison means something
+    for name, got in runs.items():
+        assert got == pytest.approx(runs["default"], rel=1e-4, abs=1e-6), name
 
 
 def test_dpo_and_lora(tiny_model, tmp_path):
