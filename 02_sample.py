@@ -20,8 +20,10 @@ tokenizer's chat template when it has one; a base model gets the completion form
 Writes:
     OUTPUT (samples.jsonl), one record per sample, appended and flushed:
         task_id, sample_id (0..N-1 within the task), prompt (the exact text given to the model, template applied),
-        completion (the exact text it generated: EOS removed, cut before a stop string), code (the program
-        common.extract_code takes from it; "" when there is none), model (--model), round (--round)
+        completion (the exact text it generated: EOS removed, cut before a stop string), finish_reason ("eos":
+        the model ended it; "stop": cut at a stop string; "length": --max_new_tokens ran out; 05 appends EOS only
+        to "eos" completions), code (the program common.extract_code takes from it; "" when there is none),
+        model (--model), round (--round)
     OUTPUT.skipped.jsonl  one record per task not sampled: task_id, reason (e.g. the prompt does not fit the context)
     OUTPUT.args.json      the resolved arguments
 A rerun resumes: it writes only the (task_id, sample_id) pairs not yet in OUTPUT and skips tasks already skipped.
@@ -125,7 +127,7 @@ def main(argv=None):
     stop = args.stop if args.stop is not None else ([] if use_chat else list(BASE_STOP))
 
     # ---- work: one generate call per unfinished chunk; write its missing samples as soon as it returns
-    n_written = n_empty = n_nocode = n_tasks = 0
+    n_written = n_empty = n_nocode = n_cut = n_tasks = 0
     skipped = []
     with JsonlWriter(out, overwrite=args.overwrite) as w, \
             JsonlWriter(skip_path, overwrite=args.overwrite) as skip_w:
@@ -152,7 +154,7 @@ def main(argv=None):
             outs = be.generate([p for _, p in ready], n=args.num_samples, max_new_tokens=args.max_new_tokens,
                                temperature=args.temperature, top_p=args.top_p, stop=stop,
                                seed=derive_seed(args.seed, shard_id, c))
-            for (rec, prompt), completions in zip(ready, outs):
+            for (rec, prompt), completions, finish in zip(ready, outs, be.last_finish):
                 todo_ids = missing(rec)
                 n_tasks += bool(todo_ids)
                 for sid in todo_ids:
@@ -160,15 +162,16 @@ def main(argv=None):
                     code = extract_code(completion, rec.get("entry_point"))
                     n_empty += not completion.strip()
                     n_nocode += not code
-                    w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt,
-                             "completion": completion, "code": code, "model": args.model, "round": args.round})
+                    n_cut += finish[sid] == "length"
+                    w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt, "completion": completion,
+                             "finish_reason": finish[sid], "code": code, "model": args.model, "round": args.round})
                     n_written += 1
                 bar.update(len(todo_ids))
         bar.close()
 
     print(f"02_sample: wrote {n_written} samples for {n_tasks} tasks to {out} "
           f"({resumed} tasks resumed, {len(skipped)} skipped [{skip_path}], {n_empty} empty completions, "
-          f"{n_nocode} without code)")
+          f"{n_nocode} without code, {n_cut} cut at --max_new_tokens)")
     if skipped:
         print(f"02_sample: skipped {len(skipped)} task(s) whose prompt does not fit, e.g. {skipped[0]!r}; lower "
               f"--max_new_tokens or use a model with a longer context", file=sys.stderr)

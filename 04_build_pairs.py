@@ -13,9 +13,11 @@ or none did can be dropped (they teach KTO less and can never form a DPO pair).
 
 Writes (all finished files, written to a temporary name and renamed):
   OUTPUT (--format kto), one line per kept candidate:
-    task_id, sample_id, prompt, completion, label (bool: desirable), status, tests_passed, tests_total
+    task_id, sample_id, prompt, completion, label (bool: desirable), status, tests_passed, tests_total,
+    finish_reason (02's: "eos", "stop", "length"; null when the samples do not say)
   OUTPUT (--format dpo), one line per pair (same prompt, one desirable and one undesirable candidate):
-    task_id, prompt, chosen, rejected, chosen_sample_id, rejected_sample_id
+    task_id, prompt, chosen, rejected, chosen_sample_id, rejected_sample_id, chosen_finish_reason,
+    rejected_finish_reason
   OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
     tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
     no_tests, capped, desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
@@ -88,6 +90,7 @@ def load_candidates(executions, samples, stats):
             "task_id": rec["task_id"], "sample_id": rec["sample_id"], "prompt": rec["prompt"],
             "completion": rec["completion"], "label": ex["passed"] is True,
             "status": ex.get("status"), "tests_passed": ex.get("tests_passed"), "tests_total": total,
+            "finish_reason": rec.get("finish_reason"),  # 05 appends EOS only where the model produced it
         })
     stats["missing_sample"] = sum(1 for k in verdicts if k not in seen)
     for cands in tasks.values():
@@ -186,7 +189,9 @@ def main(argv=None):
                 for ch, rj in dpo_pairs(good, bad, budget, rng):
                     lines.append(json.dumps({"task_id": task_id, "prompt": prompt, "chosen": ch["completion"],
                                              "rejected": rj["completion"], "chosen_sample_id": ch["sample_id"],
-                                             "rejected_sample_id": rj["sample_id"]}, ensure_ascii=False))
+                                             "rejected_sample_id": rj["sample_id"],
+                                             "chosen_finish_reason": ch["finish_reason"],
+                                             "rejected_finish_reason": rj["finish_reason"]}, ensure_ascii=False))
                     budget -= 1
                     stats["n_pairs"] += 1
             n_d += sum(c["label"] for c in cands)

@@ -28,7 +28,9 @@ How it trains:
   models whose attention is not plain causal (sliding windows shorter than --max_length, soft-capping) are padded;
 - prompt + completion longer than --max_length: the prompt is cut from the left (its end, next to the
   completion, is kept); a completion that does not fit with one prompt token is dropped and counted, never
-  trained on cut short. EOS is appended to every completion (02 strips it) unless --no_eos.
+  trained on cut short. EOS (the tokenizer's) is appended to a completion the model ended itself (02 strips it
+  and records finish_reason "eos"; records without finish_reason count as ended), never to one cut at a stop
+  string or at --max_new_tokens, so the policy is not taught to stop where it did not; --no_eos appends none.
 
 Writes, in --output_dir D:
   D/checkpoint-NNNNNN/  every --save_every steps: a Hugging Face model (LoRA merged) + tokenizer, and
@@ -41,7 +43,8 @@ Writes, in --output_dir D:
                         n_desirable, n_undesirable; dpo: rewards_chosen, rewards_rejected, margin, accuracy;
                         sft: nll
   D/metrics.png         the curves of metrics.jsonl
-  D/train.args.json     the resolved arguments, data counts (dropped, truncated), λ_D, λ_U
+  D/train.args.json     the resolved arguments, data counts (dropped, prompts cut, completions the model did not
+                        end: not_ended), λ_D, λ_U
 """
 
 import argparse
@@ -151,14 +154,16 @@ def encode_completion(tok, text, eos):
 
 def tokenize(records, tok, args, counts):
     """Records -> examples {prompt, completions: [ids, ...], label}; too-long completions dropped and counted."""
-    eos = not args.no_eos
     keys = ["chosen", "rejected"] if args.loss == "dpo" else ["completion"]
+    finish_keys = ["chosen_finish_reason", "rejected_finish_reason"] if args.loss == "dpo" else ["finish_reason"]
     examples = []
     for rec in records:
         # an empty prompt still needs one token before the completion: the first completion token is predicted
         prompt = encode_prompt(tok, rec["prompt"]) or [tok.bos_token_id if tok.bos_token_id is not None
                                                       else tok.eos_token_id]
-        comps = [encode_completion(tok, rec[k], eos) for k in keys]
+        ended = [rec.get(f) in (None, "eos") for f in finish_keys]  # 02's finish_reason: "eos", "stop", "length"
+        counts["not_ended"] += ended.count(False)
+        comps = [encode_completion(tok, rec[k], e and not args.no_eos) for k, e in zip(keys, ended)]
         room = args.max_length - max(len(c) for c in comps)
         if room < 1 or not all(comps):
             counts["dropped_too_long" if room < 1 else "dropped_empty"] += 1
@@ -599,7 +604,7 @@ def main(argv=None):
 
     # --- data
     from transformers import AutoTokenizer
-    counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0}
+    counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0, "not_ended": 0}
     try:
         records = load_records(args)
         counts["records"] = len(records)

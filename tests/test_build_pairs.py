@@ -21,7 +21,8 @@ def _world(tmp_path, spec):
     for task, cands in spec.items():
         for i, (completion, passed, total) in enumerate(cands):
             samples.append({"task_id": task, "sample_id": i, "prompt": f"P[{task}]", "completion": completion,
-                            "code": completion, "model": "m", "round": 0})
+                            "code": completion, "model": "m", "round": 0,
+                            "finish_reason": "length" if completion.startswith("bad") else "eos"})
             execs.append({"task_id": task, "sample_id": i, "status": "passed" if passed else "failed",
                           "passed": passed, "tests_passed": total if passed else 0, "tests_total": total,
                           "test_status": [], "error": None, "seconds": 0.1})
@@ -53,6 +54,8 @@ def test_kto_labels_dedupe_and_stats(tmp_path):
     assert ("a", "zero") not in got  # passing zero tests is not passing
     assert [r["sample_id"] for r in recs if r["task_id"] == "a"] == [0, 1, 3]  # the first copy is kept
     assert all(set(r) >= {"task_id", "sample_id", "prompt", "completion", "label"} for r in recs)
+    # 02's finish_reason travels with the completion, so 05 appends EOS only where the model wrote one
+    assert all(r["finish_reason"] == ("length" if r["completion"].startswith("bad") else "eos") for r in recs)
     assert stats["n_desirable"] == 4 and stats["n_undesirable"] == 4
     assert stats["duplicates"] == 2 and stats["conflicting_duplicates"] == 2 and stats["no_tests"] == 1
     assert stats["tasks_all_pass"] == 2 and stats["tasks_none_pass"] == 1  # "d" is all-pass once deduped
@@ -95,6 +98,7 @@ def test_dpo_pairs_cover_candidates_before_repeating(tmp_path):
     assert len(recs) == 5 and stats["n_pairs"] == 5
     assert {r["rejected"] for r in recs} == {f"bad{i}" for i in range(5)}  # every loser used once
     assert all(r["chosen"].startswith("good") and r["prompt"] == "P[t]" for r in recs)
+    assert all((r["chosen_finish_reason"], r["rejected_finish_reason"]) == ("eos", "length") for r in recs)
     assert all(set(r) >= {"task_id", "prompt", "chosen", "rejected"} for r in recs)
     recs, _ = _run(tmp_path, ex, sa, "--format", "dpo", "--max_pairs_per_task", "100", name="dpo.jsonl")
     assert len({(r["chosen"], r["rejected"]) for r in recs}) == len(recs) == 10  # the whole product, once each

@@ -39,8 +39,14 @@ def test_stop_strings_cut_before_the_stop(be):
     full = be.generate([PROMPTS[0]], max_new_tokens=16)[0][0]
     assert len(full) > 6
     stop = full[3:6]  # a string the model is known to write
+    ended, n_full = be.last_finish[0][0], be.last_new_tokens
     cut = be.generate([PROMPTS[0]], max_new_tokens=16, stop=[stop, "\x00never"])[0][0]
     assert cut == full[: full.index(stop)]
+    # why each completion ended, as 05 needs it: EOS, a stop string, or max_new_tokens
+    assert be.last_finish == [["stop"]]
+    assert ended == ("eos" if n_full < 16 else "length")
+    be.generate([PROMPTS[0]], max_new_tokens=2)
+    assert be.last_finish == [["length"]] or be.last_new_tokens < 2
     assert cut_at_stop("abc<x>def<y>", ["<y>", "<x>"]) == "abc" and cut_at_stop("abc", ["z"]) == "abc"
 
 
@@ -58,10 +64,11 @@ def test_completion_ends_at_eos_and_keeps_text_exactly(be):
     prompt_ids = be.encode("def f(x):\n")
     body = tok(" return x  # done\n", add_special_tokens=False)["input_ids"]
     eos, pad = be.eos_ids[0], tok.pad_token_id
-    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == " return x  # done\n"
-    assert be._decode_completion(prompt_ids, [eos] + body) == ""
+    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == (" return x  # done\n", True)
+    assert be._decode_completion(prompt_ids, [eos] + body) == ("", True)
+    assert be._decode_completion(prompt_ids, body) == (" return x  # done\n", False)  # max_new_tokens ran out
     # tokens after EOS never leak, special tokens the model wrote before it stay
-    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == "<|pad|> return x  # done\n"
+    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == ("<|pad|> return x  # done\n", True)
 
 
 def test_chat_template(tiny_model, tiny_chat_model, be):

@@ -251,6 +251,25 @@ def test_bad_input(tiny_model, tmp_path):
     assert r.returncode != 0 and "longer than --max_length 4" in r.stderr
 
 
+def test_eos_only_where_the_model_ended_the_completion(tiny_model):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    recs = [{"prompt": "p", "completion": "x = 1", "label": True, "finish_reason": f} for f in ("eos", "stop", "length")]
+    recs.append({"prompt": "p", "completion": "x = 1", "label": False})  # written elsewhere: taken as ended
+    from collections import Counter
+    for no_eos in (False, True):
+        args = tr.parse_args(["--model", "m", "--data", "d", "--output_dir", "o"] + (["--no_eos"] if no_eos else []))
+        counts = Counter()
+        ex = tr.tokenize(recs, tok, args, counts)
+        ends = [e["completions"][0][-1] == tok.eos_token_id for e in ex]
+        assert ends == ([False] * 4 if no_eos else [True, False, False, True]) and counts["not_ended"] == 2
+    dpo = [{"prompt": "p", "chosen": "a", "rejected": "b", "chosen_finish_reason": "eos",
+            "rejected_finish_reason": "length"}]
+    args = tr.parse_args(["--model", "m", "--data", "d", "--output_dir", "o", "--loss", "dpo"])
+    (e,) = tr.tokenize(dpo, tok, args, Counter())
+    assert e["completions"][0][-1] == tok.eos_token_id and e["completions"][1][-1] != tok.eos_token_id
+
+
 def test_one_class_kto_and_checkpoint_from_another_model(tiny_model, tmp_path):
     from tinylm import build_tiny_model
     data = tmp_path / "bad_only.jsonl"
