@@ -10,9 +10,10 @@
     sbatch slurm/05_train_kto.sbatch
 
 How it trains:
-- the reference's log-probs are computed once, before training, and cached beside the data
-  (DATA.ref-<key>.pt; the key covers the data, the reference model, --max_length and the pairing), so only the
-  policy is in memory while training; with --lora the reference is the base model (the adapters disabled);
+- the reference's log-probs are computed once, before training (under torchrun each process scores its share),
+  and cached beside the data (DATA.ref-<key>.pt; the key covers the data, the reference model, --max_length and
+  the pairing), so only the policy is in memory while training; with --lora the reference is the base model
+  (the adapters disabled);
 - KTO's reference point z0 comes from mismatched pairs: every example i also carries the completion of example
   σ(i), a fixed seeded derangement of the data set (one cycle, so σ(i) != i whenever there are two examples or
   more), scored by the policy in a no-grad forward beside the batch's (z0 is detached, so a backward pass through
@@ -651,16 +652,24 @@ def main(argv=None):
         first = expand_inputs(args.data)[0]
         cache = (first[:-len(".jsonl")] if first.endswith(".jsonl") else first) + f".ref-{key}.pt"
         all_rows = rows_of(args.loss, examples, range(len(examples)), sigma, args.max_length)
-        if rank == 0 and not os.path.exists(cache):
+        missing = all_sum([0.0 if rank or os.path.exists(cache) else 1.0])[0]  # rank 0's view decides for all
+        if missing:
+            # every rank scores rows rank, rank + W, ...; a sum of the zero-filled parts gathers them
             t0 = time.time()
             ref_model = load_model(ref_path, args.dtype, device)
-            lp = compute_ref_logps(ref_model, all_rows, args.ref_batch_size or 2 * args.batch_size, device,
-                                   average, autocast, use_packing(ref_model, args, rank))
-            tmp = cache + f".tmp-{os.getpid()}"
-            torch.save({"logps": lp, "key": key}, tmp)
-            os.replace(tmp, cache)
-            print(f"reference log-probs of {len(all_rows)} rows in {time.time() - t0:.1f}s -> {cache}",
-                  file=sys.stderr)
+            mine = list(range(rank, len(all_rows), world))
+            part = compute_ref_logps(ref_model, [all_rows[i] for i in mine], args.ref_batch_size or 2 * args.batch_size,
+                                     device, average, autocast, use_packing(ref_model, args, rank))
+            lp = torch.zeros(len(all_rows), dtype=torch.float32, device=device)
+            lp[mine] = part.to(device)
+            if world > 1:
+                dist.all_reduce(lp)
+            if rank == 0:
+                tmp = cache + f".tmp-{os.getpid()}"
+                torch.save({"logps": lp.cpu(), "key": key}, tmp)
+                os.replace(tmp, cache)
+                print(f"reference log-probs of {len(all_rows)} rows on {world} process(es) in "
+                      f"{time.time() - t0:.1f}s -> {cache}", file=sys.stderr)
             if ref_path == args.model and resume_from is None and not args.fsdp:
                 policy = ref_model  # the same weights: keep them, so one model is ever loaded
             del ref_model

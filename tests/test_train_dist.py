@@ -27,11 +27,20 @@ def test_two_processes_equal_one(tiny_model, tmp_path):
     one = str(tmp_path / "one")
     tr.main(common + ["--output_dir", one, "--batch_size", "8"])
     two = str(tmp_path / "two")
+    # the same data in another folder: no cached reference log-probs, so the two ranks compute them, half each
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "kto.jsonl"
+    copy.write_text(data.read_text())
+    common[common.index(str(data))] = str(copy)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                         "05_train_kto.py", *common, "--output_dir", two, "--batch_size", "4"],
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "on 2 process(es)" in r.stderr
+    import torch
+    (c1,), (c2,) = ([torch.load(p)["logps"] for p in d.glob("kto.ref-*.pt")] for d in (tmp_path, copy.parent))
+    assert c1.shape == c2.shape == (44,) and torch.allclose(c1, c2, atol=1e-4) and (c2 != 0).all()
     a, b = _losses(one), _losses(two)
     assert len(a) == len(b) == 6
     for x, y in zip(a, b):
