@@ -172,6 +172,9 @@ def main():
                 results[name] = res
             print(f"{name:20s} {res['median_step_s']:.4f} s/step  peak {res['peak_mb']:.0f} MB  first loss "
                   f"{res['first_loss']:.4f}  ({len(res['step_s'])} steps, {res['wall_s']:.1f}s wall)", flush=True)
+    print(f"\nbest median of {args.repeats} repeat(s), seconds per optimizer step and peak memory:")
+    for name, res in results.items():
+        print(f"| {name} | {res['median_step_s']:.3f} | {res['peak_mb']:.0f} MB | {res['first_loss']:.4f} |")
     for loss in ("kto", "dpo"):
         ours = results.get(f"ours-{loss}")
         trl = [v for k, v in results.items() if k.startswith(f"trl-{loss}")]
