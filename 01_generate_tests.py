@@ -33,15 +33,19 @@ the statement parses). A test is kept only if it is one syntactically valid asse
 
 Validation: every parsed test is run against the reference in the sandbox (sandbox.py, kind "assert", the
 instruction's setup first); only tests the reference passes are kept. An instruction without a reference keeps its
-parsed tests unvalidated (validated=false). Instructions with fewer than --min_tests kept tests are skipped.
+parsed tests unvalidated (validated=false). Every test is also run against three stubs of the entry point that
+ignore the task (returning True, False, the repr of their arguments): a test all three pass checks no behaviour of
+the function (`assert f(1) == f(1)`, `assert f(x) is not None`, `assert f(2) or True`) and is dropped as trivial,
+with or without a reference. Instructions with fewer than --min_tests kept tests are skipped.
 
 Writes:
     OUTPUT (tests.jsonl), one record per instruction kept, appended and flushed:
         task_id, instruction, entry_point, tests (list of assert snippets), setup (str, run before the tests),
         n_generated (assert statements found in the completions), n_parsed (valid, unique, calling the entry
-        point), n_kept (len(tests)), validated (bool: checked against a reference), reference (str or null),
+        point), n_trivial (passed by every stub, dropped), n_kept (len(tests)), validated (bool: checked against a reference), reference (str or null),
         completions (the raw text the model wrote), prompt (the exact text given to the model), model
-    OUTPUT.skipped.jsonl  one record per instruction not kept: task_id, reason, n_generated, n_parsed, n_kept
+    OUTPUT.skipped.jsonl  one record per instruction not kept: task_id, reason, n_generated, n_parsed, n_trivial,
+                          n_kept
     OUTPUT.args.json      the resolved arguments
 A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again.
 """
@@ -283,6 +287,25 @@ def validate(sb, jobs):
             return results
 
 
+STUB_BODIES = ("return True", "return False", "return repr((args, kwargs))")
+
+
+def stub_programs(entry_point):
+    r"""Programs that define the entry point but ignore the task, one per STUB_BODIES; [] when it is unknown.
+
+    >>> stub_programs("add")[0]
+    'def add(*args, **kwargs):\n    return True\n'
+    >>> stub_programs("Solution().twoSum")[2].splitlines()[1]
+    '    def twoSum(self, *args, **kwargs):'
+    """
+    cls, name = entry_names(entry_point)
+    if name is None:
+        return []
+    if cls != name:  # a method: "Solution().twoSum"
+        return [f"class {cls}:\n    def {name}(self, *args, **kwargs):\n        {b}\n" for b in STUB_BODIES]
+    return [f"def {name}(*args, **kwargs):\n    {b}\n" for b in STUB_BODIES]
+
+
 def read_completions(path):
     """{task_id: [completion, ...]} from a JSONL of {task_id, completion} or {task_id, completions}."""
     out = {}
@@ -338,7 +361,7 @@ def main(argv=None):
 
     from sandbox import Sandbox
 
-    totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, tests=0)
+    totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, trivial=0, tests=0)
     reasons = {}
     first_call = True
     with JsonlWriter(out, overwrite=args.overwrite) as w, JsonlWriter(skip_path, overwrite=args.overwrite) as sk, \
@@ -374,7 +397,7 @@ def main(argv=None):
                 for j, r in zip(ask, res):
                     comps[j] = r
             # ---- parse
-            parsed, jobs, job_of = [], [], {}
+            parsed, jobs, job_of, stubs_of = [], [], {}, {}
             for j, rec in enumerate(chunk):
                 if comps[j] is None:
                     parsed.append((0, []))
@@ -393,6 +416,11 @@ def main(argv=None):
                     job_of[j] = len(jobs)
                     jobs.append({"program": rec["reference"], "kind": "assert", "tests": tests,
                                  "setup": rec["setup"]})
+                if tests:
+                    stubs = stub_programs(rec["entry_point"])
+                    stubs_of[j] = list(range(len(jobs), len(jobs) + len(stubs)))
+                    jobs.extend({"program": p, "kind": "assert", "tests": tests, "setup": rec["setup"]}
+                                for p in stubs)
             # ---- validate against the references
             results = validate(sb, jobs)
             # ---- write
@@ -406,13 +434,18 @@ def main(argv=None):
                 if comps[j] is None:
                     skip(rec, f"prompt too long: {len(be.encode(prompts[j]))} tokens + max_new_tokens "
                               f"{args.max_new_tokens} exceed the context of {be.max_context}",
-                         {**counts, "n_kept": 0})
+                         {**counts, "n_trivial": 0, "n_kept": 0})
                     continue
+                # trivial: passed by every stub (a test no behaviour of the function can fail)
+                trivial = ([all(results[k]["test_status"][i] == "passed" for k in stubs_of[j])
+                            for i in range(len(tests))] if stubs_of.get(j) else [False] * len(tests))
+                counts["n_trivial"] = sum(trivial)
+                totals["trivial"] += counts["n_trivial"]
                 if validated:
                     status = results[job_of[j]]["test_status"]
-                    kept = [t for t, s in zip(tests, status) if s == "passed"]
+                    kept = [t for t, s, triv in zip(tests, status, trivial) if s == "passed" and not triv]
                 else:
-                    kept = tests
+                    kept = [t for t, triv in zip(tests, trivial) if not triv]
                 if args.max_tests is not None:
                     kept = kept[: args.max_tests]
                 counts["n_kept"] = len(kept)
@@ -424,10 +457,15 @@ def main(argv=None):
                     elif not tests:
                         why = "no valid test calling the entry point"
                     else:
-                        why = f"fewer than --min_tests {args.min_tests} tests kept"
+                        detail = []
+                        if counts["n_trivial"]:
+                            detail.append(f"{counts['n_trivial']} of {len(tests)} trivial (every stub passed them)")
                         if validated:
-                            why += f": the reference passed {len(kept)} of {len(tests)} " \
-                                   f"(status {results[job_of[j]]['status']})"
+                            r = results[job_of[j]]
+                            detail.append(f"the reference passed {r['test_status'].count('passed')} of {len(tests)} "
+                                          f"(status {r['status']})")
+                        why = f"fewer than --min_tests {args.min_tests} tests kept" + (
+                            ": " + "; ".join(detail) if detail else "")
                     skip(rec, why, counts)
                     continue
                 w.write({"task_id": rec["task_id"], "instruction": rec["instruction"],
@@ -445,7 +483,8 @@ def main(argv=None):
     why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
     print(f"01_generate_tests: {totals['kept']}/{totals['instructions']} instructions kept to {out} "
           f"({totals['unvalidated']} unvalidated: no reference); tests generated {totals['generated']}, "
-          f"parsed {totals['parsed']}, kept {totals['tests']}; {skipped} skipped [{skip_path}]"
+          f"parsed {totals['parsed']}, trivial {totals['trivial']}, kept {totals['tests']}; {skipped} skipped "
+          f"[{skip_path}]"
           + (f": {why}" if why else "") + f"; sandbox isolation: {isolation}")
     return 0 if totals["kept"] or done else 1
 

@@ -80,17 +80,26 @@ INSTRUCTIONS = [
      "entry_point": "dbl"},
     {"task_id": "slow", "instruction": "Identity of a natural number.",
      "reference": "def g(n):\n    while n < 0:\n        pass\n    return n\n", "entry_point": "g"},
+    {"task_id": "cls", "instruction": "Add one.", "reference": "class Solution:\n    def inc(self, x):\n"
+                                                              "        return x + 1\n", "entry_point": "Solution().inc"},
 ]
 COMPLETIONS = [
     # two right, one wrong (the reference fails it), one duplicate, one calling another function
+    # and three more the reference passes: two trivial (every stub passes them), one that a stub returning True
+    # passes (True == 1) but the others fail, so it is kept
     {"task_id": "add", "completion": "```python\nassert add(1, 2) == 3\nassert add(2, 2) == 5\nassert add(1,2) == 3\n"
-                                     "assert add(-1, 1) == 0\nassert mul(2, 2) == 4\n```"},
+                                     "assert add(-1, 1) == 0\nassert mul(2, 2) == 4\nassert add(1, 2) == add(1, 2)\n"
+                                     "assert add(0, 0) is not None\nassert add(1, 0) == 1\n```"},
     # only wrong tests: nothing survives validation
     {"task_id": "rev", "completion": "```python\nassert rev('ab') == 'ab'\n```"},
-    {"task_id": "noref", "completions": ["assert sq(3) == 9", "assert sq(3) == 9\nassert sq(2) == 5"]},
+    {"task_id": "noref", "completions": ["assert sq(3) == 9", "assert sq(3) == 9\nassert sq(2) == 5",
+                                         "assert sq(2) == sq(2)"]},  # trivial: dropped even without a reference
     {"task_id": "silent", "completion": ""},  # the model wrote nothing
     # the reference hangs on the middle test: the tests after it are still judged
     {"task_id": "slow", "completion": "assert g(1) == 1\nassert g(-1) == -1\nassert g(2) == 2\nassert g(3) == 4"},
+    # a method entry point: the stubs are classes; `inc(3) == inc(3)` is trivial, a bare truthy call is not
+    {"task_id": "cls", "completion": "assert Solution().inc(1) == 2\nassert Solution().inc(3) == Solution().inc(3)\n"
+                                     "assert Solution().inc(5)"},
 ]
 
 
@@ -119,23 +128,25 @@ def test_validation_counts_and_skips(tmp_path):
     r = _run01(tmp_path)
     assert r.returncode == 0, r.stderr
     recs = {x["task_id"]: x for x in _jsonl(tmp_path / "tests.jsonl")}
-    assert set(recs) == {"add", "noref", "slow"}
+    assert set(recs) == {"add", "noref", "slow", "cls"}
     assert recs["slow"]["tests"] == ["assert g(1) == 1", "assert g(2) == 2"]
     add = recs["add"]
-    assert add["tests"] == ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
-    assert (add["n_generated"], add["n_parsed"], add["n_kept"], add["validated"]) == (5, 3, 2, True)
+    assert add["tests"] == ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(1, 0) == 1"]
+    assert (add["n_generated"], add["n_parsed"], add["n_trivial"], add["n_kept"], add["validated"]) == (8, 6, 2, 3, True)
     noref = recs["noref"]
     assert noref["tests"] == ["assert sq(3) == 9", "assert sq(2) == 5"]  # unvalidated: the wrong one stays
-    assert (noref["n_generated"], noref["n_kept"], noref["validated"]) == (3, 2, False)
+    assert (noref["n_generated"], noref["n_trivial"], noref["n_kept"], noref["validated"]) == (4, 1, 2, False)
+    assert recs["cls"]["tests"] == ["assert Solution().inc(1) == 2", "assert Solution().inc(5)"]
+    assert recs["cls"]["n_trivial"] == 1
     skipped = {x["task_id"]: x for x in _jsonl(tmp_path / "tests.skipped.jsonl")}
     assert set(skipped) == {"rev", "silent"}
     assert skipped["rev"]["reason"].startswith("fewer than --min_tests") and skipped["rev"]["n_parsed"] == 1
     assert skipped["silent"]["reason"] == "no assert statement in the completion"
-    assert "3/5 instructions kept" in r.stdout and "generated 13, parsed 10, kept 6" in r.stdout
-    # a rerun asks nothing again, and --min_tests 3 on a fresh run drops everything: exit non-zero
+    assert "4/6 instructions kept" in r.stdout and "generated 20, parsed 17, trivial 4, kept 9" in r.stdout
+    # a rerun asks nothing again, and --min_tests 4 on a fresh run drops everything: exit non-zero
     r2 = _run01(tmp_path)
     assert r2.returncode == 0 and "nothing to do" in r2.stdout
-    r3 = _run01(tmp_path, "--overwrite", "--min_tests", "3")
+    r3 = _run01(tmp_path, "--overwrite", "--min_tests", "4")
     assert r3.returncode == 1 and os.path.getsize(tmp_path / "tests.jsonl") == 0
 
 
