@@ -141,6 +141,9 @@ def test_every_execution_path_trains_the_same_numbers(tiny_model, tmp_path):
                  "--batch_size", "6", "--save_every", "0", "--no_plot", *extra])
         runs[name] = [r[k] for r in _metrics(out) for k in ("loss", "z0", "rewards_desirable", "grad_norm")]
     assert runs["default"][-4] != runs["default"][0]  # it learned something, so the comparison means something
+    # the packed run's checkpoint is a plain model: its config does not name the attention function 05 registered
+    with open(os.path.join(tmp_path, "default", "final", "config.json")) as f:
+        assert "plum_packed" not in f.read()
     for name, got in runs.items():
         assert got == pytest.approx(runs["default"], rel=1e-4, abs=1e-6), name
 
