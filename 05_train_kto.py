@@ -65,7 +65,8 @@ import torch
 
 from common import (InputError, JsonlWriter, atomic_write_json, die, encode_prompt, expand_inputs, read_jsonl,
                     write_args)
-from kto_loss import dpo_loss, kl_estimate, kto_loss, kto_weights, sft_loss, sum_per_sequence, token_logps
+from kto_loss import (dpo_loss, kl_estimate, kto_loss, kto_weights, linear_token_logps, sft_loss, sum_per_sequence,
+                      token_logps)
 
 
 def parse_args(argv=None):
@@ -311,15 +312,17 @@ class SequenceLogps(torch.nn.Module):
 
     The same sum as kto_loss.sequence_logps(model(input_ids).logits, ...), computed without the full logits: the
     decoder's hidden states are gathered at the positions that predict a completion token and only those go
-    through the LM head and the float32 log-softmax, so prompt and padding cost no vocabulary-sized work. Packed
+    through the LM head and the float32 log-softmax, so prompt and padding cost no vocabulary-sized work, and
+    kto_loss.linear_token_logps takes them a chunk of rows at a time, so no step holds more than a chunk of logits. Packed
     batches need enable_packing(model). Padded rows are right-padded and no attention mask is passed: under a
     causal mask the padding after a row's last token cannot change that row's earlier positions, and the
     mask-free path lets SDPA take its fused causal kernel.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, logits_chunk=None):
         super().__init__()
         self.model = model
+        self.logits_chunk = logits_chunk  # rows of logits at a time (None: kto_loss.linear_token_logps's default)
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         cfg = base.config
         # models that post-process logits (soft-capping, scaling) take the plain path through their forward
@@ -335,12 +338,16 @@ class SequenceLogps(torch.nn.Module):
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if self.fast:
             hidden = base.get_decoder()(input_ids=batch["input_ids"], use_cache=False, **kw).last_hidden_state
-            logits = base.get_output_embeddings()(hidden.flatten(0, 1)[batch["score_at"]])
+            hidden, head = hidden.flatten(0, 1)[batch["score_at"]], base.get_output_embeddings()
+            if type(head) is torch.nn.Linear and head.bias is None:  # never the full logits: chunks of them
+                tok_logps = linear_token_logps(hidden, head.weight, batch["targets"], self.logits_chunk)
+            else:
+                tok_logps = token_logps(head(hidden), batch["targets"])
         else:
             logits = self.model(input_ids=batch["input_ids"], use_cache=False, **kw).logits.flatten(0, 1)
-            logits = logits[batch["score_at"]]
+            tok_logps = token_logps(logits[batch["score_at"]], batch["targets"])
         ntok = batch["ntok"]
-        logps = sum_per_sequence(token_logps(logits, batch["targets"]), batch["row"], len(ntok))
+        logps = sum_per_sequence(tok_logps, batch["row"], len(ntok))
         return (logps / ntok.clamp(min=1) if average else logps), ntok
 
 

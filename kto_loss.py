@@ -35,6 +35,61 @@ def token_logps(logits, targets):
     return torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
+def linear_token_logps(hidden, weight, targets, chunk_rows=None):
+    """token_logps(hidden @ weight.T, targets) without ever holding more than chunk_rows x V logits.
+
+    hidden  [N, H]  the decoder's last hidden states at the positions that predict a scored token (any float dtype)
+    weight  [V, H]  the LM head's weight (a bias-free head; tied to the embeddings or not)
+    targets [N]     long, the tokens those positions predict
+    returns [N]     float32 (float64 inputs stay float64)
+
+        log p(t_i) = h_i · w_{t_i} − log Σ_v exp(h_i · w_v)
+        ∂/∂h_i = g_i (w_{t_i} − Σ_v p_iv w_v),   ∂/∂w_v = Σ_i g_i (1[t_i = v] − p_iv) h_i
+
+    The full logits of a batch are the largest tensor of a training step at real vocabularies: 8 rows x 1,024
+    tokens x 152k (Qwen2.5) is 5 GB in float32, twice over with the log-softmax's output kept for the backward.
+    Here the forward keeps only the log-normaliser per token and the backward recomputes each chunk's logits (one
+    more matmul of the head), so memory is chunk_rows x V whatever N is. The matmuls run in hidden's dtype (bf16
+    under autocast), the exp and sums in float32. Default chunk: about 2^26 logits (256 MB in float32).
+    """
+    if chunk_rows is None:
+        chunk_rows = max(16, (1 << 26) // weight.shape[0])
+    return _LinearTokenLogps.apply(hidden, weight, targets, int(chunk_rows))
+
+
+class _LinearTokenLogps(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, chunk_rows):
+        w = weight.to(hidden.dtype)
+        out_dtype = torch.promote_types(hidden.dtype, torch.float32)
+        lse = torch.empty(hidden.shape[0], dtype=out_dtype, device=hidden.device)
+        out = torch.empty_like(lse)
+        for s in range(0, hidden.shape[0], chunk_rows):
+            logits = (hidden[s:s + chunk_rows] @ w.T).to(out_dtype)
+            lse[s:s + chunk_rows] = torch.logsumexp(logits, dim=-1)
+            out[s:s + chunk_rows] = logits.gather(1, targets[s:s + chunk_rows, None])[:, 0] - lse[s:s + chunk_rows]
+        ctx.save_for_backward(hidden, weight, targets, lse)
+        ctx.chunk_rows = chunk_rows
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        hidden, weight, targets, lse = ctx.saved_tensors
+        w = weight.to(hidden.dtype)
+        grad_h = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_w = torch.zeros(weight.shape, dtype=lse.dtype, device=weight.device) if ctx.needs_input_grad[1] else None
+        for s in range(0, hidden.shape[0], ctx.chunk_rows):
+            h, g = hidden[s:s + ctx.chunk_rows], grad_out[s:s + ctx.chunk_rows, None].to(lse.dtype)
+            # d log p / d logits = onehot(target) - softmax: scaled by the incoming gradient, built in place
+            d = torch.exp((h @ w.T).to(lse.dtype) - lse[s:s + ctx.chunk_rows, None]).mul_(-g)
+            d.scatter_add_(1, targets[s:s + ctx.chunk_rows, None], g)
+            if grad_h is not None:
+                grad_h[s:s + ctx.chunk_rows] = d.to(hidden.dtype) @ w
+            if grad_w is not None:
+                grad_w += (d.T @ h.to(lse.dtype))
+        return grad_h, (grad_w.to(weight.dtype) if grad_w is not None else None), None, None
+
+
 def sum_per_sequence(values, seq_index, num_seqs):
     """Add per-token values [N] into their sequences: seq_index [N] long in [0, num_seqs) -> [num_seqs]."""
     out = torch.zeros(num_seqs, dtype=values.dtype, device=values.device)

@@ -31,6 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--examples", type=int, default=256)
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--max_length", type=int, default=512)
+    p.add_argument("--vocab", type=int, default=None,
+                   help="widen the model's vocabulary to this size (e.g. 32000, 151936: a real model's LM head; the "
+                        "tokenizer keeps its 512 tokens, so only the logits grow)")
     p.add_argument("--only", default=None, help="comma-separated configuration names")
     p.add_argument("--repeats", type=int, default=2,
                    help="run the configurations this many times, interleaved, and keep each one's best median "
@@ -40,12 +43,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_world(d, n, max_length, seed=0):
+def make_world(d, n, max_length, seed=0, vocab=None):
     """The tiny model and KTO/DPO files whose rows fill 40-100% of max_length (prompt ~1/4 of it)."""
     sys.path.insert(0, REPO)
     from tinylm import build_tiny_model
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     model = build_tiny_model(os.path.join(d, "model"))
+    if vocab:
+        m = AutoModelForCausalLM.from_pretrained(model)
+        m.resize_token_embeddings(vocab, mean_resizing=False)
+        m.save_pretrained(model)
     tok = AutoTokenizer.from_pretrained(model)
     rng = random.Random(seed)
     words = ["def", "return", "x", "y", "for", "in", "range", "if", "else", "print", "assert", "list", "max", "(", ")",
@@ -156,7 +163,7 @@ def main():
         return
     names = args.only.split(",") if args.only else list(CONFIGS)
     with tempfile.TemporaryDirectory() as d:
-        make_world(d, args.examples, args.max_length)
+        make_world(d, args.examples, args.max_length, vocab=args.vocab)
         results = {}
         for name in [n for _ in range(args.repeats) for n in names]:
             cmd = [sys.executable, __file__, "--_one", name, "--_dir", d, "--steps", str(args.steps), "--examples",

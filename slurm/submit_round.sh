@@ -7,7 +7,8 @@
 #   bash slurm/submit_round.sh --model M --data instr.jsonl --eval_data heldout.jsonl --out runs/slurm \
 #       --rounds 3 --shards 8 --gpu_args "--gres=gpu:1" --train_args "--lr 5e-7" --nproc 8
 #   bash slurm/submit_round.sh ... --local        # the same jobs, one after the other in this shell (no Slurm)
-#   bash slurm/submit_round.sh --toy --out runs/slurm-toy --shards 3   # the toy world (built first, locally)
+#   bash slurm/submit_round.sh --toy --out runs/slurm-toy --shards 3   # the toy world (built first, locally), with
+#       run_plum.sh's toy settings for every stage whose --*_args (and --temperature) are not given
 #
 # Flags (defaults in brackets): --out DIR --model M --data D (instructions JSONL) --eval_data P (tests.jsonl-shaped
 #   held-out set, scored with 06 --benchmark jsonl) --tests generated|reference [generated] --tests_file T
@@ -40,7 +41,7 @@ while [[ $# -gt 0 ]]; do
     --tests) need "$@"; TESTS=$2; shift 2 ;;         --tests_file) need "$@"; TESTS_FILE=$2; shift 2 ;;
     --rounds) need "$@"; ROUNDS=$2; shift 2 ;;       --first_round) need "$@"; FIRST=$2; shift 2 ;;
     --shards) need "$@"; SHARDS=$2; shift 2 ;;       --num_samples) need "$@"; NUM_SAMPLES=$2; shift 2 ;;
-    --temperature) need "$@"; TEMPERATURE=$2; shift 2 ;;
+    --temperature) need "$@"; TEMPERATURE=$2; TEMPERATURE_GIVEN=1; shift 2 ;;
     --loss) need "$@"; LOSS=$2; shift 2 ;;           --off_policy) OFF_POLICY=1; shift ;;
     --seed) need "$@"; SEED=$2; shift 2 ;;           --nproc) need "$@"; NPROC=$2; shift 2 ;;
     --sbatch_args) need "$@"; SBATCH_ARGS=$2; shift 2 ;;
@@ -58,6 +59,11 @@ if [[ $TOY == 1 ]]; then
   "$PY" "$REPO/toyworld.py" --out "$toy" || die "building the toy world failed; rerun to resume it"
   MODEL="${MODEL:-$toy/sft/final}"; DATA="${DATA:-$toy/train_instructions.jsonl}"
   EVAL_DATA="${EVAL_DATA:-$toy/heldout_tests.jsonl}"; TESTS_FILE="${TESTS_FILE:-$toy/train_tests.jsonl}"
+  # run_plum.sh's toy settings (chosen on seed 0), for each stage whose arguments were not given
+  [[ ${TEMPERATURE_GIVEN:-0} == 1 ]] || TEMPERATURE=1.0
+  TESTS_ARGS="${TESTS_ARGS:---num_tests 4 --max_new_tokens 160 --num_generations 4 --temperature 0.8}"
+  SAMPLE_ARGS="${SAMPLE_ARGS:---max_new_tokens 96}"
+  TRAIN_ARGS="${TRAIN_ARGS:---lr 5e-5 --epochs 1 --batch_size 16 --save_every 50 --max_length 512}"
 fi
 [[ -n $OUT && -n $MODEL && -n $DATA && -n $EVAL_DATA ]] || die "--out, --model, --data and --eval_data are needed"
 [[ $SHARDS =~ ^[1-9][0-9]*$ ]] || die "--shards must be a positive whole number"

@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kto_loss import dpo_loss, kl_estimate, kto_loss, kto_weights, sequence_logps, sft_loss
+from kto_loss import (dpo_loss, kl_estimate, kto_loss, kto_weights, linear_token_logps, sequence_logps, sft_loss,
+                      token_logps)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -126,6 +127,43 @@ def test_sequence_logps_gradient_flows_only_through_scored_positions():
 
 # ---------------------------------------------------------------------------------------------------------------
 # KTO
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 37, 1000])
+def test_linear_token_logps_equals_full_logits_values_and_gradients(chunk):
+    g = torch.Generator().manual_seed(chunk)
+    h = torch.randn(37, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(50, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    t = torch.randint(0, 50, (37,), generator=g)
+    up = torch.randn(37, dtype=torch.float64, generator=g)
+    ref = token_logps(h @ w.T, t)
+    gh, gw = torch.autograd.grad((ref * up).sum(), (h, w))
+    out = linear_token_logps(h, w, t, chunk_rows=chunk)
+    oh, ow = torch.autograd.grad((out * up).sum(), (h, w))
+    assert out.dtype == torch.float64
+    assert torch.allclose(out, ref, atol=1e-12) and torch.allclose(oh, gh, atol=1e-12) and torch.allclose(ow, gw, atol=1e-12)
+
+
+def test_linear_token_logps_never_keeps_the_logits():
+    # what autograd saves for the backward: the plain path keeps an [N, V] tensor, ours only [N, H], [V, H] and [N]
+    N, H, V = 64, 8, 1000
+    h = torch.randn(N, H, requires_grad=True)
+    w = torch.randn(V, H, requires_grad=True)
+    t = torch.randint(0, V, (N,))
+    for fn, keeps_logits in ((lambda: token_logps(h @ w.T, t), True), (lambda: linear_token_logps(h, w, t, 16), False)):
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda x: saved.append(x.numel()) or x, lambda x: x):
+            fn().sum().backward()
+        assert (max(saved) >= N * V) == keeps_logits, saved
+
+
+def test_linear_token_logps_bf16_is_close_to_float32():
+    g = torch.Generator().manual_seed(0)
+    h, w = torch.randn(20, 16, generator=g), torch.randn(300, 16, generator=g) * 0.1
+    t = torch.randint(0, 300, (20,), generator=g)
+    out = linear_token_logps(h.bfloat16(), w, t, chunk_rows=7)  # float32 weight, bf16 activations (autocast's mix)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, token_logps(h @ w.T, t), atol=0.05)
 
 
 @pytest.mark.parametrize("case", ["mixed", "all_desirable", "all_undesirable", "batch_of_one_d", "batch_of_one_u"])
