@@ -45,9 +45,12 @@ Writes:
         point), n_trivial (passed by every stub, dropped), n_kept (len(tests)), validated (bool: checked against a reference), reference (str or null),
         completions (the raw text the model wrote), prompt (the exact text given to the model), model
     OUTPUT.skipped.jsonl  one record per instruction not kept: task_id, reason, n_generated, n_parsed, n_trivial,
-                          n_kept
+                          n_kept, completions (what the model wrote; null where it was not asked)
     OUTPUT.args.json      the resolved arguments
-A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again.
+A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again. Instructions are asked in
+fixed chunks of --tasks_per_call (the shard's order), one generate call each, seeded with generation.derive_seed(--seed,
+shard_id, chunk index); a chunk with finished instructions is generated again in full and only the missing ones are
+written, so a resumed run writes what an uninterrupted one would (keep --tasks_per_call when resuming).
 """
 
 import argparse
@@ -94,7 +97,7 @@ def parse_args(argv=None):
     p.add_argument("--num_generations", type=int, default=1, help="completions per instruction, parsed together")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); >0 with --num_generations")
     p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass when temperature > 0")
-    p.add_argument("--seed", type=int, default=0, help="random seed; shard K uses seed + K")
+    p.add_argument("--seed", type=int, default=0, help="random seed; each chunk of instructions is seeded from (seed, shard, chunk index)")
     p.add_argument("--prompt_file", default=None, help="prompt template with {instruction}, {entry_point}, {k}")
     # filtering and validation
     p.add_argument("--min_tests", type=int, default=1, help="skip instructions with fewer kept tests")
@@ -103,11 +106,14 @@ def parse_args(argv=None):
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per test when running the reference")
     p.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program in the sandbox")
     p.add_argument("--tasks_per_call", type=int, default=64,
-                   help="instructions per generate call and sandbox batch (records are written after each)")
+                   help="instructions per generate call and sandbox batch (records are written after each; keep it "
+                        "when resuming: it fixes the chunks that seeds are drawn for)")
     add_shard_args(p)
     args = p.parse_args(argv)
     if (args.model is None) == (args.completions is None):
         p.error("give exactly one of --model M and --completions FILE")
+    if args.tasks_per_call < 1:
+        p.error("--tasks_per_call must be at least 1")
     return args
 
 
@@ -353,7 +359,7 @@ def main(argv=None):
     be = chat = None
     stop = ()
     if given is None:
-        from generation import backend_from_args, chat_flag
+        from generation import backend_from_args, chat_flag, derive_seed
         be = backend_from_args(args)
         flag = chat_flag(args)
         chat = be.chat if flag is None else flag
@@ -363,17 +369,22 @@ def main(argv=None):
 
     totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, trivial=0, tests=0)
     reasons = {}
-    first_call = True
     with JsonlWriter(out, overwrite=args.overwrite) as w, JsonlWriter(skip_path, overwrite=args.overwrite) as sk, \
             Sandbox(workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb, \
             tqdm(total=len(todo), desc="01_generate_tests", unit="task") as bar:
 
-        def skip(rec, reason, counts):
-            sk.write({"task_id": rec["task_id"], "reason": reason, **counts})
+        def skip(rec, reason, counts, completions=None):
+            sk.write({"task_id": rec["task_id"], "reason": reason, **counts, "completions": completions})
             reasons[reason.split(":")[0]] = reasons.get(reason.split(":")[0], 0) + 1
 
-        for start in range(0, len(todo), args.tasks_per_call):
-            chunk = todo[start:start + args.tasks_per_call]
+        # fixed chunks of the shard's stable instruction order, each generated with its own seed: a chunk holding
+        # finished instructions is generated again in full (they are not written again), so that the batch, and so
+        # every row's random draws, are the ones an uninterrupted run made
+        chunks = [instructions[i:i + args.tasks_per_call] for i in range(0, len(instructions), args.tasks_per_call)]
+        for c, whole in enumerate(chunks):
+            chunk = [rec for rec in whole if rec["task_id"] not in done]
+            if not chunk:
+                continue
             # ---- the model writes tests
             prompts = [None] * len(chunk)
             comps = [None] * len(chunk)
@@ -381,21 +392,17 @@ def main(argv=None):
                 for j, rec in enumerate(chunk):
                     comps[j] = given.get(rec["task_id"], [])
             else:
-                ask = []
-                for j, rec in enumerate(chunk):
-                    text = tests_prompt(rec["instruction"], rec["entry_point"], args.num_tests, chat=chat,
-                                        template=template)
-                    prompts[j] = be.build_prompt(text, chat=chat)
-                    if be.fits(prompts[j], args.max_new_tokens):
-                        ask.append(j)
-                    else:
-                        comps[j] = None  # counted below as a skip, never sent to the model
-                res = be.generate([prompts[j] for j in ask], n=args.num_generations,
+                prompt_of = {rec["task_id"]: be.build_prompt(tests_prompt(rec["instruction"], rec["entry_point"],
+                                                                          args.num_tests, chat=chat, template=template),
+                                                             chat=chat) for rec in whole}
+                ask = [rec["task_id"] for rec in whole if be.fits(prompt_of[rec["task_id"]], args.max_new_tokens)]
+                res = be.generate([prompt_of[t] for t in ask], n=args.num_generations,
                                   max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                  top_p=args.top_p, stop=stop, seed=args.seed + shard_id if first_call else None)
-                first_call = False
-                for j, r in zip(ask, res):
-                    comps[j] = r
+                                  top_p=args.top_p, stop=stop, seed=derive_seed(args.seed, shard_id, c))
+                got = dict(zip(ask, res))
+                for j, rec in enumerate(chunk):
+                    prompts[j] = prompt_of[rec["task_id"]]
+                    comps[j] = got.get(rec["task_id"])  # None: too long, counted below, never sent to the model
             # ---- parse
             parsed, jobs, job_of, stubs_of = [], [], {}, {}
             for j, rec in enumerate(chunk):
@@ -466,7 +473,7 @@ def main(argv=None):
                                           f"(status {r['status']})")
                         why = f"fewer than --min_tests {args.min_tests} tests kept" + (
                             ": " + "; ".join(detail) if detail else "")
-                    skip(rec, why, counts)
+                    skip(rec, why, counts, comps[j])
                     continue
                 w.write({"task_id": rec["task_id"], "instruction": rec["instruction"],
                          "entry_point": rec["entry_point"], "tests": kept, "setup": rec["setup"],

@@ -184,3 +184,28 @@ def test_02_resume_after_a_kill_writes_exactly_the_uninterrupted_samples(tmp_pat
     assert stage02.main(common + ["--output", str(tmp_path / "sh.jsonl"), "--num_shards", "3",
                                   "--shard_id", "0"]) == 0
     assert _jsonl(shard0) == whole0
+
+
+def test_01_resume_after_a_kill_asks_exactly_the_uninterrupted_questions(tmp_path, tiny_model):
+    """01 sampling tests (temperature 1, two completions each): a run cut after whole chunks, inside a chunk or
+    mid-line and resumed writes the records of one uninterrupted run, completions included. The random model writes
+    no usable test, so every instruction lands in the skip file, which carries what the model wrote."""
+    rows = [{"task_id": f"t{i}", "instruction": f"Return {i} plus the argument.", "entry_point": f"f{i}",
+             "reference": None} for i in range(5)]
+    (tmp_path / "ins.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["--model", tiny_model, "--dataset", "jsonl", "--data_path", str(tmp_path / "ins.jsonl"),
+              "--num_generations", "2", "--temperature", "1.0", "--max_new_tokens", "8", "--tasks_per_call", "2",
+              "--seed", "7", "--workers", "1"]
+    stage01.main(common + ["--output", str(tmp_path / "full.jsonl")])
+    ref = _jsonl(tmp_path / "full.skipped.jsonl")
+    assert [r["task_id"] for r in ref] == [r["task_id"] for r in rows]
+    assert len({c for r in ref for c in r["completions"]}) > 5  # really sampled, not one repeated string
+    lines = (tmp_path / "full.skipped.jsonl").read_text().splitlines(keepends=True)
+    # 4 records = chunks 0 and 1 done; 3 = inside chunk 1; 0 + half a line = inside chunk 0, cut mid-line
+    for keep, partial in ((4, ""), (3, ""), (0, lines[0][:25])):
+        (tmp_path / f"cut{keep}.skipped.jsonl").write_text("".join(lines[:keep]) + partial)
+        stage01.main(common + ["--output", str(tmp_path / f"cut{keep}.jsonl")])
+        assert _jsonl(tmp_path / f"cut{keep}.skipped.jsonl") == ref, f"resume after {keep} records differs"
+    # another seed asks other questions
+    stage01.main(common[:-3] + ["8", "--workers", "1", "--output", str(tmp_path / "seed8.jsonl")])
+    assert [r["completions"] for r in _jsonl(tmp_path / "seed8.skipped.jsonl")] != [r["completions"] for r in ref]
