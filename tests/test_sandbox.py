@@ -30,7 +30,8 @@ def run(sb, jobs):
 # -- codec -------------------------------------------------------------------------------------------------------
 
 def test_codec_round_trips_plain_data_exactly():
-    vals = [None, True, False, 0, -7, 10 ** 80, -(10 ** 80), 1.5, float("inf"), -0.0, 2 + 3j, "", "héllo\ud800",
+    vals = [None, True, False, 0, -7, 10 ** 80, -(10 ** 80), 2 ** 13000, -(2 ** 13000) + 1, 10 ** 5000,
+            -(10 ** 5000), 7 ** 30000, 1.5, float("inf"), -0.0, 2 + 3j, "", "héllo\ud800",
             b"\x00\xff", [1, [2, [3]]], (1, (2,)), {"a": [1], 2: (3,)}, {1, 2}, frozenset({(1, 2)}), [], {}]
     for v in vals:
         got = decode(encode(v))
@@ -215,6 +216,22 @@ def test_call_kind_int_is_not_float_type(sb):
     r = run(sb, [{"kind": "call", "program": "def f():\n    return 1", "entry_point": "f", "inputs": [[]],
                   "expected": [1.0], "atol": 0}])[0]
     assert r["status"] == "passed"
+
+
+def test_call_kind_huge_ints_cross_exactly(sb):
+    """HumanEval/139's reference returns ints of ~6,000 digits on plus inputs: past Python's 4,300-digit str() limit,
+    which once crashed the program's side of the pipe (`the program exited during the call`)."""
+    prog = "def f(n):\n    fac, ans = 1, 1\n    for i in range(2, n + 1):\n        fac *= i\n        ans *= fac\n    return ans"
+    fact = {}
+    exec(prog, fact)
+    big = [fact["f"](n) for n in (10, 95, 200)]
+    assert len(hex(big[1])) > 4300  # beyond the limit
+    r = run(sb, [{"kind": "call", "program": prog, "entry_point": "f", "inputs": [[10], [95], [200]],
+                  "expected": None, "setup": "", "atol": 0},
+                 {"kind": "call", "program": prog, "entry_point": "f", "inputs": [[95], [200]],
+                  "expected": [big[1], big[2] + 1], "setup": "", "atol": 0}])
+    assert r[0]["status"] == "passed" and r[0]["outputs"] == big
+    assert r[1]["test_status"] == ["passed", "failed"]
 
 
 def test_numpy_and_builtin_subclass_results_become_plain_values(sb):
