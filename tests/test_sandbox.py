@@ -2,6 +2,7 @@
 known answers, per-job time limits, exactly one result per job, and a codec that builds only exact builtins."""
 
 import math
+import pickle
 import struct
 
 import pytest
@@ -232,6 +233,28 @@ def test_call_kind_huge_ints_cross_exactly(sb):
                   "expected": [big[1], big[2] + 1], "setup": "", "atol": 0}])
     assert r[0]["status"] == "passed" and r[0]["outputs"] == big
     assert r[1]["test_status"] == ["passed", "failed"]
+
+
+def test_call_kind_outputs_too_large_to_cross_are_compared_by_digest(sb):
+    """MBPP+ task 255's reference returns 1.66 M tuples (1.1 GB in the codec) on one plus input; outputs past
+    DIGEST_AT cross as a Digest of their canonical bytes and are compared type-strictly."""
+    n = 3_000_000   # 3 M ints: past the codec's piece budget, so the reply is digested
+    base = {"kind": "call", "entry_point": "f", "inputs": [[5], [n]], "setup": "", "atol": 0, "timeout": 30}
+    ref = run(sb, [dict(base, program="def f(n):\n    return list(range(n))", expected=None)])[0]
+    assert ref["status"] == "passed", ref
+    small, big = ref["outputs"]
+    assert small == [0, 1, 2, 3, 4] and type(big) is sandbox.Digest
+    assert big == sandbox.plain_digest(list(range(n))) and big != sandbox.plain_digest(list(range(n - 1)))
+    assert decode(encode([big])) == [big] and pickle.loads(pickle.dumps(big)) == big
+    progs = {"right, another way": "def f(n):\n    return [i for i in range(n)]",
+             "last item wrong": "def f(n):\n    r = list(range(n))\n    r[-1] = 0 if n > 5 else r[-1]\n    return r",
+             "small and wrong": "def f(n):\n    return list(range(min(n, 5)))",
+             "floats (== but another type)": "def f(n):\n    return [float(i) for i in range(n)]"}
+    r = run(sb, [dict(base, program=p, expected=ref["outputs"]) for p in progs.values()]
+                + [dict(base, program=progs["last item wrong"], expected=ref["outputs"], atol=1e-6)])
+    assert [x["test_status"] for x in r] == [["passed", "passed"], ["passed", "failed"], ["passed", "failed"],
+                                              ["passed", "failed"], ["passed", "error"]]
+    assert "digest" in r[1]["error"] and "cannot apply 'atol'" in r[4]["error"]
 
 
 def test_numpy_and_builtin_subclass_results_become_plain_values(sb):
