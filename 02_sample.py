@@ -22,7 +22,8 @@ Writes:
         task_id, sample_id (0..N-1 within the task), prompt (the exact text given to the model, template applied),
         completion (the exact text it generated: EOS removed, cut before a stop string), finish_reason ("eos":
         the model ended it; "stop": cut at a stop string; "length": --max_new_tokens ran out; 05 appends EOS only
-        to "eos" completions), code (the program common.extract_code takes from it; "" when there is none),
+        to "eos" completions), eos_token_id (the end token the model ended an "eos" completion with, else null:
+        05 appends that one), code (the program common.extract_code takes from it; "" when there is none),
         model (--model), round (--round)
     OUTPUT.skipped.jsonl  one record per task not sampled: task_id, reason (e.g. the prompt does not fit the context)
     OUTPUT.args.json      the resolved arguments
@@ -154,7 +155,7 @@ def main(argv=None):
             outs = be.generate([p for _, p in ready], n=args.num_samples, max_new_tokens=args.max_new_tokens,
                                temperature=args.temperature, top_p=args.top_p, stop=stop,
                                seed=derive_seed(args.seed, shard_id, c))
-            for (rec, prompt), completions, finish in zip(ready, outs, be.last_finish):
+            for (rec, prompt), completions, finish, ends in zip(ready, outs, be.last_finish, be.last_eos):
                 todo_ids = missing(rec)
                 n_tasks += bool(todo_ids)
                 for sid in todo_ids:
@@ -164,7 +165,7 @@ def main(argv=None):
                     n_nocode += not code
                     n_cut += finish[sid] == "length"
                     w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt, "completion": completion,
-                             "finish_reason": finish[sid], "code": code, "model": args.model, "round": args.round})
+                             "finish_reason": finish[sid], "eos_token_id": ends[sid], "code": code, "model": args.model, "round": args.round})
                     n_written += 1
                 bar.update(len(todo_ids))
         bar.close()

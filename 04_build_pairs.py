@@ -14,10 +14,11 @@ or none did can be dropped (they teach KTO less and can never form a DPO pair).
 Writes (all finished files, written to a temporary name and renamed):
   OUTPUT (--format kto), one line per kept candidate:
     task_id, sample_id, prompt, completion, label (bool: desirable), status, tests_passed, tests_total,
-    finish_reason (02's: "eos", "stop", "length"; null when the samples do not say)
+    finish_reason (02's: "eos", "stop", "length"; null when the samples do not say), eos_token_id (02's: the end
+    token an "eos" completion ended with; null when not ended or not said)
   OUTPUT (--format dpo), one line per pair (same prompt, one desirable and one undesirable candidate):
     task_id, prompt, chosen, rejected, chosen_sample_id, rejected_sample_id, chosen_finish_reason,
-    rejected_finish_reason
+    rejected_finish_reason, chosen_eos_token_id, rejected_eos_token_id
   OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
     tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
     no_tests, capped, desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
@@ -90,7 +91,8 @@ def load_candidates(executions, samples, stats):
             "task_id": rec["task_id"], "sample_id": rec["sample_id"], "prompt": rec["prompt"],
             "completion": rec["completion"], "label": ex["passed"] is True,
             "status": ex.get("status"), "tests_passed": ex.get("tests_passed"), "tests_total": total,
-            "finish_reason": rec.get("finish_reason"),  # 05 appends EOS only where the model produced it
+            "finish_reason": rec.get("finish_reason"),  # 05 appends EOS only where the model produced it,
+            "eos_token_id": rec.get("eos_token_id"),    # and the one it produced
         })
     stats["missing_sample"] = sum(1 for k in verdicts if k not in seen)
     for cands in tasks.values():
@@ -191,7 +193,9 @@ def main(argv=None):
                                              "rejected": rj["completion"], "chosen_sample_id": ch["sample_id"],
                                              "rejected_sample_id": rj["sample_id"],
                                              "chosen_finish_reason": ch["finish_reason"],
-                                             "rejected_finish_reason": rj["finish_reason"]}, ensure_ascii=False))
+                                             "rejected_finish_reason": rj["finish_reason"],
+                                             "chosen_eos_token_id": ch["eos_token_id"],
+                                             "rejected_eos_token_id": rj["eos_token_id"]}, ensure_ascii=False))
                     budget -= 1
                     stats["n_pairs"] += 1
             n_d += sum(c["label"] for c in cands)

@@ -29,9 +29,10 @@ How it trains:
   models whose attention is not plain causal (sliding windows shorter than --max_length, soft-capping) are padded;
 - prompt + completion longer than --max_length: the prompt is cut from the left (its end, next to the
   completion, is kept); a completion that does not fit with one prompt token is dropped and counted, never
-  trained on cut short. EOS (the tokenizer's) is appended to a completion the model ended itself (02 strips it
-  and records finish_reason "eos"; records without finish_reason count as ended), never to one cut at a stop
-  string or at --max_new_tokens, so the policy is not taught to stop where it did not; --no_eos appends none.
+  trained on cut short. An end token is appended to a completion the model ended itself (02 strips it and
+  records finish_reason "eos" and which token, eos_token_id; records without finish_reason count as ended and get
+  the tokenizer's EOS), never to one cut at a stop string or at --max_new_tokens, so the policy is not taught to
+  stop where it did not, nor with another end token than its own; --no_eos appends none.
 
 Writes, in --output_dir D:
   D/checkpoint-NNNNNN/  every --save_every steps: a Hugging Face model (LoRA merged) + tokenizer, and
@@ -150,22 +151,39 @@ def load_records(args):
 
 
 def encode_completion(tok, text, eos):
+    """Token ids of a completion, then `eos` (a token id) when it is not None."""
     ids = tok(text, add_special_tokens=False)["input_ids"]
-    return ids + [tok.eos_token_id] if eos and tok.eos_token_id is not None else ids
+    return ids + [eos] if eos is not None else ids
+
+
+def end_token(tok, rec, finish_key, eos_key, no_eos):
+    """The token 05 appends after a completion: the end token the model produced (02's eos_token_id; the tokenizer's
+    EOS where the record does not say), or None where the model did not end it (finish_reason "stop" or "length")
+    or --no_eos. Records written elsewhere, without finish_reason, count as ended."""
+    if no_eos or rec.get(finish_key) not in (None, "eos"):
+        return None
+    eos = rec.get(eos_key)
+    if eos is None:
+        return tok.eos_token_id
+    if type(eos) is not int or not 0 <= eos < len(tok):
+        raise InputError(f"{eos_key} {eos!r} is not a token id of this tokenizer ({len(tok)} tokens); were the "
+                         f"samples written by another model?")
+    return eos
 
 
 def tokenize(records, tok, args, counts):
     """Records -> examples {prompt, completions: [ids, ...], label}; too-long completions dropped and counted."""
     keys = ["chosen", "rejected"] if args.loss == "dpo" else ["completion"]
     finish_keys = ["chosen_finish_reason", "rejected_finish_reason"] if args.loss == "dpo" else ["finish_reason"]
+    eos_keys = ["chosen_eos_token_id", "rejected_eos_token_id"] if args.loss == "dpo" else ["eos_token_id"]
     examples = []
     for rec in records:
         # an empty prompt still needs one token before the completion: the first completion token is predicted
         prompt = encode_prompt(tok, rec["prompt"]) or [tok.bos_token_id if tok.bos_token_id is not None
                                                       else tok.eos_token_id]
-        ended = [rec.get(f) in (None, "eos") for f in finish_keys]  # 02's finish_reason: "eos", "stop", "length"
-        counts["not_ended"] += ended.count(False)
-        comps = [encode_completion(tok, rec[k], e and not args.no_eos) for k, e in zip(keys, ended)]
+        counts["not_ended"] += sum(rec.get(f) not in (None, "eos") for f in finish_keys)  # "stop", "length"
+        comps = [encode_completion(tok, rec[k], end_token(tok, rec, f, e, args.no_eos))
+                 for k, f, e in zip(keys, finish_keys, eos_keys)]
         room = args.max_length - max(len(c) for c in comps)
         if room < 1 or not all(comps):
             counts["dropped_too_long" if room < 1 else "dropped_empty"] += 1

@@ -22,7 +22,8 @@ def _world(tmp_path, spec):
         for i, (completion, passed, total) in enumerate(cands):
             samples.append({"task_id": task, "sample_id": i, "prompt": f"P[{task}]", "completion": completion,
                             "code": completion, "model": "m", "round": 0,
-                            "finish_reason": "length" if completion.startswith("bad") else "eos"})
+                            "finish_reason": "length" if completion.startswith("bad") else "eos",
+                            "eos_token_id": None if completion.startswith("bad") else 7})
             execs.append({"task_id": task, "sample_id": i, "status": "passed" if passed else "failed",
                           "passed": passed, "tests_passed": total if passed else 0, "tests_total": total,
                           "test_status": [], "error": None, "seconds": 0.1})
@@ -56,6 +57,7 @@ def test_kto_labels_dedupe_and_stats(tmp_path):
     assert all(set(r) >= {"task_id", "sample_id", "prompt", "completion", "label"} for r in recs)
     # 02's finish_reason travels with the completion, so 05 appends EOS only where the model wrote one
     assert all(r["finish_reason"] == ("length" if r["completion"].startswith("bad") else "eos") for r in recs)
+    assert all(r["eos_token_id"] == (None if r["completion"].startswith("bad") else 7) for r in recs)
     assert stats["n_desirable"] == 4 and stats["n_undesirable"] == 4
     assert stats["duplicates"] == 2 and stats["conflicting_duplicates"] == 2 and stats["no_tests"] == 1
     assert stats["tasks_all_pass"] == 2 and stats["tasks_none_pass"] == 1  # "d" is all-pass once deduped
@@ -99,6 +101,7 @@ def test_dpo_pairs_cover_candidates_before_repeating(tmp_path):
     assert {r["rejected"] for r in recs} == {f"bad{i}" for i in range(5)}  # every loser used once
     assert all(r["chosen"].startswith("good") and r["prompt"] == "P[t]" for r in recs)
     assert all((r["chosen_finish_reason"], r["rejected_finish_reason"]) == ("eos", "length") for r in recs)
+    assert all((r["chosen_eos_token_id"], r["rejected_eos_token_id"]) == (7, None) for r in recs)
     assert all(set(r) >= {"task_id", "prompt", "chosen", "rejected"} for r in recs)
     recs, _ = _run(tmp_path, ex, sa, "--format", "dpo", "--max_pairs_per_task", "100", name="dpo.jsonl")
     assert len({(r["chosen"], r["rejected"]) for r in recs}) == len(recs) == 10  # the whole product, once each

@@ -35,6 +35,26 @@ def test_greedy_matches_plain_generate_in_prompt_order(be):
         assert o[0] == o[1] == _plain_greedy(be, prompt, 12)
 
 
+def test_last_eos_names_the_end_token_that_ended_the_completion(be):
+    """Several end tokens (generation_config lists them: Llama-3-Instruct's <|eot_id|> and <|end_of_text|>): the
+    backend says which one ended each completion, so 05 can append that one and not the tokenizer's EOS."""
+    ids = be.encode(PROMPTS[0])
+    with torch.inference_mode():
+        new = be.model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                max_new_tokens=12, do_sample=False, pad_token_id=be.tokenizer.pad_token_id,
+                                eos_token_id=be.eos_ids)[0, len(ids):].tolist()
+    k = next(i for i in range(1, len(new)) if new[i] not in new[:i] and new[i] not in be.eos_ids)
+    saved = be.eos_ids
+    try:
+        be.eos_ids = sorted(set(saved) | {new[k]})   # a second end token, one greedy decoding reaches at step k
+        out = be.generate([PROMPTS[0], PROMPTS[1]], max_new_tokens=12)
+    finally:
+        be.eos_ids = saved
+    assert be.last_finish[0] == ["eos"] and be.last_eos[0] == [new[k]]
+    assert out[0][0] == be.tokenizer.decode(ids + new[:k])[len(be.tokenizer.decode(ids)):]
+    assert all((e is None) == (f != "eos") for e, f in zip(be.last_eos[1], be.last_finish[1]))
+
+
 def test_stop_strings_cut_before_the_stop(be):
     full = be.generate([PROMPTS[0]], max_new_tokens=16)[0][0]
     assert len(full) > 6
@@ -64,11 +84,12 @@ def test_completion_ends_at_eos_and_keeps_text_exactly(be):
     prompt_ids = be.encode("def f(x):\n")
     body = tok(" return x  # done\n", add_special_tokens=False)["input_ids"]
     eos, pad = be.eos_ids[0], tok.pad_token_id
-    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == (" return x  # done\n", True)
-    assert be._decode_completion(prompt_ids, [eos] + body) == ("", True)
-    assert be._decode_completion(prompt_ids, body) == (" return x  # done\n", False)  # max_new_tokens ran out
+    # (text, the end token that ended it or None)
+    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == (" return x  # done\n", eos)
+    assert be._decode_completion(prompt_ids, [eos] + body) == ("", eos)
+    assert be._decode_completion(prompt_ids, body) == (" return x  # done\n", None)  # max_new_tokens ran out
     # tokens after EOS never leak, special tokens the model wrote before it stay
-    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == ("<|pad|> return x  # done\n", True)
+    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == ("<|pad|> return x  # done\n", eos)
 
 
 def test_chat_template(tiny_model, tiny_chat_model, be):

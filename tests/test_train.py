@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from common import InputError
 from kto_loss import sequence_logps
 
 tr = importlib.import_module("05_train_kto")
@@ -271,6 +272,30 @@ def test_eos_only_where_the_model_ended_the_completion(tiny_model):
     args = tr.parse_args(["--model", "m", "--data", "d", "--output_dir", "o", "--loss", "dpo"])
     (e,) = tr.tokenize(dpo, tok, args, Counter())
     assert e["completions"][0][-1] == tok.eos_token_id and e["completions"][1][-1] != tok.eos_token_id
+
+
+def test_the_end_token_appended_is_the_one_the_model_produced(tiny_model):
+    """A model with several end tokens (Llama-3-Instruct: <|eot_id|> in chat, <|end_of_text|> as the tokenizer's
+    EOS) is taught the one it ended with, which 02 records as eos_token_id; a token id the tokenizer does not have
+    means the samples came from another model."""
+    from collections import Counter
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    other = 5 if tok.eos_token_id != 5 else 6
+    recs = [{"prompt": "p", "completion": "x = 1", "label": True, "finish_reason": "eos", "eos_token_id": other},
+            {"prompt": "p", "completion": "x = 1", "label": False, "finish_reason": "eos", "eos_token_id": None},
+            {"prompt": "p", "completion": "x = 1", "label": True, "finish_reason": "length", "eos_token_id": None}]
+    args = tr.parse_args(["--model", "m", "--data", "d", "--output_dir", "o"])
+    ex = tr.tokenize(recs, tok, args, Counter())
+    body = tok("x = 1", add_special_tokens=False)["input_ids"]
+    assert [e["completions"][0] for e in ex] == [body + [other], body + [tok.eos_token_id], body]
+    dpo = [{"prompt": "p", "chosen": "a", "rejected": "b", "chosen_finish_reason": "eos", "chosen_eos_token_id": other,
+            "rejected_finish_reason": "eos", "rejected_eos_token_id": tok.eos_token_id}]
+    (e,) = tr.tokenize(dpo, tok, tr.parse_args(["--model", "m", "--data", "d", "--output_dir", "o", "--loss", "dpo"]),
+                       Counter())
+    assert (e["completions"][0][-1], e["completions"][1][-1]) == (other, tok.eos_token_id)
+    with pytest.raises(InputError, match="another model"):
+        tr.tokenize([dict(recs[0], eos_token_id=len(tok) + 10)], tok, args, Counter())
 
 
 def test_one_class_kto_and_checkpoint_from_another_model(tiny_model, tmp_path):
