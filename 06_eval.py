@@ -488,8 +488,10 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
     for i, res in tqdm(sandbox.run(jobs), total=len(jobs), desc="reference outputs", file=sys.stderr):
         t = task_ids[i]
         if res["status"] != "passed" or len(res.get("outputs") or []) != len(jobs[i]["inputs"]):
+            hint = (f"raise --memory_mb (now {sandbox.cfg['memory_mb']})" if res["status"] == "memory"
+                    else f"check --data_path is the {bench} release")
             raise InputError(f"the reference solution of {t} did not run on every input ({res['status']}: "
-                             f"{res.get('error')}); check --data_path is the {bench} release")
+                             f"{res.get('error')}); {hint}")
         outs = res["outputs"]
         # "not_none" tasks (EvalPlus keeps only `out is not None`, their outputs being re.Match objects) come
         # back from the sandbox as that bool already, because the job names its compare

@@ -346,3 +346,24 @@ def test_model_sampling_resumes_exactly(tmp_path, tiny_model):
     (cut / "samples.jsonl").write_text("".join(lines[:5]) + lines[5][:30])  # inside chunk 1, mid-line
     ev.run(ev.parse_args(argv + ["--output_dir", str(cut)]))
     assert read_jsonl(cut / "samples.jsonl") == ref
+
+
+def test_a_reference_that_does_not_run_says_which_and_what_to_change(tmp_path):
+    """06 refuses a benchmark whose reference fails on an input (its expected outputs would be wrong); the message
+    names the task and the likely fix: a memory limit too small for it, else the wrong data file. A reference whose
+    output is too large to cross comes back as a digest, not a refusal (Mbpp/255)."""
+    from sandbox import Digest, Sandbox
+    probs = {"T/0": {"reference": "def f(n):\n    return len(bytearray(n << 20))", "entry_point": "f",
+                     "base_input": [[1]], "plus_input": [[400]], "atol": 0, "compare": None},
+             "T/1": {"reference": "def f(n):\n    return 1 // (n - 2)", "entry_point": "f",
+                     "base_input": [[1]], "plus_input": [[2]], "atol": 0, "compare": None},
+             "T/2": {"reference": "def f(n):\n    return [(i, 'ab') for i in range(n)]", "entry_point": "f",
+                     "base_input": [[2]], "plus_input": [[3_000_000]], "atol": 0, "compare": None}}
+    with Sandbox(workers=1, timeout=5.0, memory_mb=256) as sb:
+        with pytest.raises(ev.InputError, match=r"T/0 .*memory.*raise --memory_mb \(now 256\)"):
+            ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/0"])
+        with pytest.raises(ev.InputError, match=r"T/1 .*ZeroDivisionError.*check --data_path is the x release"):
+            ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/1"])
+    with Sandbox(workers=1, timeout=5.0, memory_mb=2048) as sb:
+        out = ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/2"])
+    assert out["T/2"]["outputs"][0] == [(0, "ab"), (1, "ab")] and type(out["T/2"]["outputs"][1]) is Digest
