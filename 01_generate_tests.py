@@ -42,8 +42,9 @@ Writes:
     OUTPUT (tests.jsonl), one record per instruction kept, appended and flushed:
         task_id, instruction, entry_point, tests (list of assert snippets), setup (str, run before the tests),
         n_generated (assert statements found in the completions), n_parsed (valid, unique, calling the entry
-        point), n_trivial (passed by every stub, dropped), n_kept (len(tests)), validated (bool: checked against a reference), reference (str or null),
-        completions (the raw text the model wrote), prompt (the exact text given to the model), model
+        point), n_trivial (passed by every stub, dropped), n_kept (len(tests)), validated (bool: checked against
+        a reference), reference (str or null), completions (the raw text the model wrote), prompt (the exact text
+        given to the model), model
     OUTPUT.skipped.jsonl  one record per instruction not kept: task_id, reason, n_generated, n_parsed, n_trivial,
                           n_kept, completions (what the model wrote; null where it was not asked)
     OUTPUT.args.json      the resolved arguments
@@ -97,7 +98,8 @@ def parse_args(argv=None):
     p.add_argument("--num_generations", type=int, default=1, help="completions per instruction, parsed together")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); >0 with --num_generations")
     p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass when temperature > 0")
-    p.add_argument("--seed", type=int, default=0, help="random seed; each chunk of instructions is seeded from (seed, shard, chunk index)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed; each chunk of instructions is seeded from (seed, shard, chunk index)")
     p.add_argument("--prompt_file", default=None, help="prompt template with {instruction}, {entry_point}, {k}")
     # filtering and validation
     p.add_argument("--min_tests", type=int, default=1, help="skip instructions with fewer kept tests")

@@ -165,7 +165,8 @@ def main(argv=None):
                     n_nocode += not code
                     n_cut += finish[sid] == "length"
                     w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt, "completion": completion,
-                             "finish_reason": finish[sid], "eos_token_id": ends[sid], "code": code, "model": args.model, "round": args.round})
+                             "finish_reason": finish[sid], "eos_token_id": ends[sid], "code": code,
+                             "model": args.model, "round": args.round})
                     n_written += 1
                 bar.update(len(todo_ids))
         bar.close()

@@ -156,13 +156,9 @@ def encode_completion(tok, text, eos):
     return ids + [eos] if eos is not None else ids
 
 
-def end_token(tok, rec, finish_key, eos_key, no_eos):
-    """The token 05 appends after a completion: the end token the model produced (02's eos_token_id; the tokenizer's
-    EOS where the record does not say), or None where the model did not end it (finish_reason "stop" or "length")
-    or --no_eos. Records written elsewhere, without finish_reason, count as ended."""
-    if no_eos or rec.get(finish_key) not in (None, "eos"):
-        return None
-    eos = rec.get(eos_key)
+def end_token(tok, eos, eos_key):
+    """The end token to append after a completion the model ended: the one it produced (02's eos_token_id, `eos`),
+    or the tokenizer's EOS where the record does not say."""
     if eos is None:
         return tok.eos_token_id
     if type(eos) is not int or not 0 <= eos < len(tok):
@@ -181,9 +177,11 @@ def tokenize(records, tok, args, counts):
         # an empty prompt still needs one token before the completion: the first completion token is predicted
         prompt = encode_prompt(tok, rec["prompt"]) or [tok.bos_token_id if tok.bos_token_id is not None
                                                       else tok.eos_token_id]
-        counts["not_ended"] += sum(rec.get(f) not in (None, "eos") for f in finish_keys)  # "stop", "length"
-        comps = [encode_completion(tok, rec[k], end_token(tok, rec, f, e, args.no_eos))
-                 for k, f, e in zip(keys, finish_keys, eos_keys)]
+        # 02's finish_reason: "eos", "stop", "length"; records written elsewhere, without it, count as ended
+        ended = [rec.get(f) in (None, "eos") for f in finish_keys]
+        counts["not_ended"] += ended.count(False)
+        comps = [encode_completion(tok, rec[k], end_token(tok, rec.get(e), e) if x and not args.no_eos else None)
+                 for k, x, e in zip(keys, ended, eos_keys)]
         room = args.max_length - max(len(c) for c in comps)
         if room < 1 or not all(comps):
             counts["dropped_too_long" if room < 1 else "dropped_empty"] += 1
@@ -286,9 +284,14 @@ def packed_attention(module, query, key, value, attention_mask, dropout=0.0, sca
     return torch.cat(out, dim=2).transpose(1, 2).contiguous(), None
 
 
+def base_model(model):
+    """The transformers model under a peft wrapper (the model itself when there is none)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def packing_blocker(model, max_length):
     """Why rows of this model cannot be packed (None when they can): packed_attention is plain causal attention."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     cfg = base.config
     if not hasattr(base, "set_attn_implementation"):
         return "this transformers cannot switch a model's attention function (set_attn_implementation)"
@@ -320,8 +323,7 @@ def enable_packing(model):
     """Route the model's attention through packed_attention (checkpoints still save a plain config)."""
     from transformers import AttentionInterface
     AttentionInterface.register("plum_packed", packed_attention)
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    base.set_attn_implementation("plum_packed")
+    base_model(model).set_attn_implementation("plum_packed")
     return model
 
 
@@ -331,17 +333,17 @@ class SequenceLogps(torch.nn.Module):
     The same sum as kto_loss.sequence_logps(model(input_ids).logits, ...), computed without the full logits: the
     decoder's hidden states are gathered at the positions that predict a completion token and only those go
     through the LM head and the float32 log-softmax, so prompt and padding cost no vocabulary-sized work, and
-    kto_loss.linear_token_logps takes them a chunk of rows at a time, so no step holds more than a chunk of logits. Packed
-    batches need enable_packing(model). Padded rows are right-padded and no attention mask is passed: under a
-    causal mask the padding after a row's last token cannot change that row's earlier positions, and the
-    mask-free path lets SDPA take its fused causal kernel.
+    kto_loss.linear_token_logps takes them a chunk of rows at a time, so no step holds more than a chunk of
+    logits. Packed batches need enable_packing(model). Padded rows are right-padded and no attention mask is
+    passed: under a causal mask the padding after a row's last token cannot change that row's earlier positions,
+    and the mask-free path lets SDPA take its fused causal kernel.
     """
 
     def __init__(self, model, logits_chunk=None):
         super().__init__()
         self.model = model
         self.logits_chunk = logits_chunk  # rows of logits at a time (None: kto_loss.linear_token_logps's default)
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base = base_model(model)
         cfg = base.config
         # models that post-process logits (soft-capping, scaling) take the plain path through their forward
         self.fast = (getattr(cfg, "final_logit_softcapping", None) is None and getattr(cfg, "logit_scale", None)
@@ -353,7 +355,7 @@ class SequenceLogps(torch.nn.Module):
             cu, m = batch["cu_seqlens"], batch["max_len"]
             kw = dict(position_ids=batch["position_ids"], cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=m,
                       max_length_k=m)
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        base = base_model(self.model)
         if self.fast:
             hidden = base.get_decoder()(input_ids=batch["input_ids"], use_cache=False, **kw).last_hidden_state
             hidden, head = hidden.flatten(0, 1)[batch["score_at"]], base.get_output_embeddings()
