@@ -99,6 +99,7 @@ _EVALPLUS_MBPP_SPECIAL = {"are_equivalent": "always", "sum_div": "or_zero", "sur
                           "digit_distance_nums": "digit_distance"}
 _EVALPLUS_MBPP_SET_EQ = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
                          "larg_nnum", "intersection_array", "find_dissimilar", "Diff"}
+_VALUE_BLIND = ("always", "not_none")   # oracles that never look at the value: a Digest is judged like any output
 _EVALPLUS_MBPP_NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
 
 
@@ -1413,7 +1414,7 @@ class _Worker:
                 outputs[i] = out
                 statuses[i] = "passed"
                 continue
-            if type(out) is Digest or type(expected[i]) is Digest:
+            if (type(out) is Digest or type(expected[i]) is Digest) and compare not in _VALUE_BLIND:
                 statuses[i], err = _compare_digest(out, expected[i], atol, compare)
                 if err:
                     errs.setdefault(i, err)

@@ -255,6 +255,12 @@ def test_call_kind_outputs_too_large_to_cross_are_compared_by_digest(sb):
     assert [x["test_status"] for x in r] == [["passed", "passed"], ["passed", "failed"], ["passed", "failed"],
                                               ["passed", "failed"], ["passed", "error"]]
     assert "digest" in r[1]["error"] and "cannot apply 'atol'" in r[4]["error"]
+    # oracles that never look at the value judge a digested output as they judge any other
+    right = dict(base, program=progs["right, another way"])
+    r = run(sb, [dict(right, expected=[True, True], compare="not_none"),
+                 dict(right, expected=[True, False], compare="not_none"),
+                 dict(right, expected=[[0], [0]], compare="always")])
+    assert [x["test_status"] for x in r] == [["passed", "passed"], ["passed", "failed"], ["passed", "passed"]]
 
 
 def test_numpy_and_builtin_subclass_results_become_plain_values(sb):
