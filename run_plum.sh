@@ -89,12 +89,8 @@ if [[ -z $MODEL ]]; then
   echo "== toy code world ($TOY_DIR)"
   "$PY" "$REPO/toyworld.py" --out "$TOY_DIR" || die "building the toy world failed; rerun to resume it"
   MODEL="$TOY_DIR/sft/final"; DATA="$TOY_DIR/train_instructions.jsonl"; TESTS_FILE="$TOY_DIR/train_tests.jsonl"
-  BENCHMARK=jsonl; EVAL_DATA="$TOY_DIR/heldout_tests.jsonl"; TEMPERATURE="${TEMPERATURE:-1.0}"
-  # 4 sampled test completions per task (not 1 greedy) keep tests for ~2/3 of the tasks instead of 2/5. A tiny model
-  # learns at learning rates a 7B model would not survive, but 2e-4 x 2 epochs a round drifted and lost round 1's
-  # gain by round 3; 5e-5 x 1 epoch a round gained 12.8 +- 8.3 points over 3 seeds (notes/loop.md has the runs).
-  TOY_TESTS="--num_tests 4 --max_new_tokens 160 --num_generations 4 --temperature 0.8"; TOY_GEN="--max_new_tokens 96"
-  TOY_TRAIN="--lr 5e-5 --epochs 1 --batch_size 16 --save_every 50 --max_length 512"
+  source "$REPO/toy_settings.sh"   # TOY_TEMPERATURE, TOY_TESTS, TOY_GEN, TOY_TRAIN (why they are what they are)
+  BENCHMARK=jsonl; EVAL_DATA="$TOY_DIR/heldout_tests.jsonl"; TEMPERATURE="${TEMPERATURE:-$TOY_TEMPERATURE}"
 else
   [[ -n $DATA ]] || die "--model needs --data (01's instruction set: mbpp, leetcode, a HF dataset or a JSONL file)"
   BENCHMARK="${BENCHMARK:-humaneval}"; TOY_TESTS=""; TOY_GEN=""; TOY_TRAIN=""

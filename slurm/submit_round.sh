@@ -59,11 +59,10 @@ if [[ $TOY == 1 ]]; then
   "$PY" "$REPO/toyworld.py" --out "$toy" || die "building the toy world failed; rerun to resume it"
   MODEL="${MODEL:-$toy/sft/final}"; DATA="${DATA:-$toy/train_instructions.jsonl}"
   EVAL_DATA="${EVAL_DATA:-$toy/heldout_tests.jsonl}"; TESTS_FILE="${TESTS_FILE:-$toy/train_tests.jsonl}"
-  # run_plum.sh's toy settings (chosen on seed 0), for each stage whose arguments were not given
-  [[ ${TEMPERATURE_GIVEN:-0} == 1 ]] || TEMPERATURE=1.0
-  TESTS_ARGS="${TESTS_ARGS:---num_tests 4 --max_new_tokens 160 --num_generations 4 --temperature 0.8}"
-  SAMPLE_ARGS="${SAMPLE_ARGS:---max_new_tokens 96}"
-  TRAIN_ARGS="${TRAIN_ARGS:---lr 5e-5 --epochs 1 --batch_size 16 --save_every 50 --max_length 512}"
+  # run_plum.sh's toy settings, for each stage whose arguments were not given
+  source "$REPO/toy_settings.sh"
+  [[ ${TEMPERATURE_GIVEN:-0} == 1 ]] || TEMPERATURE=$TOY_TEMPERATURE
+  TESTS_ARGS="${TESTS_ARGS:-$TOY_TESTS}"; SAMPLE_ARGS="${SAMPLE_ARGS:-$TOY_GEN}"; TRAIN_ARGS="${TRAIN_ARGS:-$TOY_TRAIN}"
 fi
 [[ -n $OUT && -n $MODEL && -n $DATA && -n $EVAL_DATA ]] || die "--out, --model, --data and --eval_data are needed"
 [[ $SHARDS =~ ^[1-9][0-9]*$ ]] || die "--shards must be a positive whole number"
