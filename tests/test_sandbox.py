@@ -293,7 +293,9 @@ def test_every_job_gets_one_result_even_malformed_ones(sb):
              "expected": [1, 2]},
             {"kind": "assert", "program": "def f(): return 1", "setup": "", "tests": []}] * 3
     r = run(sb, jobs)
-    assert [x["status"] for x in r[:5]] == ["passed", "error", "error", "error", "passed"]
+    # a job with no tests cannot pass: "passed" means every test ran and passed, and there was one
+    assert [x["status"] for x in r[:5]] == ["passed", "error", "error", "error", "error"]
+    assert not r[4]["passed"] and "no tests" in r[4]["error"]
 
 
 def test_load_failures(sb):
