@@ -94,6 +94,8 @@ def make_job(sample, tasks, samples_path):
         raise InputError(f"{where}: 'code' is not valid UTF-8 (lone surrogates); rerun 02 or drop the sample") \
             from None
     job = {"kind": task["kind"], "program": code, "tests": task["tests"], "setup": task["setup"]}
+    if task["kind"] == "assert" and isinstance(task["entry_point"], str) and task["entry_point"]:
+        job["entry_point"] = task["entry_point"]   # the judge takes only this name (and no trusted one) from the code
     return job
 
 

