@@ -1,9 +1,14 @@
-"""The learning objectives of PLUM as pure tensor functions: sequence log-probs, KTO, DPO (sigmoid, IPO, hinge), SFT.
+"""The learning objectives of PLUM as pure tensor functions: KTO, DPO (sigmoid, conservative, IPO, hinge), SFT,
+and the sequence log-probs they are computed from.
 
 Nothing here touches a model, a file or a process group: every function maps tensors to tensors, so the tests can
-check them against hand-computed answers and against an independent restatement of TRL's formulas. Shapes:
-B = sequences in the batch, T = tokens per (padded) sequence, V = vocabulary size, N = scored tokens in a packed
-batch. `05_train_kto.py` is the only caller that owns models, devices and ranks.
+check them against hand-computed answers and against the equations in their docstrings (KTO also against an
+independent restatement of TRL's). Shapes: B = sequences in the batch, T = tokens per (padded) sequence,
+V = vocabulary size, N = scored tokens in a packed batch, H = hidden size. `05_train_kto.py` is the only caller that
+owns models, devices and ranks.
+
+Reading order: the losses (KTO, DPO, SFT), then the log-probs they take (`sequence_logps`, `token_logps`), then the
+speed path 05 uses instead of full logits (`linear_token_logps`, a custom autograd function).
 
     >>> import torch
     >>> out = kto_loss(torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([True]), z0=torch.tensor(0.0), beta=1.0)
@@ -16,107 +21,10 @@ from collections import namedtuple
 import torch
 import torch.nn.functional as F
 
-# ----------------------------------------------------------------------------------------------------------------
-# sequence log-probabilities
-
 
 def _upcast(x):
     """float16/bfloat16 -> float32; float32 and float64 unchanged (tests feed float64 to check to 1e-6)."""
     return x.to(torch.promote_types(x.dtype, torch.float32))
-
-
-def token_logps(logits, targets):
-    """log p(target) for each scored token: logits [N, V] (any float dtype), targets [N] long -> [N] float32.
-
-    The logits are upcast to float32 before the log-softmax: in bf16 a 32k-way log-softmax loses about two decimal
-    digits, which is the same size as the log-ratios KTO and DPO train on.
-    """
-    logits = _upcast(logits)
-    return torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-
-
-def linear_token_logps(hidden, weight, targets, chunk_rows=None):
-    """token_logps(hidden @ weight.T, targets) without ever holding more than chunk_rows x V logits.
-
-    hidden  [N, H]  the decoder's last hidden states at the positions that predict a scored token (any float dtype)
-    weight  [V, H]  the LM head's weight (a bias-free head; tied to the embeddings or not)
-    targets [N]     long, the tokens those positions predict
-    returns [N]     float32 (float64 inputs stay float64)
-
-        log p(t_i) = h_i · w_{t_i} − log Σ_v exp(h_i · w_v)
-        ∂/∂h_i = g_i (w_{t_i} − Σ_v p_iv w_v),   ∂/∂w_v = Σ_i g_i (1[t_i = v] − p_iv) h_i
-
-    The full logits of a batch are the largest tensor of a training step at real vocabularies: 8 rows x 1,024
-    tokens x 152k (Qwen2.5) is 5 GB in float32, twice over with the log-softmax's output kept for the backward.
-    Here the forward keeps only the log-normaliser per token and the backward recomputes each chunk's logits (one
-    more matmul of the head), so memory is chunk_rows x V whatever N is. The matmuls run in hidden's dtype (bf16
-    under autocast), the exp and sums in float32. Default chunk: about 2^26 logits (256 MB in float32).
-    """
-    if chunk_rows is None:
-        chunk_rows = max(16, (1 << 26) // weight.shape[0])
-    return _LinearTokenLogps.apply(hidden, weight, targets, int(chunk_rows))
-
-
-class _LinearTokenLogps(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, hidden, weight, targets, chunk_rows):
-        w = weight.to(hidden.dtype)
-        out_dtype = torch.promote_types(hidden.dtype, torch.float32)
-        lse = torch.empty(hidden.shape[0], dtype=out_dtype, device=hidden.device)
-        out = torch.empty_like(lse)
-        for s in range(0, hidden.shape[0], chunk_rows):
-            logits = (hidden[s:s + chunk_rows] @ w.T).to(out_dtype)
-            lse[s:s + chunk_rows] = torch.logsumexp(logits, dim=-1)
-            out[s:s + chunk_rows] = logits.gather(1, targets[s:s + chunk_rows, None])[:, 0] - lse[s:s + chunk_rows]
-        ctx.save_for_backward(hidden, weight, targets, lse)
-        ctx.chunk_rows = chunk_rows
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        hidden, weight, targets, lse = ctx.saved_tensors
-        w = weight.to(hidden.dtype)
-        grad_h = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
-        grad_w = torch.zeros(weight.shape, dtype=lse.dtype, device=weight.device) if ctx.needs_input_grad[1] else None
-        for s in range(0, hidden.shape[0], ctx.chunk_rows):
-            h, g = hidden[s:s + ctx.chunk_rows], grad_out[s:s + ctx.chunk_rows, None].to(lse.dtype)
-            # d log p / d logits = onehot(target) - softmax: scaled by the incoming gradient, built in place
-            d = torch.exp((h @ w.T).to(lse.dtype) - lse[s:s + ctx.chunk_rows, None]).mul_(-g)
-            d.scatter_add_(1, targets[s:s + ctx.chunk_rows, None], g)
-            if grad_h is not None:
-                grad_h[s:s + ctx.chunk_rows] = d.to(hidden.dtype) @ w
-            if grad_w is not None:
-                grad_w += (d.T @ h.to(lse.dtype))
-        return grad_h, (grad_w.to(weight.dtype) if grad_w is not None else None), None, None
-
-
-def sum_per_sequence(values, seq_index, num_seqs):
-    """Add per-token values [N] into their sequences: seq_index [N] long in [0, num_seqs) -> [num_seqs]."""
-    out = torch.zeros(num_seqs, dtype=values.dtype, device=values.device)
-    return out.index_add(0, seq_index, values)
-
-
-def sequence_logps(logits, input_ids, completion_mask, average=False):
-    """log πθ(y|x) of each completion: the sum (or, with `average`, the mean) of its tokens' log-probs.
-
-    logits          [B, T, V]  the model's output for input_ids (prompt followed by completion, right-padded)
-    input_ids       [B, T]     long
-    completion_mask [B, T]     1 where the token belongs to the completion, 0 on prompt and padding tokens
-    returns         [B]        float32 (float64 logits stay float64); a row with no completion token gets 0 (sum) or 0 (mean)
-
-        log π(y|x) = Σ_{t ∈ completion} log softmax(logits[t-1])[input_ids[t]]
-
-    The logits at position t-1 predict token t (the shift); only completion tokens are scored, so the prompt and
-    the padding never enter the sum.
-    """
-    mask = completion_mask[:, 1:].bool()
-    rows, cols = mask.nonzero(as_tuple=True)
-    # gather only the scored positions before the float32 log-softmax: prompt and padding cost nothing
-    lp = token_logps(logits[:, :-1][rows, cols], input_ids[:, 1:][rows, cols])
-    total = sum_per_sequence(lp, rows, input_ids.shape[0])
-    if not average:
-        return total
-    return total / mask.sum(1).clamp(min=1).to(total.dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -197,9 +105,14 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
     returns DPOOutput(losses [B], chosen_rewards [B], rejected_rewards [B]) with rewards β·(log πθ − log πref)
 
         h = (log πθ(y_w|x) − log πref(y_w|x)) − (log πθ(y_l|x) − log πref(y_l|x))
-        sigmoid: −(1 − ε) log σ(β h) − ε log σ(−β h)     (ε = label_smoothing: conservative DPO, Mitchell 2023)
+        sigmoid: −(1 − ε) log σ(β h) − ε log σ(−β h)     (ε = label_smoothing; ε = 0 is DPO's eq. 7)
         ipo:     (h − 1/(2β))²                           (Azar et al. 2023, eq. 17)
         hinge:   max(0, 1 − β h)                         (SLiC, Zhao et al. 2023)
+
+    With ε > 0 the sigmoid loss is conservative DPO (Mitchell 2023): each preference is taken to be flipped with
+    probability ε, so the loss no longer pushes h without bound but is smallest at β h = log((1 − ε) / ε). That is
+    not what TRL 1.16's `loss_type="sigmoid"` computes (it ignores label_smoothing; its "robust" loss is another
+    estimator): the tests check this function against the equation above, not against TRL.
 
     IPO is meant for per-token mean log-probs (TRL and the IPO authors normalise by completion length): pass
     `sequence_logps(..., average=True)` values for it; the function itself does not look at lengths.
@@ -231,3 +144,105 @@ def sft_loss(logps, num_tokens):
     """
     logps = _upcast(logps)
     return -logps.sum() / torch.as_tensor(num_tokens, dtype=logps.dtype, device=logps.device).sum().clamp(min=1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# sequence log-probabilities
+
+
+def sequence_logps(logits, input_ids, completion_mask, average=False):
+    """log πθ(y|x) of each completion: the sum (or, with `average`, the mean) of its tokens' log-probs.
+
+    logits          [B, T, V]  the model's output for input_ids (prompt followed by completion, right-padded)
+    input_ids       [B, T]     long
+    completion_mask [B, T]     1 where the token belongs to the completion, 0 on prompt and padding tokens
+    returns         [B]        float32 (float64 logits stay float64); a row with no completion token gets 0 (sum) or 0 (mean)
+
+        log π(y|x) = Σ_{t ∈ completion} log softmax(logits[t-1])[input_ids[t]]
+
+    The logits at position t-1 predict token t (the shift); only completion tokens are scored, so the prompt and
+    the padding never enter the sum.
+    """
+    mask = completion_mask[:, 1:].bool()
+    rows, cols = mask.nonzero(as_tuple=True)
+    # gather only the scored positions before the float32 log-softmax: prompt and padding cost nothing
+    lp = token_logps(logits[:, :-1][rows, cols], input_ids[:, 1:][rows, cols])
+    total = sum_per_sequence(lp, rows, input_ids.shape[0])
+    if not average:
+        return total
+    return total / mask.sum(1).clamp(min=1).to(total.dtype)
+
+
+def token_logps(logits, targets):
+    """log p(target) for each scored token: logits [N, V] (any float dtype), targets [N] long -> [N] float32.
+
+    The logits are upcast to float32 before the log-softmax: in bf16 a 32k-way log-softmax loses about two decimal
+    digits, which is the same size as the log-ratios KTO and DPO train on.
+    """
+    logits = _upcast(logits)
+    return torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def sum_per_sequence(values, seq_index, num_seqs):
+    """Add per-token values [N] into their sequences: seq_index [N] long in [0, num_seqs) -> [num_seqs]."""
+    out = torch.zeros(num_seqs, dtype=values.dtype, device=values.device)
+    return out.index_add(0, seq_index, values)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the speed path: log-probs straight from the last hidden states, a chunk of the LM head at a time
+
+
+def linear_token_logps(hidden, weight, targets, chunk_rows=None):
+    """token_logps(hidden @ weight.T, targets) without ever holding more than chunk_rows x V logits.
+
+    hidden  [N, H]  the decoder's last hidden states at the positions that predict a scored token (any float dtype)
+    weight  [V, H]  the LM head's weight (a bias-free head; tied to the embeddings or not)
+    targets [N]     long, the tokens those positions predict
+    returns [N]     float32 (float64 inputs stay float64)
+
+        log p(t_i) = h_i · w_{t_i} − log Σ_v exp(h_i · w_v)
+        ∂/∂h_i = g_i (w_{t_i} − Σ_v p_iv w_v),   ∂/∂w_v = Σ_i g_i (1[t_i = v] − p_iv) h_i
+
+    The full logits of a batch are the largest tensor of a training step at real vocabularies: 8 rows x 1,024
+    tokens x 152k (Qwen2.5) is 5 GB in float32, twice over with the log-softmax's output kept for the backward.
+    Here the forward keeps only the log-normaliser per token and the backward recomputes each chunk's logits (one
+    more matmul of the head), so memory is chunk_rows x V whatever N is. The matmuls run in hidden's dtype (bf16
+    under autocast), the exp and sums in float32. Default chunk: about 2^26 logits (256 MB in float32).
+    """
+    if chunk_rows is None:
+        chunk_rows = max(16, (1 << 26) // weight.shape[0])
+    return _LinearTokenLogps.apply(hidden, weight, targets, int(chunk_rows))
+
+
+class _LinearTokenLogps(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, chunk_rows):
+        w = weight.to(hidden.dtype)
+        out_dtype = torch.promote_types(hidden.dtype, torch.float32)
+        lse = torch.empty(hidden.shape[0], dtype=out_dtype, device=hidden.device)
+        out = torch.empty_like(lse)
+        for s in range(0, hidden.shape[0], chunk_rows):
+            logits = (hidden[s:s + chunk_rows] @ w.T).to(out_dtype)
+            lse[s:s + chunk_rows] = torch.logsumexp(logits, dim=-1)
+            out[s:s + chunk_rows] = logits.gather(1, targets[s:s + chunk_rows, None])[:, 0] - lse[s:s + chunk_rows]
+        ctx.save_for_backward(hidden, weight, targets, lse)
+        ctx.chunk_rows = chunk_rows
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        hidden, weight, targets, lse = ctx.saved_tensors
+        w = weight.to(hidden.dtype)
+        grad_h = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_w = torch.zeros(weight.shape, dtype=lse.dtype, device=weight.device) if ctx.needs_input_grad[1] else None
+        for s in range(0, hidden.shape[0], ctx.chunk_rows):
+            h, g = hidden[s:s + ctx.chunk_rows], grad_out[s:s + ctx.chunk_rows, None].to(lse.dtype)
+            # d log p / d logits = onehot(target) - softmax: scaled by the incoming gradient, built in place
+            d = torch.exp((h @ w.T).to(lse.dtype) - lse[s:s + ctx.chunk_rows, None]).mul_(-g)
+            d.scatter_add_(1, targets[s:s + ctx.chunk_rows, None], g)
+            if grad_h is not None:
+                grad_h[s:s + ctx.chunk_rows] = d.to(hidden.dtype) @ w
+            if grad_w is not None:
+                grad_w += (d.T @ h.to(lse.dtype))
+        return grad_h, (grad_w.to(weight.dtype) if grad_w is not None else None), None, None

@@ -1,11 +1,13 @@
-"""kto_loss.py against hand-computed answers and against an independent restatement of TRL 1.16's formulas.
+"""kto_loss.py against hand-computed answers, against the equations in its docstrings, and against an independent
+restatement of TRL 1.16's formulas where ours are meant to be the same (KTO; DPO's sigmoid without label smoothing,
+IPO, hinge).
 
 The restatements below follow trl/trainer/kto_trainer.py (KTOTrainer._compute_loss) and dpo_trainer.py
 (DPOTrainer._compute_loss) step by step: split by label with index_select, concatenate the weighted losses, take
 the nanmean; the KL term is the clamped mean of the mismatched pairs' log-ratios. They are written here, not
-imported, so a change in our code cannot change them.
+imported, so a change in our code cannot change them. DPO with label smoothing is conservative DPO, which TRL's
+sigmoid loss does not implement: it is checked against its own equation.
 """
-
 import math
 
 import pytest
@@ -32,11 +34,11 @@ def trl_kto(policy, ref, labels, policy_kl, ref_kl, beta, w_d, w_u):
     return losses.nanmean(), kl
 
 
-def trl_dpo(pc, pr, rc, rr, beta, loss_type, label_smoothing, pc_len=None, pr_len=None):
+def trl_dpo(pc, pr, rc, rr, beta, loss_type, pc_len=None, pr_len=None):
     chosen, rejected = pc - rc, pr - rr
     delta = chosen - rejected
-    if loss_type == "sigmoid":  # the classic (pre-"robust") TRL sigmoid loss with label smoothing
-        losses = -F.logsigmoid(beta * delta) * (1 - label_smoothing) - F.logsigmoid(-beta * delta) * label_smoothing
+    if loss_type == "sigmoid":  # TRL 1.16's sigmoid loss has no label smoothing term
+        losses = -F.logsigmoid(beta * delta)
     elif loss_type == "hinge":
         losses = torch.relu(1 - beta * delta)
     elif loss_type == "ipo":  # TRL normalises the summed log-ratios by completion length
@@ -129,43 +131,6 @@ def test_sequence_logps_gradient_flows_only_through_scored_positions():
 # KTO
 
 
-@pytest.mark.parametrize("chunk", [1, 5, 37, 1000])
-def test_linear_token_logps_equals_full_logits_values_and_gradients(chunk):
-    g = torch.Generator().manual_seed(chunk)
-    h = torch.randn(37, 8, dtype=torch.float64, generator=g, requires_grad=True)
-    w = torch.randn(50, 8, dtype=torch.float64, generator=g, requires_grad=True)
-    t = torch.randint(0, 50, (37,), generator=g)
-    up = torch.randn(37, dtype=torch.float64, generator=g)
-    ref = token_logps(h @ w.T, t)
-    gh, gw = torch.autograd.grad((ref * up).sum(), (h, w))
-    out = linear_token_logps(h, w, t, chunk_rows=chunk)
-    oh, ow = torch.autograd.grad((out * up).sum(), (h, w))
-    assert out.dtype == torch.float64
-    assert torch.allclose(out, ref, atol=1e-12) and torch.allclose(oh, gh, atol=1e-12) and torch.allclose(ow, gw, atol=1e-12)
-
-
-def test_linear_token_logps_never_keeps_the_logits():
-    # what autograd saves for the backward: the plain path keeps an [N, V] tensor, ours only [N, H], [V, H] and [N]
-    N, H, V = 64, 8, 1000
-    h = torch.randn(N, H, requires_grad=True)
-    w = torch.randn(V, H, requires_grad=True)
-    t = torch.randint(0, V, (N,))
-    for fn, keeps_logits in ((lambda: token_logps(h @ w.T, t), True), (lambda: linear_token_logps(h, w, t, 16), False)):
-        saved = []
-        with torch.autograd.graph.saved_tensors_hooks(lambda x: saved.append(x.numel()) or x, lambda x: x):
-            fn().sum().backward()
-        assert (max(saved) >= N * V) == keeps_logits, saved
-
-
-def test_linear_token_logps_bf16_is_close_to_float32():
-    g = torch.Generator().manual_seed(0)
-    h, w = torch.randn(20, 16, generator=g), torch.randn(300, 16, generator=g) * 0.1
-    t = torch.randint(0, 300, (20,), generator=g)
-    out = linear_token_logps(h.bfloat16(), w, t, chunk_rows=7)  # float32 weight, bf16 activations (autocast's mix)
-    assert out.dtype == torch.float32
-    assert torch.allclose(out, token_logps(h @ w.T, t), atol=0.05)
-
-
 @pytest.mark.parametrize("case", ["mixed", "all_desirable", "all_undesirable", "batch_of_one_d", "batch_of_one_u"])
 @pytest.mark.parametrize("seed", range(5))
 def test_kto_matches_trl(case, seed):
@@ -251,10 +216,9 @@ def test_kto_weights_land_in_range():
 # DPO and SFT
 
 
-@pytest.mark.parametrize("loss_type,smoothing", [("sigmoid", 0.0), ("sigmoid", 0.1), ("sigmoid", 0.3),
-                                                 ("ipo", 0.0), ("hinge", 0.0)])
+@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo", "hinge"])
 @pytest.mark.parametrize("B", [1, 6])
-def test_dpo_matches_trl(loss_type, smoothing, B):
+def test_dpo_matches_trl(loss_type, B):
     for seed in range(4):
         g = torch.Generator().manual_seed(seed)
         pc, pr = (torch.randn(B, generator=g, dtype=torch.float64) * 4 - 20 for _ in range(2))
@@ -262,12 +226,38 @@ def test_dpo_matches_trl(loss_type, smoothing, B):
                                                                                        dtype=torch.float64)
         lc, lr = (torch.randint(1, 40, (B,), generator=g).double() for _ in range(2))
         beta = [0.1, 0.5, 1.0, 2.0][seed]
-        want = trl_dpo(pc, pr, rc, rr, beta, loss_type, smoothing, lc, lr)
+        want = trl_dpo(pc, pr, rc, rr, beta, loss_type, lc, lr)
         if loss_type == "ipo":  # we take per-token means from the caller (sequence_logps(average=True))
             got = dpo_loss(pc / lc, pr / lr, rc / lc, rr / lr, beta, "ipo").losses.mean()
         else:
-            got = dpo_loss(pc, pr, rc, rr, beta, loss_type, smoothing).losses.mean()
+            got = dpo_loss(pc, pr, rc, rr, beta, loss_type).losses.mean()
         assert abs(got.item() - want.item()) < 1e-6
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3, 0.5])
+def test_conservative_dpo_is_its_equation(eps):
+    """Label smoothing ε: −(1 − ε) log σ(βh) − ε log σ(−βh), written here with math.log1p on plain floats; its
+    minimum over h is at βh = log((1 − ε)/ε) (ε < 1/2), and at ε = 1/2 it cannot tell chosen from rejected."""
+    g = torch.Generator().manual_seed(int(eps * 10))
+    pc, pr = (torch.randn(8, generator=g, dtype=torch.float64) * 4 - 20 for _ in range(2))
+    rc, rr = pc + torch.randn(8, generator=g, dtype=torch.float64), pr + 3 * torch.randn(8, generator=g, dtype=torch.float64)
+    beta = 0.7
+    got = dpo_loss(pc, pr, rc, rr, beta, "sigmoid", label_smoothing=eps).losses
+    for i in range(8):
+        h = float((pc[i] - rc[i]) - (pr[i] - rr[i]))
+        softplus = lambda x: math.log1p(math.exp(-abs(x))) + max(x, 0.0)  # −log σ(−x), stable  # noqa: E731
+        want = (1 - eps) * softplus(-beta * h) + eps * softplus(beta * h)
+        assert got[i].item() == pytest.approx(want, abs=1e-12)
+    if eps == 0.0:  # no smoothing: DPO itself
+        assert torch.equal(got, -F.logsigmoid(beta * ((pc - rc) - (pr - rr))))
+    elif eps < 0.5:  # the gradient in h vanishes where σ(βh) = 1 − ε
+        h = torch.tensor([math.log((1 - eps) / eps) / beta], dtype=torch.float64, requires_grad=True)
+        zero = torch.zeros(1, dtype=torch.float64)
+        dpo_loss(h, zero, zero, zero, beta, "sigmoid", label_smoothing=eps).losses.sum().backward()
+        assert abs(h.grad.item()) < 1e-12
+    else:  # swapping chosen and rejected changes nothing
+        swapped = dpo_loss(pr, pc, rr, rc, beta, "sigmoid", label_smoothing=eps).losses
+        assert torch.allclose(got, swapped, atol=1e-12)
 
 
 def test_dpo_known_answers():
@@ -292,3 +282,44 @@ def test_sft_loss_is_token_mean_nll():
     want = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
                            ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100).reshape(-1))
     assert sft_loss(lp, n).item() == pytest.approx(want.item(), abs=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the speed path: linear_token_logps
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 37, 1000])
+def test_linear_token_logps_equals_full_logits_values_and_gradients(chunk):
+    g = torch.Generator().manual_seed(chunk)
+    h = torch.randn(37, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(50, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    t = torch.randint(0, 50, (37,), generator=g)
+    up = torch.randn(37, dtype=torch.float64, generator=g)
+    ref = token_logps(h @ w.T, t)
+    gh, gw = torch.autograd.grad((ref * up).sum(), (h, w))
+    out = linear_token_logps(h, w, t, chunk_rows=chunk)
+    oh, ow = torch.autograd.grad((out * up).sum(), (h, w))
+    assert out.dtype == torch.float64
+    assert torch.allclose(out, ref, atol=1e-12) and torch.allclose(oh, gh, atol=1e-12) and torch.allclose(ow, gw, atol=1e-12)
+
+
+def test_linear_token_logps_never_keeps_the_logits():
+    # what autograd saves for the backward: the plain path keeps an [N, V] tensor, ours only [N, H], [V, H] and [N]
+    N, H, V = 64, 8, 1000
+    h = torch.randn(N, H, requires_grad=True)
+    w = torch.randn(V, H, requires_grad=True)
+    t = torch.randint(0, V, (N,))
+    for fn, keeps_logits in ((lambda: token_logps(h @ w.T, t), True), (lambda: linear_token_logps(h, w, t, 16), False)):
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda x: saved.append(x.numel()) or x, lambda x: x):
+            fn().sum().backward()
+        assert (max(saved) >= N * V) == keeps_logits, saved
+
+
+def test_linear_token_logps_bf16_is_close_to_float32():
+    g = torch.Generator().manual_seed(0)
+    h, w = torch.randn(20, 16, generator=g), torch.randn(300, 16, generator=g) * 0.1
+    t = torch.randint(0, 300, (20,), generator=g)
+    out = linear_token_logps(h.bfloat16(), w, t, chunk_rows=7)  # float32 weight, bf16 activations (autocast's mix)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, token_logps(h @ w.T, t), atol=0.05)
