@@ -54,17 +54,16 @@ shard_id, chunk index); a chunk with finished instructions is generated again in
 written, so a resumed run writes what an uninterrupted one would (keep --tasks_per_call when resuming).
 """
 
-import argparse
 import ast
 import os
 import re
-import sys
 import textwrap
 
 from tqdm import tqdm
 
 from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, read_json_records,
-                    read_jsonl, resolve_shard, select_shard, shard_path, tests_prompt, write_args)
+                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser, tests_prompt,
+                    write_args)
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
@@ -74,8 +73,7 @@ MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the
 def parse_args(argv=None):
     from generation import add_backend_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = stage_parser(__doc__.split("\n")[0])
     # instructions
     p.add_argument("--dataset", required=True, help="mbpp, leetcode, jsonl (with --data_path) or a HF dataset name")
     p.add_argument("--data_path", default=None, help="the instruction file (see the list above for defaults)")
@@ -499,7 +497,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except InputError as e:
-        die(str(e))
+    run_stage(main, "01_generate_tests")

@@ -35,19 +35,17 @@ records an uninterrupted run writes (same machine, same flags: --num_samples, --
 shape the batches). A kill costs at most the chunk being written. Shard K of M samples tasks i % M == K.
 """
 
-import argparse
 import sys
 
 from tqdm import tqdm
 
 from common import (BASE_STOP, InputError, JsonlWriter, add_shard_args, die, done_keys, extract_code, read_jsonl,
-                    resolve_shard, select_shard, shard_path, solution_prompt, write_args)
+                    resolve_shard, run_stage, select_shard, shard_path, solution_prompt, stage_parser, write_args)
 from generation import add_backend_args, backend_from_args, chat_flag, derive_seed
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = stage_parser(__doc__.split("\n")[0])
     # input / output
     p.add_argument("--input", required=True, help="tests.jsonl from 01 (or instructions JSONL); a glob merges shards")
     p.add_argument("--output", required=True, help="samples JSONL to append to")
@@ -181,7 +179,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except InputError as e:
-        die(str(e))
+    run_stage(main, "02_sample")

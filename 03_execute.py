@@ -15,22 +15,23 @@ Writes, one line per sample (DESIGN.md, Records):
           output_limit, killed), passed (bool: every test passed), tests_passed, tests_total, test_status (list,
           one per test), error (short text or null), seconds
   OUTPUT.args.json: the resolved arguments, plus the sandbox's isolation
-Resume: a rerun skips the (task_id, sample_id) pairs already in OUTPUT; --overwrite starts afresh.
+Resume: a rerun skips the (task_id, sample_id) pairs already in OUTPUT; --overwrite starts afresh. A rerun with
+nothing left to do says so and exits 0; the summary's figures (pass rate, statuses) are always the whole
+OUTPUT's. Ctrl-C keeps what was written (exit 130); rerun the same command to resume.
 Bad input (malformed line, a sample whose task has no tests, code that is not a string or not UTF-8, a missing
 file) stops with the file, the line and the fix, exit status 1; the records already written stay. Empty code (the
 model wrote none) is judged like any program, fails its tests, and is counted in the summary.
 """
 
-import argparse
 import collections
 import time
 
 from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, expand_inputs, read_jsonl,
-                    resolve_shard, select_shard, shard_path, write_args)
+                    resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = stage_parser(__doc__.split("\n\n")[0])
     # inputs and output
     p.add_argument("--samples", required=True, help="samples.jsonl from 02 (a path or a quoted glob of shards)")
     p.add_argument("--tests", required=True, help="tests.jsonl from 01 (a path or a quoted glob)")
@@ -131,7 +132,7 @@ def main(argv=None):
 
     def jobs():
         """Stream samples -> jobs, skipping the ones already done; stop cleanly at the first bad sample."""
-        nonlocal n_skipped
+        nonlocal n_skipped, n_empty
         stream = select_shard(read_jsonl(args.samples, required=("task_id", "sample_id", "code")),
                               shard_id, num_shards)
         k = 0
@@ -140,6 +141,7 @@ def main(argv=None):
                 sample = next(stream)
                 if (sample["task_id"], sample["sample_id"]) in done:
                     n_skipped += 1
+                    n_empty += not sample["code"].strip()
                     continue
                 job = make_job(sample, tasks, args.samples)
             except StopIteration:
@@ -168,14 +170,20 @@ def main(argv=None):
     dt = time.monotonic() - t0
     if bad:
         die(bad[0] + f"  ({n} records written before it are kept; rerun resumes after them)")
-    if n == 0:
-        die(f"nothing to execute: {n_skipped} samples were already in {out} (use --overwrite to redo them)"
-            if n_skipped else f"{args.samples}: no samples in this shard")
-    rate = counts["passed"] / n
-    status = ", ".join(f"{k} {v}" for k, v in counts.most_common())
-    print(f"executed {n} programs ({n_skipped} resumed) in {dt:.1f}s, {n / dt:.1f} programs/s; "
-          f"pass rate {rate:.3f}; {status}; {n_empty} empty programs -> {out}")
-
+    if n == 0 and n_skipped == 0:
+        die(f"{args.samples}: no samples in shard {shard_id} of {num_shards}; nothing to execute")
+    # The figures of the whole output, not only of the programs run now: after a resume they are the run's figures.
+    whole = collections.Counter(rec["status"] for rec in read_jsonl(out, required=("status",)))
+    total = sum(whole.values())
+    rate = whole["passed"] / total if total else 0.0
+    status = ", ".join(f"{k} {v}" for k, v in whole.most_common())
+    if n == 0:   # a rerun of a finished stage: success, so that `afterok` chains and rerun-everything scripts go on
+        print(f"03_execute: nothing to do, all {n_skipped} samples are already in {out} (--overwrite redoes them); "
+              f"pass rate {rate:.3f} over {total} programs; {status}; {n_empty} empty programs")
+        return 0
+    print(f"03_execute: executed {n} programs ({n_skipped} resumed) in {dt:.1f}s, {n / dt:.1f} programs/s; "
+          f"whole output: {total} programs, pass rate {rate:.3f}; {status}; {n_empty} empty programs -> {out}")
+    return 0
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "03_execute")

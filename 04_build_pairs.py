@@ -29,7 +29,6 @@ Stage 4 is a pure function of its inputs and takes seconds, so it has no resume:
 (same --seed, same output), and a killed run leaves the previous output untouched.
 """
 
-import argparse
 import hashlib
 import json
 import random
@@ -37,12 +36,12 @@ import sys
 from collections import defaultdict
 
 from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, die, read_jsonl,
-                    resolve_shard, select_shard, shard_path, write_args)
+                    resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
 from kto_loss import kto_weights
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = stage_parser(__doc__.split("\n\n")[0])
     # inputs and output
     p.add_argument("--executions", required=True, help="executions.jsonl from 03 (a path or a quoted glob)")
     p.add_argument("--samples", required=True, help="samples.jsonl from 02 (a path or a quoted glob)")
@@ -221,4 +220,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "04_build_pairs")

@@ -71,7 +71,6 @@ Writes, under --output_dir:
     expected-*.pkl        humaneval_plus / mbpp_plus: the reference outputs and times, unless --cache_dir says where
 """
 
-import argparse
 import collections
 import hashlib
 import json
@@ -81,7 +80,8 @@ import pickle
 import sys
 
 from common import (InputError, JsonlWriter, add_shard_args, atomic_write_json, die, done_keys, expand_inputs,
-                    read_json_records, read_jsonl, resolve_shard, select_shard, shard_path, write_args)
+                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser,
+                    write_args)
 from sandbox import evalplus_compare
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -680,8 +680,7 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = stage_parser(__doc__.split("\n")[0])
     # what to evaluate
     ap.add_argument("--benchmark", required=True, help=f"one of: {', '.join(BENCHMARKS)}")
     ap.add_argument("--samples", default=None,
@@ -916,4 +915,4 @@ def merge(args, bench, probs, n_total, ks, timeout, results_path):
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "06_eval")

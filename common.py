@@ -17,6 +17,7 @@ Worked example (a stage's skeleton):
             w.write(result)
 """
 
+import argparse
 import ast
 import glob
 import gzip
@@ -24,8 +25,8 @@ import io
 import json
 import os
 import re
+import secrets
 import sys
-import tempfile
 import textwrap
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -40,6 +41,49 @@ def die(msg, code=1):
     """End the program with a clear message and a non-zero status (records already appended stay on disk)."""
     print(f"error: {msg}", file=sys.stderr, flush=True)
     sys.exit(code)
+
+
+def run_stage(main, name):
+    """Run a stage's `main()` as a command: its return value is the exit status (None: 0), bad input ends with
+    `error: ...` and status 1, and Ctrl-C says what was interrupted and that a rerun resumes (status 130).
+
+        if __name__ == "__main__":
+            run_stage(main, "03_execute")
+    """
+    try:
+        code = main()
+    except InputError as e:
+        die(str(e))
+    except KeyboardInterrupt:
+        written = [f"{w.path} ({w.count} records written by this run)" for w in JsonlWriter.opened]
+        print(f"\n{name}: interrupted (Ctrl-C). "
+              + (f"Kept what was written: {', '.join(written)}. " if written else "Nothing was written. ")
+              + "Rerun the same command to resume (finished records are skipped; --overwrite starts afresh).",
+              file=sys.stderr, flush=True)
+        sys.exit(130)   # 128 + SIGINT, as a shell reports a Ctrl-C
+    sys.exit(code or 0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# command lines
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help as every stage shows it: the description as written (the module docstring's first lines), and each
+    flag's default after its help unless the help already says it. On/off switches are off unless given."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.required or action.nargs == 0 or action.default is argparse.SUPPRESS
+                or "default" in text.lower()):
+            return text
+        return text + (" (default: none)" if action.default is None else " (default: %(default)s)")
+
+
+def stage_parser(description):
+    """An ArgumentParser for a stage: HelpFormatter, and abbreviations refused (`--sample` must not silently mean
+    `--samples`, nor `--worker` `--workers`)."""
+    return argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, allow_abbrev=False)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -156,8 +200,11 @@ def done_keys(path, key_fields):
 class JsonlWriter:
     """Append records to a JSONL file, one line and one flush per record. `overwrite=True` truncates first."""
 
+    opened = []   # every writer of this process, so that run_stage can say what a Ctrl-C left on disk
+
     def __init__(self, path, overwrite=False):
         self.path = path
+        JsonlWriter.opened.append(self)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if overwrite and os.path.exists(path):
             os.remove(path)
@@ -181,10 +228,15 @@ class JsonlWriter:
 
 
 def atomic_write_text(path, text):
-    """Write a finished file under a temporary name in the same folder, then rename: readers never see half."""
+    """Write a finished file under a temporary name in the same folder, then rename: readers never see half.
+
+    The file gets the mode a plain `open(path, "w")` gives (0666 less the umask), not mkstemp's 0600: on a shared
+    cluster the team must be able to read every output of a run, not half of them.
+    """
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    tmp = os.path.join(d, f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{os.path.basename(path)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask applies, as for open()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

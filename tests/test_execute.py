@@ -72,10 +72,17 @@ def test_records_and_summary(world):
     assert "pass rate 0.500" in p.stdout and "programs/s" in p.stdout
     args = json.load(open(world / "ex.args.json"))
     assert args["workers"] == 2 and "isolation" in args
-    # a rerun has nothing left to do: exit non-zero, file unchanged
+    # a rerun has nothing left to do: success (a Slurm afterok chain goes on), it says so, the file is unchanged
     p2 = run03(world)
-    assert p2.returncode != 0 and "already" in p2.stderr
+    assert p2.returncode == 0, p2.stderr
+    assert "nothing to do" in p2.stdout and "pass rate 0.500 over 12 programs" in p2.stdout
     assert read(world / "ex.jsonl") == recs
+
+
+def test_empty_input_is_an_error(world):
+    write_jsonl(world / "none.jsonl", [])
+    p = run03(world, samples="none.jsonl")
+    assert p.returncode == 1 and "no samples" in p.stderr and "nothing to execute" in p.stderr
 
 
 def test_resume_after_a_kill(world):
@@ -102,6 +109,7 @@ def test_resume_after_a_kill(world):
     assert sorted(r["sample_id"] for r in recs) == list(range(100, 130))   # each sample exactly once
     assert all(r["passed"] for r in recs)
     assert f"({len(first)} resumed)" in p2.stdout
+    assert "whole output: 30 programs, pass rate 1.000" in p2.stdout   # the run's figures, not only this part's
 
 
 def test_shards_partition_the_samples(world):
