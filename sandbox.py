@@ -698,7 +698,20 @@ class _Worker:
                     errs.setdefault(i, err)
                     break   # a failing assert ends its test, as in the official harnesses
             statuses[i] = st
-        return _judged(statuses, errs)
+        return self._in_turn(c, deadline, statuses) or _judged(statuses, errs)
+
+    def _in_turn(self, c, deadline, statuses):
+        """Before a pass: the answer to a last request ("bye") must be the next frame. A program that wrote frames
+        of its own to the channel has shifted every reply after them, so this catches it; None when all is well."""
+        if any(s != "passed" for s in statuses):
+            return None
+        try:
+            c.send(("bye",), deadline)
+            if c.recv(deadline, on_handle=Handle) == ("bye",):
+                return None
+        except (TimeoutError, EOFError, CodecError, OSError):
+            pass
+        return _result("error", statuses, "the program wrote to the harness's channel (replies out of turn)", 0.0)
 
     def _drive_call(self, job, n, per_test, deadline, c, statuses):
         """Send each input to C, compare the plain-data output here (compare.compare_call)."""
@@ -771,7 +784,7 @@ class _Worker:
                 ok = False
                 errs.setdefault(i, _short_exc(e))
             statuses[i] = "passed" if ok else "failed"
-        return _judged(statuses, errs), outputs, times
+        return self._in_turn(c, deadline, statuses) or _judged(statuses, errs), outputs, times
 
     def _drive_judge(self, wj, n, per_test, deadline, statuses):
         """Follow J's reports (J is trusted: it runs only the setup and the tests), enforcing the deadlines."""
@@ -1051,8 +1064,6 @@ def _fast_plan(kind, tests, test, setup, entry_point):
                     if p is None:
                         return None
                     checks.append(p)
-            elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
-                return None   # anything else at the top of the test (imports, helpers, METADATA): use J
         return None if checks is None else [checks]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
@@ -1266,9 +1277,10 @@ def _candidate_main(job):
     entry = {}
     global _C_CONTEXT
 
-    def serve(req):
-        """Answer one request from the worker or J."""
+    def serve(req, memo):
+        """Answer one request from the worker or J (`memo`: the containers the request carried, in order)."""
         op = req[0]
+        pins = None
         try:
             if op == "get":
                 reply = ("ok", eval(req[1], g))
@@ -1276,9 +1288,13 @@ def _candidate_main(job):
                 if req[1] not in entry:
                     entry[req[1]] = eval(job["entry_point"], g) if req[1] == "candidate" else g[req[1]]
                 reply = ("ok", entry[req[1]](*req[2], **req[3]))
-            elif op == "call":        # args come back after the call when J asks, so in-place changes show
-                val = objs[req[1]](*req[2], **req[3])
-                reply = ("ok", val, (req[2], req[3])) if req[4] else ("ok", val)
+            elif op == "call":
+                reply = ("ok", objs[req[1]](*req[2], **req[3]))
+                if req[4]:   # J asks for its arguments back: the state of every container it sent, after the call
+                    reply += ([_shallow(o) for o in memo],)
+                    pins = {id(o): k for k, o in enumerate(memo)}
+            elif op == "bye":        # the last request: its answer must be the next frame, or frames were forged
+                reply = ("bye",)
             elif op == "attr":
                 reply = ("ok", getattr(objs[req[1]], req[2]))
             elif op == "setattr":
@@ -1288,6 +1304,8 @@ def _candidate_main(job):
                 reply = ("ok", list(objs[req[1]]))
             else:
                 raise ValueError(op)
+        except MemoryError:   # a reply built before the handler allocates anything (memory is exhausted)
+            reply = _MEMORY_REPLY
         except BaseException as e:   # SystemExit raised by the program is an error, not an exit: it never passes
             reply = _raise_reply(e)
         try:
@@ -1304,22 +1322,26 @@ def _candidate_main(job):
                         raise CodecError("a return value too large to cross that is not exact plain data")
                 _send_bytes(chan, data)
             else:
-                send_msg(chan, reply, to_plain)
+                _send_bytes(chan, encode(reply, to_plain, pins=pins))
         except (CodecError, RecursionError) as e:
             send_msg(chan, ("raise", ("TypeError", "Exception"), "TypeError", f"return value is not data ({e})",
                             None))
         except MemoryError:
-            send_msg(chan, ("raise", ("MemoryError", "Exception"), "MemoryError", "", None))
+            send_msg(chan, _MEMORY_REPLY)
 
     _C_CONTEXT = (serve, to_plain, hooks)
     while True:
+        memo = []
         try:
-            req = recv_msg(chan, **hooks)
+            req = recv_msg(chan, memo_out=memo, **hooks)
         except EOFError:
             os._exit(0)
         if type(req) is tuple and req and req[0] in ("cbok", "cberr"):
             continue   # a stray callback answer: nobody waits for it
-        serve(req)
+        serve(req, memo)
+
+
+_MEMORY_REPLY = ("raise", ("MemoryError", "Exception", "BaseException"), "MemoryError", "", None)
 
 
 def _raise_reply(e):
@@ -1357,7 +1379,8 @@ class Callback:
         serve, to_plain, hooks = _C_CONTEXT
         send_msg(3, ("cb", self.cid, args, kwargs), to_plain)
         while True:
-            req = recv_msg(3, **hooks)
+            memo = []
+            req = recv_msg(3, memo_out=memo, **hooks)
             if type(req) is tuple and req and req[0] == "cbok":
                 return req[1]
             if type(req) is tuple and req and req[0] == "cberr":
@@ -1366,10 +1389,18 @@ class Callback:
                 if not (isinstance(exc, type) and issubclass(exc, Exception)):
                     exc = RuntimeError
                 raise exc(req[2])
-            serve(req)
+            serve(req, memo)
 
 
 _C_CONTEXT = None   # (serve, to_plain, hooks) of the candidate process
+
+
+def _shallow(o):
+    """A container's contents after a call, as a new container of the same kind (an object: its attributes)."""
+    if type(o) in (list, dict, set):
+        return type(o)(o)
+    d = getattr(o, "__dict__", None)
+    return dict(d) if isinstance(d, dict) else {}
 
 
 def _new_instance(g, name):
@@ -1452,7 +1483,6 @@ class ProgramError(Exception):
 
 
 _STEERING = ("StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt", "SystemExit")
-_MUTABLE = (list, dict, set)
 
 
 def _judge_main(wchan):
@@ -1463,7 +1493,6 @@ def _judge_main(wchan):
     job = recv_msg(wchan)
     g = {"__builtins__": builtins}
     send = lambda *m: send_msg(wchan, m)  # noqa: E731
-    mutable = _MUTABLE + _SEQ_TYPES + _MAP_TYPES
     exc_classes = {}
     jobjs = {}           # test functions handed to the program, by id
     callback_failure = []
@@ -1477,15 +1506,27 @@ def _judge_main(wchan):
             object.__setattr__(self, "_tname", tname)
 
         def __call__(self, *args, **kwargs):
-            want = _holds(args, mutable, setup_classes) or _holds(kwargs, mutable, setup_classes)
-            reply = rpc(("call", self._hid, args, kwargs, want))
-            if want and len(reply) == 3 and type(reply[2]) is tuple and len(reply[2]) == 2:
-                memo = set()
-                for a, b in zip(args, reply[2][0]):
-                    _sync(a, b, memo)
-                for k, a in kwargs.items():
-                    if type(reply[2][1]) is dict and k in reply[2][1]:
-                        _sync(a, reply[2][1][k], memo)
+            # the program's in-place changes to the arguments come back as the new contents of each container
+            # sent, referring to J's own containers where the program kept them: J's objects change in place
+            sent = []
+            reply = rpc(("call", self._hid, args, kwargs, True), sent)
+            state = reply[2] if len(reply) == 3 else None
+            if type(state) is not list or len(state) != len(sent):
+                raise ProgramError("the program sent a malformed reply")
+            for o, new in zip(sent, state):
+                t = type(o)
+                if t in (list, dict, set) and type(new) is t:
+                    if t is list:
+                        o[:] = new
+                    else:
+                        o.clear()
+                        o.update(new)
+                elif t not in (list, dict, set) and type(new) is dict and all(type(k) is str for k in new):
+                    check_attrs(o, new)
+                    o.__dict__.clear()
+                    o.__dict__.update(new)
+                else:
+                    raise ProgramError("the program sent a malformed reply")
             return reply[1]
 
         def __getattr__(self, name):
@@ -1529,8 +1570,7 @@ def _judge_main(wchan):
         """A rebuilt setup object holds data attributes only, none of them shadowing what its class defines."""
         cls = type(obj)
         for k, v in attrs.items():
-            if k.startswith("__") or callable(getattr(cls, k, None)) or isinstance(
-                    getattr(cls, k, None), (property, staticmethod, classmethod)):
+            if k.startswith("__") or hasattr(cls, k):
                 raise CodecError(f"attribute {k!r} of a {cls.__name__} would shadow its class")
             if _holds(v, (Remote, Callback), ()) or callable(v) and not isinstance(v, tuple(setup_class_objs())):
                 raise CodecError(f"attribute {k!r} of a {cls.__name__} is not data")
@@ -1577,11 +1617,16 @@ def _judge_main(wchan):
             e._plum_message = msg if type(msg) is str else ""
         raise e
 
-    def rpc(req):
+    def rpc(req, sent=None):
         try:
-            send_msg(cchan, req, j_to_plain)
+            data = encode(req, j_to_plain, memo_out=sent)
+        except (CodecError, RecursionError) as e:
+            raise TypeError(f"cannot pass this value to the program ({e})") from None
+        h = hooks if sent is None else dict(hooks, on_pin=lambda k: sent[k] if k < len(sent) else _no_callback(k))
+        try:
+            _send_bytes(cchan, data)
             while True:
-                reply = recv_msg(cchan, **hooks)
+                reply = recv_msg(cchan, **h)
                 if type(reply) is tuple and len(reply) == 4 and reply[0] == "cb":
                     serve_callback(reply)
                     continue
@@ -1701,6 +1746,7 @@ def _judge_main(wchan):
         tests = ["check(__candidate__)"]
     else:
         tests = job["tests"]
+    passed = 0
     for i, src in enumerate(tests):
         send("start", i)
         try:
@@ -1708,6 +1754,7 @@ def _judge_main(wchan):
             if callback_failure:
                 raise callback_failure.pop(0)
             send("result", i, "passed", None)
+            passed += 1
         except AssertionError as e:
             send("result", i, "failed", _text("AssertionError: " + str(e) if str(e) else "AssertionError"))
         except MemoryError:
@@ -1717,6 +1764,15 @@ def _judge_main(wchan):
             os._exit(0)  # C is gone: every later test is not run
         except BaseException as e:
             send("result", i, "error", _text(_short_exc(e)))
+    if passed == len(tests):   # every answer was the reply to its own request, or the program forged frames
+        try:
+            send_msg(cchan, ("bye",))
+            ok = recv_msg(cchan, **hooks) == ("bye",)
+        except (EOFError, OSError, CodecError):
+            ok = False
+        if not ok:
+            send("load_error", "error", "the program wrote to the harness's channel (replies out of turn)")
+            os._exit(0)
     send("done")
     os._exit(0)
 
@@ -1737,39 +1793,6 @@ def _holds(x, types, names, depth=0):
     if t is dict or t in _MAP_TYPES:
         return any(_holds(v, types, names, depth + 1) for v in x.values())
     return False
-
-
-def _sync(a, b, memo):
-    """Give J's argument `a` the contents C's copy `b` had after the call, keeping a's identity (and that of the
-    mutable things inside it), so a test sees the program's in-place changes as the official harnesses do."""
-    if type(a) is not type(b) or id(a) in memo:
-        return
-    memo.add(id(a))
-
-    def merged(x, y):
-        if type(x) is type(y) and (type(x) in _MUTABLE or type(x) in _SEQ_TYPES or type(x) in _MAP_TYPES
-                                   or hasattr(x, "__dict__") and not callable(x)):
-            _sync(x, y, memo)
-            return x
-        return y
-    t = type(a)
-    if t is list:
-        a[:] = [merged(a[i], y) if i < len(a) else y for i, y in enumerate(b)]
-    elif t in _SEQ_TYPES:   # deque
-        items = [merged(a[i], y) if i < len(a) else y for i, y in enumerate(b)]
-        a.clear()
-        a.extend(items)
-    elif t is dict or t in _MAP_TYPES:
-        new = [(k, merged(a[k], v) if k in a else v) for k, v in b.items()]
-        dict.clear(a)
-        dict.update(a, new)
-    elif t is set:
-        a.clear()
-        a.update(b)
-    elif isinstance(getattr(a, "__dict__", None), dict) and isinstance(getattr(b, "__dict__", None), dict):
-        new = {k: merged(a.__dict__[k], v) if k in a.__dict__ else v for k, v in b.__dict__.items()}
-        a.__dict__.clear()
-        a.__dict__.update(new)
 
 
 # ================================================================================================================
@@ -2226,6 +2249,9 @@ def _enc(x, out, memo, to_plain, depth, limit=None):
         for v in x:
             _enc(v, out, memo, to_plain, depth + 1, limit)
     elif t is list or t is dict or t is set:
+        if _PINS is not None and id(x) in _PINS:   # one of the receiver's own objects: it gets itself back
+            out.append(b"P" + struct.pack(">I", _PINS[id(x)]))
+            return
         if id(x) in memo:  # shared or cyclic structure (a linked list with a cycle) crosses as a back-reference
             out.append(b"R" + struct.pack(">I", memo[id(x)][0]))
             return
@@ -2267,6 +2293,9 @@ def _enc(x, out, memo, to_plain, depth, limit=None):
     elif t is Callback:
         out.append(b"K" + struct.pack(">Q", x.cid))
     elif to_plain is not None:
+        if _PINS is not None and id(x) in _PINS:
+            out.append(b"P" + struct.pack(">I", _PINS[id(x)]))
+            return
         if id(x) in memo:
             out.append(b"R" + struct.pack(">I", memo[id(x)][0]))
             return
@@ -2284,12 +2313,24 @@ def _enc(x, out, memo, to_plain, depth, limit=None):
         raise CodecError(f"not plain data: {t.__name__}")
 
 
-def encode(x, to_plain=None, limit=None):
+def encode(x, to_plain=None, limit=None, pins=None, memo_out=None):
     """Plain data -> bytes. `to_plain(x)` may map other objects to plain data, a Handle or a SetupObject. With
-    `limit`, raises _TooBig once the encoding passes that many pieces."""
-    out = []
-    _enc(x, out, {}, to_plain, 0, limit)
+    `limit`, raises _TooBig once the encoding passes that many pieces. `pins` (id -> k) encodes those objects as
+    references to the receiver's k-th remembered container; `memo_out` receives the containers encoded, in the
+    order the decoder remembers them (what a reply's pins refer to)."""
+    global _PINS
+    out, memo = [], {}
+    _PINS = pins
+    try:
+        _enc(x, out, memo, to_plain, 0, limit)
+    finally:
+        _PINS = None
+    if memo_out is not None:
+        memo_out[:] = [obj for _, obj in sorted(memo.values(), key=lambda p: p[0])]
     return b"".join(out)
+
+
+_PINS = None   # encode()'s pins while it runs
 
 
 class _Reader:
@@ -2384,6 +2425,11 @@ class _Reader:
                 raise CodecError("bad back-reference")
             self.count((self.sizes[k] or 1) - 1)
             return self.memo[k]
+        if tag == b"P":
+            k = self.u32()
+            if self.hooks.get("on_pin") is None:
+                raise CodecError("pinned reference not accepted here")
+            return self.hooks["on_pin"](k)
         if tag == b"W":
             parts = [self.value(depth + 1) for _ in range(3)]
             if not all(type(p) is int for p in parts) or parts[2] == 0:
@@ -2478,6 +2524,8 @@ def decode(b, on_handle=None, on_object=None, max_items=None, **hooks):
         raise CodecError("value nested too deeply") from None
     if r.i != len(b):
         raise CodecError("trailing bytes")
+    if hooks.get("memo_out") is not None:
+        hooks["memo_out"][:] = r.memo
     return x
 
 
