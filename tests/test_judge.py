@@ -152,6 +152,28 @@ for _set, _objs in FRAME_SETS.items():
     for _moment in MOMENTS:
         for _shape, _job in shapes(forge_program(_moment, _frames, "0")).items():
             FORGED.append(add(f"forge/{_set}/{_moment}/{_shape}", **_job))
+PROC_FDS = """import os
+FRAMES = {frames!r}
+def f(x):
+    me = os.getpid()
+    for p in os.listdir('/proc'):
+        if not p.isdigit() or int(p) == me:
+            continue
+        try:
+            fds = os.listdir('/proc/' + p + '/fd')
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                w = os.open('/proc/' + p + '/fd/' + fd, os.O_WRONLY | os.O_NONBLOCK)
+                os.write(w, FRAMES)
+            except OSError:
+                pass
+    return 0
+"""
+_frames = b"".join(frame(o) for o in FRAME_SETS["judge_words"] + FRAME_SETS["load_error_passed"])
+for _shape, _job in shapes(PROC_FDS.format(frames=_frames)).items():
+    FORGED.append(add(f"forge/other_processes_fds/{_shape}", **_job))
 FORGED_CONTROLS = []
 for _moment in MOMENTS:
     for _shape, _job in shapes(forge_program(_moment, b"", "x * 2")).items():
@@ -330,8 +352,18 @@ FAST = [
     ("check_sorted_defined", "def sorted(*a, **k):\n    return [1, 2, 3]\ndef f(x):\n    return []\n",
      "def f(x):\n    return list(x)\n", "check",
      "def check(candidate):\n    assert sorted(candidate([3, 1, 2])) == [1, 2, 3]\n"),
+    # no entry_point given (03's jobs): a builtin the program shadows, a helper the setup defines
+    ("no_entry_point_shadowed_builtin", "def len(x):\n    return 0\ndef f(x):\n    return [0] * x\n",
+     "def f(x):\n    return []\n", "assert-noentry", ["assert len(f(3)) == 0"]),
+    ("no_entry_point_setup_helper_literal_args", "def verify(x):\n    return True\ndef f(x):\n    return 0\n",
+     "def f(x):\n    return 2 * x\n", "assert-noentry-setup", ["assert verify(2) == True"]),
 ]
 for _id, _bad, _good, _kind, _tests in FAST:
+    if _kind.startswith("assert-noentry"):
+        _setup = "def verify(x):\n    return f(x) == 2 * x\n" if _kind.endswith("setup") else ""
+        add(f"fast/{_id}", kind="assert", program=_bad, tests=_tests, setup=_setup)
+        add(f"fast-control/{_id}", kind="assert", program=_good, tests=_tests, setup=_setup)
+        continue
     add(f"fast/{_id}", **_shadow_job(_kind, _bad, _tests, ""))
     add(f"fast-control/{_id}", **_shadow_job(_kind, _good, _tests, ""))
 
@@ -518,6 +550,8 @@ MUTATION = [
      "def f(x):\n    x.sort()\n", "def f(x):\n    return sorted(x)\n"),
     ("shared_inner_list", "inner = [2, 1]\nm = [inner, inner]\nf(m)\nassert inner == [1, 2] and m == [[1, 2], [1, 2]]",
      "def f(m):\n    m[0].sort()\n", "def f(m):\n    m[0] = sorted(m[0])\n"),
+    ("list_inside_tuple", "t = ([3, 1, 2],)\nf(t)\nassert t[0] == [1, 2, 3]",
+     "def f(t):\n    t[0].sort()\n", "def f(t):\n    sorted(t[0])\n"),
     ("appends_across_calls", "x = []\nf(x, 1)\nf(x, 2)\nassert x == [1, 2]",
      "def f(x, v):\n    x.append(v)\n", "def f(x, v):\n    x = x + [v]\n"),
 ]
@@ -629,7 +663,7 @@ def keys(prefix):
 
 # -- family 1 --
 
-VERDICT_SETS = ("load_error_passed", "judge_words")
+VERDICT_SETS = ("load_error_passed", "judge_words", "other_processes_fds")
 
 
 @pytest.mark.parametrize("case", [k for k in keys("forge/") if k.split("/")[0] in VERDICT_SETS])
