@@ -5,15 +5,22 @@
         --output_dir runs/r1/ckpt --lora --bf16 --gradient_checkpointing --batch_size 8 --grad_accum 4
     python 05_train_kto.py --loss dpo --dpo_type sigmoid --data runs/r0/dpo.jsonl --model M --output_dir D
     python 05_train_kto.py --loss sft --data train.jsonl --model M --output_dir D --lr 1e-3   # toy models
-    torchrun --nproc_per_node 8 05_train_kto.py --model M --data kto.jsonl --output_dir D [--fsdp]
+    torchrun --nproc_per_node 8 05_train_kto.py --model M --data 'kto.shard-*.jsonl' --output_dir D [--fsdp]
     python 05_train_kto.py ... --output_dir D --resume     # continue from D's last checkpoint
     sbatch slurm/05_train_kto.sbatch
+
+Where to look: the losses are kto_step, dpo_step and sft_step (one micro-batch each: the loss and its metric
+sums), listed in LOSSES; a new loss is one such function, its metrics line and one row there. main() reads top to
+bottom: processes, data, reference log-probs, policy, optimizer, resume, the loop, the final model.
 
 How it trains:
 - the reference's log-probs are computed once, before training (under torchrun each process scores its share),
   and cached beside the data (DATA.ref-<key>.pt; the key covers the data, the reference model, --max_length and
   the pairing), so only the policy is in memory while training; with --lora the reference is the base model
   (the adapters disabled);
+- KTO's λ_D, λ_U come from the examples loaded (after any dropped as too long), by 04's rule (kto_loss.kto_weights),
+  so a glob over 04's shards trains with the weights of the whole set; --desirable_weight/--undesirable_weight
+  override them;
 - KTO's reference point z0 comes from mismatched pairs: every example i also carries the completion of example
   σ(i), a fixed seeded derangement of the data set (one cycle, so σ(i) != i whenever there are two examples or
   more), scored by the policy in a no-grad forward beside the batch's (z0 is detached, so a backward pass through
@@ -34,22 +41,30 @@ How it trains:
   the tokenizer's EOS), never to one cut at a stop string or at --max_new_tokens, so the policy is not taught to
   stop where it did not, nor with another end token than its own; --no_eos appends none.
 
+Stopping and resuming: a checkpoint is written every --save_every steps, at the end of every epoch, after the last
+step, and when SIGTERM (what Slurm sends before it kills a job) or SIGINT (Ctrl-C) arrives: the running step
+finishes, the checkpoint is written and 05 exits with 128 + the signal's number; a second signal stops at once.
+--resume continues from the newest checkpoint and refuses one written with other training settings (loss, β, λ,
+lr, schedule, batch, seed, ...: it names each difference). Every start, resumed or not, drops the rows of
+metrics.jsonl past the step it starts from, so a run killed anywhere and rerun leaves the records of an
+uninterrupted run.
+
 Writes, in --output_dir D:
-  D/checkpoint-NNNNNN/  every --save_every steps: a Hugging Face model (LoRA merged) + tokenizer, and
-                        training_state.pt (optimizer, scheduler, RNG, step, adapter weights, fingerprint);
-                        written under a temporary name and renamed; the newest --save_total_limit are kept
+  D/checkpoint-NNNNNN/  a Hugging Face model (LoRA merged) + tokenizer, and training_state.pt (optimizer,
+                        scheduler, RNG, step, adapter weights, the run's settings); written under a temporary name
+                        and renamed; the newest --save_total_limit are kept
   D/final/              the same model + tokenizer at the end (what 02, 06 and load_backend load)
   D/metrics.jsonl       one line per optimizer step: step, epoch, loss, lr, grad_norm, examples, tokens,
                         tokens_per_s, seconds (wall time since the previous step's, checkpoints included),
                         memory_mb, and per loss: kto: rewards_desirable, rewards_undesirable, margin, z0,
                         n_desirable, n_undesirable; dpo: rewards_chosen, rewards_rejected, margin, accuracy;
                         sft: nll
-  D/metrics.png         the curves of metrics.jsonl
-  D/train.args.json     the resolved arguments, data counts (dropped, prompts cut, completions the model did not
-                        end: not_ended), λ_D, λ_U
+  D/metrics.png         the curves of metrics.jsonl, one panel each, epochs shaded
+  D/train.args.json     the resolved arguments (λ_D, λ_U among them), data counts (dropped, prompts cut,
+                        completions the model did not end: not_ended)
 """
 
-import argparse
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -58,75 +73,98 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
+from collections import namedtuple
 from datetime import timedelta
+from types import SimpleNamespace
 
 import torch
 
-from common import (InputError, JsonlWriter, atomic_write_json, die, encode_prompt, expand_inputs, read_jsonl,
+from common import (InputError, JsonlWriter, die, encode_prompt, expand_inputs, read_jsonl, run_stage, stage_parser,
                     write_args)
 from kto_loss import (dpo_loss, kl_estimate, kto_loss, kto_weights, linear_token_logps, sft_loss, sum_per_sequence,
                       token_logps)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = stage_parser(__doc__.split("\n\n")[0])
     # model
     p.add_argument("--model", required=True, help="policy to train: a Hugging Face id or a local dir")
     p.add_argument("--ref_model", default=None, help="frozen reference (default: --model)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
-                   help="weights' dtype (float32 default; use --bf16 for mixed precision with float32 weights)")
+                   help="weights' dtype; for mixed precision keep float32 and pass --bf16")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into D/final)")
-    p.add_argument("--lora_r", type=int, default=16)
-    p.add_argument("--lora_alpha", type=int, default=32)
-    p.add_argument("--lora_dropout", type=float, default=0.0)
-    p.add_argument("--lora_target_modules", default="all-linear", help="comma-separated names or all-linear")
+    p.add_argument("--lora_r", type=int, default=16, help="LoRA rank")
+    p.add_argument("--lora_alpha", type=int, default=32, help="LoRA scaling numerator (the update is scaled by "
+                                                             "alpha / r)")
+    p.add_argument("--lora_dropout", type=float, default=0.0, help="dropout on the LoRA branch's input")
+    p.add_argument("--lora_target_modules", default="all-linear", help="comma-separated module names, or all-linear")
     # data and loss
-    p.add_argument("--data", required=True, help="kto.jsonl / dpo.jsonl from 04, or prompt+completion for sft")
-    p.add_argument("--loss", choices=["kto", "dpo", "sft"], default="kto")
-    p.add_argument("--beta", type=float, default=0.1, help="KTO/DPO β")
-    p.add_argument("--desirable_weight", type=float, default=None, help="λ_D (default: DATA.stats.json from 04)")
-    p.add_argument("--undesirable_weight", type=float, default=None, help="λ_U (default: DATA.stats.json from 04)")
-    p.add_argument("--dpo_type", choices=["sigmoid", "ipo", "hinge"], default="sigmoid")
-    p.add_argument("--label_smoothing", type=float, default=0.0, help="conservative DPO ε (sigmoid only)")
-    p.add_argument("--max_length", type=int, default=1024, help="prompt + completion tokens")
+    p.add_argument("--data", required=True,
+                   help="kto.jsonl / dpo.jsonl from 04 (a quoted glob merges shards), or prompt+completion for sft")
+    p.add_argument("--loss", choices=list(LOSSES), default="kto",
+                   help="kto: unpaired examples (label); dpo: pairs (chosen, rejected); sft: the desirable "
+                        "completions' token-mean negative log-likelihood")
+    p.add_argument("--beta", type=float, default=0.1, help="KTO/DPO β: how far the policy may move from the reference")
+    p.add_argument("--desirable_weight", type=float, default=None,
+                   help="KTO λ_D (default: from the examples loaded, 04's rule: λ_D·n_D : λ_U·n_U in [1, 4/3])")
+    p.add_argument("--undesirable_weight", type=float, default=None,
+                   help="KTO λ_U (default: from the examples loaded, as λ_D)")
+    p.add_argument("--dpo_type", choices=["sigmoid", "ipo", "hinge"], default="sigmoid",
+                   help="DPO loss: sigmoid (DPO; with --label_smoothing, conservative DPO), ipo (on per-token mean "
+                        "log-probs), hinge (SLiC)")
+    p.add_argument("--label_smoothing", type=float, default=0.0,
+                   help="conservative DPO ε, the assumed share of flipped preferences (sigmoid only)")
+    p.add_argument("--max_length", type=int, default=1024,
+                   help="prompt + completion tokens; longer prompts are cut from the left, longer completions dropped")
     p.add_argument("--kl_pass", choices=["separate", "same"], default="separate",
                    help="kto: score the KL rows in a no-grad forward of their own (separate: z0 is detached, so "
                         "nothing flows back through them) or in the batch's forward pass (same: the same numbers, "
                         "with a backward pass through the KL rows that is wasted work)")
-    p.add_argument("--no_eos", action="store_true", help="do not append EOS to completions")
+    p.add_argument("--no_eos", action="store_true", help="do not append an end token to completions")
     # optimisation
-    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--epochs", type=float, default=1.0, help="passes over the data (fractions allowed)")
     p.add_argument("--max_steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
     p.add_argument("--batch_size", type=int, default=8, help="examples per device per micro-batch")
     p.add_argument("--grad_accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 5e-7 kto/dpo, 1e-5 sft)")
-    p.add_argument("--scheduler", choices=["cosine", "linear", "constant"], default="cosine")
-    p.add_argument("--warmup_ratio", type=float, default=0.1)
-    p.add_argument("--weight_decay", type=float, default=0.0)
-    p.add_argument("--adam_betas", type=float, nargs=2, default=(0.9, 0.999))
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default: " + ", ".join(f"{k} {v.lr:g}" for k, v in LOSSES.items()) + ")")
+    p.add_argument("--scheduler", choices=["cosine", "linear", "constant"], default="cosine",
+                   help="learning-rate decay after the warm-up")
+    p.add_argument("--warmup_ratio", type=float, default=0.1, help="share of the steps spent warming up linearly")
+    p.add_argument("--weight_decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
+    p.add_argument("--adam_betas", type=float, nargs=2, default=[0.9, 0.999], metavar=("B1", "B2"),
+                   help="AdamW's β1 β2")
     p.add_argument("--max_grad_norm", type=float, default=1.0, help="clip the global gradient norm (0: off)")
     p.add_argument("--seed", type=int, default=0, help="data order, KL pairing, dropout, LoRA init")
     p.add_argument("--no_shuffle", action="store_true", help="read the data in file order")
     # precision, memory, parallelism
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (float32 weights and optimizer)")
-    p.add_argument("--gradient_checkpointing", action="store_true")
+    p.add_argument("--gradient_checkpointing", action="store_true",
+                   help="recompute each layer's activations in the backward pass: less memory, about 1/3 more time")
     p.add_argument("--fsdp", action="store_true", help="shard the model with FSDP (torchrun on GPUs)")
-    p.add_argument("--ref_batch_size", type=int, default=None, help="rows per reference forward (default 2x)")
+    p.add_argument("--ref_batch_size", type=int, default=None,
+                   help="rows per reference forward (default: twice --batch_size)")
     p.add_argument("--no_packing", action="store_true",
                    help="right-pad each micro-batch instead of packing its rows into one sequence (packing keeps "
                         "rows apart in attention and is used wherever the model allows; see packing_blocker)")
     # output
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--save_every", type=int, default=500, help="checkpoint every N optimizer steps (0: only final)")
+    p.add_argument("--output_dir", required=True,
+                   help="where checkpoints, final/, metrics.jsonl, metrics.png and train.args.json go")
+    p.add_argument("--save_every", type=int, default=500,
+                   help="checkpoint every N optimizer steps (0: none between); epoch ends, the last step and "
+                        "SIGTERM/SIGINT always get one")
     p.add_argument("--save_total_limit", type=int, default=2, help="checkpoints kept (final not counted)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output_dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last checkpoint in --output_dir (refused if the training settings differ)")
     p.add_argument("--overwrite", action="store_true", help="delete --output_dir's checkpoints and start afresh")
     p.add_argument("--no_plot", action="store_true", help="skip metrics.png")
     args = p.parse_args(argv)
     if args.lr is None:
-        args.lr = 1e-5 if args.loss == "sft" else 5e-7
+        args.lr = LOSSES[args.loss].lr
     return args
 
 
@@ -134,13 +172,9 @@ def parse_args(argv=None):
 # data
 
 
-REQUIRED = {"kto": ("prompt", "completion", "label"), "dpo": ("prompt", "chosen", "rejected"),
-            "sft": ("prompt", "completion")}
-
-
 def load_records(args):
     records = []
-    for i, rec in enumerate(read_jsonl(args.data, required=REQUIRED[args.loss])):
+    for i, rec in enumerate(read_jsonl(args.data, required=LOSSES[args.loss].fields)):
         if args.loss != "dpo" and "label" in rec and not isinstance(rec["label"], bool):
             raise InputError(f"{args.data}: record {i + 1} (task_id {rec.get('task_id')!r}) has label "
                              f"{rec['label']!r}; label must be true or false (04_build_pairs.py writes it)")
@@ -169,9 +203,9 @@ def end_token(tok, eos, eos_key):
 
 def tokenize(records, tok, args, counts):
     """Records -> examples {prompt, completions: [ids, ...], label}; too-long completions dropped and counted."""
-    keys = ["chosen", "rejected"] if args.loss == "dpo" else ["completion"]
-    finish_keys = ["chosen_finish_reason", "rejected_finish_reason"] if args.loss == "dpo" else ["finish_reason"]
-    eos_keys = ["chosen_eos_token_id", "rejected_eos_token_id"] if args.loss == "dpo" else ["eos_token_id"]
+    keys = LOSSES[args.loss].completions  # kto, sft: the completion; dpo: chosen, rejected
+    finish_keys = [k + "_finish_reason" if args.loss == "dpo" else "finish_reason" for k in keys]
+    eos_keys = [k + "_eos_token_id" if args.loss == "dpo" else "eos_token_id" for k in keys]
     examples = []
     for rec in records:
         # an empty prompt still needs one token before the completion: the first completion token is predicted
@@ -193,6 +227,20 @@ def tokenize(records, tok, args, counts):
     return examples
 
 
+def loss_weights(args, examples):
+    """KTO's λ_D, λ_U for the examples being trained on: the flags where given, else kto_weights of their counts.
+
+    Computed here, from what was loaded (a glob over 04's shards, less what --max_length dropped), not read from a
+    stats file of 04's: each shard's stats describe that shard alone. Other losses weigh every example the same.
+    """
+    if args.loss != "kto":
+        return 1.0, 1.0
+    n_d = sum(e["label"] for e in examples)
+    w_d, w_u = kto_weights(n_d, len(examples) - n_d)
+    return (args.desirable_weight if args.desirable_weight is not None else w_d,
+            args.undesirable_weight if args.undesirable_weight is not None else w_u)
+
+
 def kl_partners(n, seed):
     """σ: a seeded single-cycle derangement of range(n) (σ(i) != i for n >= 2; σ(0) = 0 for n == 1)."""
     order = list(range(n))
@@ -209,15 +257,14 @@ def fit_prompt(prompt, completion, max_length):
 
 
 def rows_of(loss, examples, idx, sigma, max_length):
-    """(prompt ids, completion ids) rows of one micro-batch, in the order the loss splits them."""
-    if loss == "kto":  # matched rows, then the mismatched (KL) rows, in one forward pass
-        return ([(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
-                + [(fit_prompt(examples[i]["prompt"], examples[sigma[i]]["completions"][0], max_length),
-                    examples[sigma[i]]["completions"][0]) for i in idx])
-    if loss == "dpo":  # chosen rows, then rejected rows
-        return ([(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
-                + [(examples[i]["prompt"], examples[i]["completions"][1]) for i in idx])
-    return [(examples[i]["prompt"], examples[i]["completions"][0]) for i in idx]
+    """(prompt ids, completion ids) rows of one micro-batch: each completion of the examples idx in turn
+    (kto, sft: the completion; dpo: all chosen, then all rejected), then for KTO the mismatched (KL) rows."""
+    rows = [(examples[i]["prompt"], examples[i]["completions"][c])
+            for c in range(len(LOSSES[loss].completions)) for i in idx]
+    if LOSSES[loss].kl_rows:
+        rows += [(fit_prompt(examples[i]["prompt"], examples[sigma[i]]["completions"][0], max_length),
+                  examples[sigma[i]]["completions"][0]) for i in idx]
+    return rows
 
 
 def collate(rows, device, packed=True, pad_id=0):
@@ -256,6 +303,91 @@ def collate(rows, device, packed=True, pad_id=0):
         batch["cu_seqlens"] = torch.cat([torch.zeros(1, dtype=torch.int32), torch.cumsum(lens, 0, dtype=torch.int32)])
         batch["max_len"] = T
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the losses: one micro-batch each, and the metrics of a step
+#
+# A step function gets the policy's log-probs of the micro-batch's rows (in rows_of's order) and `mb`:
+#   mb.ref     [b, R]  the reference's log-probs of the same rows, one column per kind of row (None for SFT)
+#   mb.labels  [b]     bool, desirable (KTO)
+#   mb.denom   the global batch's normaliser (examples; completion tokens for SFT), the same on every rank
+#   mb.weight  1, or 0 for a rank that only joins the collectives (a last batch with fewer examples than ranks)
+#   mb.all_sum sums a list of floats across ranks (every rank calls it the same number of times)
+# and returns (loss: this micro-batch's share of the step's loss, {metric: sum over the micro-batch}). The loop
+# adds the sums over micro-batches and ranks; the loss's metrics function turns them (and the step's record so far:
+# loss, examples, ...) into the values logged beside the loss.
+
+
+def kto_step(logps, mb, args):
+    """KTO (kto_loss.kto_loss). logps [2b]: the b examples' own completions, then their KL rows (example i's prompt
+    with example σ(i)'s completion); mb.ref [b, 2] the reference's for the same rows.
+
+        z0 = max(0, mean over the micro-batch on every rank of log πθ(y'|x) − log πref(y'|x))
+        loss = Σ_i L_KTO(x_i, y_i; z0, λ) / denom
+    """
+    b = len(mb.labels)
+    policy, policy_kl = logps[:b], logps[b:]
+    est = kl_estimate(policy_kl, mb.ref[:, 1])
+    z_sum, z_n = mb.all_sum([est.item() * b * mb.weight, b * mb.weight])  # z0 is the mean over every rank's pairs
+    z0 = torch.tensor(z_sum / max(z_n, 1e-12), device=logps.device)
+    res = kto_loss(policy, mb.ref[:, 0], mb.labels, z0, args.beta, args.desirable_weight, args.undesirable_weight)
+    lab = mb.labels
+    return res.losses.sum() / mb.denom, {
+        "loss": float(res.losses.detach().sum()), "z0": float(res.z0), "micro": 1.0,
+        "r_d": float(res.rewards[lab].sum()), "r_u": float(res.rewards[~lab].sum()),
+        "n_d": float(lab.sum()), "n_u": float((~lab).sum())}
+
+
+def kto_metrics(s, rec):
+    rd = s["r_d"] / s["n_d"] if s["n_d"] else None  # a one-class batch has no reward (and no margin) for the other
+    ru = s["r_u"] / s["n_u"] if s["n_u"] else None
+    return {"rewards_desirable": rd, "rewards_undesirable": ru, "margin": rd - ru if None not in (rd, ru) else None,
+            "z0": s["z0"] / s["micro"], "n_desirable": int(s["n_d"]), "n_undesirable": int(s["n_u"])}
+
+
+def dpo_step(logps, mb, args):
+    """DPO and its variants (kto_loss.dpo_loss). logps [2b]: the chosen completions, then the rejected ones (per-token
+    means for IPO); mb.ref [b, 2] the reference's. loss = Σ_i L_DPO(x_i, y_w, y_l) / denom."""
+    b = len(mb.ref)
+    res = dpo_loss(logps[:b], logps[b:], mb.ref[:, 0], mb.ref[:, 1], args.beta, args.dpo_type, args.label_smoothing)
+    return res.losses.sum() / mb.denom, {
+        "loss": float(res.losses.detach().sum()), "r_c": float(res.chosen_rewards.sum()),
+        "r_r": float(res.rejected_rewards.sum()), "acc": float((res.chosen_rewards > res.rejected_rewards).sum())}
+
+
+def dpo_metrics(s, rec):
+    n = rec["examples"]
+    return {"rewards_chosen": s["r_c"] / n, "rewards_rejected": s["r_r"] / n, "margin": (s["r_c"] - s["r_r"]) / n,
+            "accuracy": s["acc"] / n}
+
+
+def sft_step(logps, mb, args):
+    """Supervised fine-tuning (kto_loss.sft_loss). logps [b]: summed completion log-probs.
+    loss = −Σ_i log πθ(y_i|x_i) / (completion tokens in the global batch)."""
+    return sft_loss(logps, mb.denom), {"loss": -float(logps.detach().sum())}
+
+
+def sft_metrics(s, rec):
+    return {"nll": rec["loss"]}  # the loss is the token-mean NLL
+
+
+# fields:      record keys the loss reads (04's kto.jsonl / dpo.jsonl; DESIGN.md, Records)
+# completions: the completion keys an example is scored on, one row each, in this order
+# kl_rows:     KTO's mismatched rows (example i's prompt, example σ(i)'s completion) follow; no gradient needed
+# reference:   the frozen reference's log-probs of every row are needed (computed once, cached)
+# per_token:   the step's loss is normalised by completion tokens (else by examples)
+# average:     the log-probs are per-token means (IPO) instead of sums, given the parsed flags
+# lr:          the default peak learning rate
+Loss = namedtuple("Loss", "fields completions kl_rows reference per_token average step metrics lr")
+LOSSES = {
+    "kto": Loss(("prompt", "completion", "label"), ("completion",), True, True, False,
+                lambda args: False, kto_step, kto_metrics, 5e-7),
+    "dpo": Loss(("prompt", "chosen", "rejected"), ("chosen", "rejected"), False, True, False,
+                lambda args: args.dpo_type == "ipo", dpo_step, dpo_metrics, 5e-7),
+    "sft": Loss(("prompt", "completion"), ("completion",), False, False, True,
+                lambda args: False, sft_step, sft_metrics, 1e-5),
+}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -398,6 +530,61 @@ def config_fingerprint(config):
     return d
 
 
+def sha256_files(pattern):
+    h = hashlib.sha256()
+    for path in expand_inputs(pattern):
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the reference's log-probs
+
+
+def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
+    """The frozen reference's log-probs of every row the loss scores, computed once and cached beside the data.
+
+    returns (ref [N, R] float32 on the CPU: row i holds example i's rows in rows_of's order, one column per kind
+    (kto: own completion, KL row; dpo: chosen, rejected), model): model is the loaded reference when keep_model and
+    it had to be loaded (the policy starts from the same weights, so they are loaded once), else None.
+    Under torchrun each process scores rows rank, rank + W, ... and a sum of the zero-filled parts gathers them.
+    """
+    average = LOSSES[args.loss].average(args)
+    ref_path = args.ref_model or args.model
+    key = hashlib.sha256(json.dumps([data_hash, model_fingerprint(ref_path), args.max_length, args.no_eos,
+                                     args.loss, average, args.seed, args.dtype, args.bf16],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    first = expand_inputs(args.data)[0]
+    cache = (first[:-len(".jsonl")] if first.endswith(".jsonl") else first) + f".ref-{key}.pt"
+    rows = rows_of(args.loss, examples, range(len(examples)), sigma, args.max_length)
+    model = None
+    missing = proc.all_sum([0.0 if proc.rank or os.path.exists(cache) else 1.0])[0]  # rank 0's view decides for all
+    if missing:
+        t0 = time.time()
+        ref_model = load_model(ref_path, args.dtype, proc.device)
+        mine = list(range(proc.rank, len(rows), proc.world))
+        part = compute_ref_logps(ref_model, [rows[i] for i in mine], args.ref_batch_size or 2 * args.batch_size,
+                                 proc.device, average, proc.autocast, use_packing(ref_model, args, proc.rank))
+        lp = torch.zeros(len(rows), dtype=torch.float32, device=proc.device)
+        lp[mine] = part.to(proc.device)
+        if proc.world > 1:
+            proc.dist.all_reduce(lp)
+        if proc.rank == 0:
+            tmp = cache + f".tmp-{os.getpid()}"
+            torch.save({"logps": lp.cpu(), "key": key}, tmp)
+            os.replace(tmp, cache)
+            print(f"reference log-probs of {len(rows)} rows on {proc.world} process(es) in "
+                  f"{time.time() - t0:.1f}s -> {cache}", file=sys.stderr)
+        if keep_model and ref_path == args.model:
+            model = ref_model
+        del ref_model
+    proc.barrier()
+    lp = torch.load(cache)["logps"]
+    return lp.view(-1, len(examples)).T, model
+
+
 @torch.no_grad()
 def compute_ref_logps(model, rows, batch_size, device, average, autocast, packed):
     """Reference log-probs of every row, batched by length (little padding), in row order. [len(rows)] float32."""
@@ -413,17 +600,69 @@ def compute_ref_logps(model, rows, batch_size, device, average, autocast, packed
     return out
 
 
-def sha256_files(pattern):
-    h = hashlib.sha256()
-    for path in expand_inputs(pattern):
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+# ----------------------------------------------------------------------------------------------------------------
+# the policy
+
+
+def build_policy(args, proc, model, resume_from, state):
+    """The model being trained and the module the loop calls.
+
+    model: the reference's weights, already loaded (reused as the starting policy), or None: load --model (the
+    checkpoint being resumed, unless its adapters are restored below). Then LoRA adapters (the checkpoint's, when
+    resuming), gradient checkpointing, packing, and under torchrun FSDP or DDP around SequenceLogps.
+    returns (policy: the Hugging Face / peft model, which checkpoints save; net: what the loop calls; packed:
+    whether micro-batches are packed into one sequence, see packing_blocker).
+    """
+    if model is None:
+        model = load_model(resume_from if resume_from and not args.lora else args.model, args.dtype, proc.device)
+    if args.lora:
+        from peft import LoraConfig, get_peft_model
+        targets = args.lora_target_modules
+        targets = targets if targets == "all-linear" else targets.split(",")
+        model = get_peft_model(model, LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, task_type="CAUSAL_LM",
+                                                 lora_dropout=args.lora_dropout, target_modules=targets))
+        if state is not None:
+            params = dict(model.named_parameters())
+            with torch.no_grad():
+                for k, v in state["adapter"].items():
+                    params[k].copy_(v)
+    if args.gradient_checkpointing:
+        enable_checkpointing(model.get_base_model() if args.lora else model, lora=args.lora)
+    packed = use_packing(model, args, proc.rank)
+    if packed:
+        enable_packing(model)
+    model.train()
+    net = SequenceLogps(model)
+    if args.fsdp:
+        from functools import partial
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, MixedPrecision
+        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+        layers = {type(m) for m in model.modules() if type(m).__name__.endswith("DecoderLayer")}
+        mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if args.bf16 else None
+        net = FSDP(net, auto_wrap_policy=partial(transformer_auto_wrap_policy, transformer_layer_cls=layers),
+                   device_id=proc.device if proc.device.type == "cuda" else None, use_orig_params=True,
+                   mixed_precision=mp)
+    elif proc.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[proc.device] if proc.device.type == "cuda" else None)
+    return model, net, packed
+
+
+def score(net, rows, n_grad, average, packed, proc, pad_id):
+    """log πθ of each row [len(rows)]: rows[:n_grad] in a forward pass that keeps the graph, the rest (KTO's KL
+    rows, whose log-probs only enter z0, detached) in a no-grad pass of their own, run first."""
+    tail = None
+    if n_grad < len(rows):
+        with torch.no_grad(), proc.autocast():
+            plain = net.module if isinstance(net, torch.nn.parallel.DistributedDataParallel) else net
+            tail, _ = plain(collate(rows[n_grad:], proc.device, packed, pad_id), average)
+    with proc.autocast():
+        logps, _ = net(collate(rows[:n_grad], proc.device, packed, pad_id), average)
+    return logps if tail is None else torch.cat([logps, tail])
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# checkpoints
+# checkpoints and resume
 
 
 def checkpoints(output_dir):
@@ -435,8 +674,9 @@ def checkpoints(output_dir):
     return [os.path.join(output_dir, d) for d in sorted(found, key=lambda d: int(d[11:]))]
 
 
-def unwrapped_state_dict(wrapped, hf_model, args):
-    """A full float state dict of the HF model (LoRA merged), on rank 0 (None elsewhere under FSDP)."""
+def unwrapped_state_dict(wrapped, args):
+    """Under FSDP: a full float state dict of the HF model, on rank 0 (None elsewhere). Otherwise None: the model
+    saves its own weights."""
     if args.fsdp:
         from torch.distributed.fsdp import FullStateDictConfig, FullyShardedDataParallel as FSDP, StateDictType
         with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT,
@@ -480,7 +720,7 @@ def set_rng_state(s):
 
 def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint, args, rank, training=True):
     """Write path atomically: a temporary dir, then a rename; readers (and --resume) never see half of one."""
-    sd = unwrapped_state_dict(wrapped, hf_model, args)
+    sd = unwrapped_state_dict(wrapped, args)
     osd = optimizer_state(wrapped, opt, args) if training else None
     if rank == 0:
         parent = os.path.dirname(path)
@@ -502,23 +742,108 @@ def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint,
                 shutil.rmtree(stale, ignore_errors=True)
 
 
+# flags that change neither the numbers a run produces nor what its checkpoints hold: a resume may change them.
+# Every other flag is a training setting, and a resume with another value is refused.
+RESUMABLE = {"model", "data", "output_dir", "resume", "overwrite", "save_every", "save_total_limit", "no_plot",
+             "ref_batch_size", "kl_pass", "no_packing", "gradient_checkpointing", "batch_size", "grad_accum"}
+
+
+def run_fingerprint(args, world, config, data_hash):
+    """What a checkpoint must share with the run that resumes it. --model and --data are compared by what they
+    hold (the model's config, the data's sha256), the batch by its global size (any split into processes and
+    micro-batches gives the same steps), the rest flag by flag, as resolved (the default learning rate, λ_D, λ_U)."""
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in RESUMABLE}
+    return {"model_config": config_fingerprint(config), "data": data_hash,
+            "global_batch": args.batch_size * world * args.grad_accum, "settings": json.loads(json.dumps(settings))}
+
+
 def check_fingerprint(saved, now, ckpt):
-    diffs = [k for k in now if saved.get(k) != now[k]]
-    if not diffs:
-        return
-    k = diffs[0]
-    if k == "model_config":
-        keys = [c for c in set(saved[k]) | set(now[k]) if saved[k].get(c) != now[k].get(c)]
-        detail = ", ".join(f"{c}: checkpoint {saved[k].get(c)!r} vs --model {now[k].get(c)!r}" for c in keys[:4])
+    """Raise InputError naming every difference between a checkpoint's fingerprint and this run's."""
+    fix = "resume with the same settings, or pass --overwrite to start afresh in this --output_dir"
+    a, b = saved.get("model_config") or {}, now["model_config"]
+    keys = sorted(c for c in set(a) | set(b) if a.get(c) != b.get(c))
+    if keys:
+        detail = ", ".join(f"{c}: checkpoint {a.get(c)!r} vs --model {b.get(c)!r}" for c in keys[:4])
         raise InputError(f"{ckpt} was trained from another model ({detail}); pass the --model it started from, "
                          f"or --overwrite to start afresh in this --output_dir")
-    raise InputError(f"{ckpt} was written with a different {k} (checkpoint {saved.get(k)!r}, now {now[k]!r}); "
-                     f"resume with the same --data, --loss, --batch_size x world size x --grad_accum and --lora, "
-                     f"or pass --overwrite to start afresh")
+    diffs = []
+    if saved.get("data") != now["data"]:
+        diffs.append("--data (other contents: sha256 differs)")
+    if saved.get("global_batch") != now["global_batch"]:
+        diffs.append(f"the global batch (--batch_size x processes x --grad_accum) {saved.get('global_batch')} in "
+                     f"the checkpoint, {now['global_batch']} now")
+    if "settings" not in saved:
+        raise InputError(f"{ckpt} does not record its training settings (written by an older 05_train_kto.py), so "
+                         f"a resume cannot be checked; pass --overwrite to start afresh in this --output_dir")
+    old, new = saved["settings"], now["settings"]
+    for k in sorted(set(old) | set(new)):
+        if old.get(k) != new.get(k):
+            diffs.append(f"--{k} {old.get(k)!r} in the checkpoint, {new.get(k)!r} now")
+    if diffs:
+        raise InputError(f"{ckpt} was written with other training settings: {'; '.join(diffs)}; {fix}")
+
+
+def prepare_output_dir(args, rank):
+    """The checkpoint to resume from (None: start afresh); refuses to train over checkpoints without --resume."""
+    out = args.output_dir
+    existing = checkpoints(out)
+    if existing and not (args.resume or args.overwrite):
+        raise InputError(f"{out} already holds {os.path.basename(existing[-1])}; pass --resume to continue from it "
+                         f"or --overwrite to start afresh")
+    if args.overwrite and rank == 0:
+        for d in existing + [os.path.join(out, "final")]:
+            shutil.rmtree(d, ignore_errors=True)
+        for f in ("metrics.jsonl", "metrics.png"):
+            if os.path.exists(os.path.join(out, f)):
+                os.remove(os.path.join(out, f))
+    if args.resume and not existing and rank == 0:
+        print(f"note: --resume but {out} holds no checkpoint; starting afresh", file=sys.stderr)
+    return existing[-1] if args.resume and existing and not args.overwrite else None
+
+
+def trim_metrics(path, step):
+    """Keep the rows of metrics.jsonl up to `step`, the step training starts from: the steps after it are trained
+    (and logged) again, so a run stopped anywhere and rerun leaves one row per step."""
+    if not os.path.exists(path):
+        return
+    kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+    with JsonlWriter(path, overwrite=True) as w:
+        for r in kept:
+            w.write(r)
+
+
+class StopSignals:
+    """SIGTERM and SIGINT, caught while training: `signum` is set, and the loop checkpoints after the running step
+    and stops. Slurm sends SIGTERM some time before it kills a job (sbatch --signal sets how long), so the work
+    since the last checkpoint is kept. A second signal ends the process at once, as the default action would."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signum = None
+        self.previous = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.signum = signum  # the loop says so (printing here could re-enter a write the signal interrupted)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # Python takes signals in the main thread only
+            for s in self.SIGNALS:
+                self.previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.previous.items():
+            signal.signal(s, h)
+        return False
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# schedule and memory
+# schedule, memory, plot
 
 
 def lr_factor(step, total, warmup, kind):
@@ -539,21 +864,79 @@ def memory_mb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def plot_metrics(path, png):
+# metrics.png's panels: a title, the metrics drawn in it, the y-axis label
+PANELS = [("loss", ["loss"], "loss (this step's batch)"),
+          ("rewards (β · log-ratio to the reference)", ["rewards_desirable", "rewards_undesirable",
+                                                       "rewards_chosen", "rewards_rejected"], "mean reward"),
+          ("margin", ["margin"], "desirable − undesirable reward"),
+          ("z0: KTO's KL reference point", ["z0"], "z0 (nats)"),
+          ("DPO accuracy", ["accuracy"], "share with chosen > rejected"),
+          ("learning rate", ["lr"], "lr"),
+          ("gradient norm (before clipping)", ["grad_norm"], "global L2 norm"),
+          ("throughput", ["tokens_per_s"], "tokens / s")]
+LOSS_NOTES = {
+    "kto": "KTO's loss is measured against z0, which starts at 0 (policy = reference) and grows as the policy moves: "
+           "the loss can rise while the rewards separate. Read rewards and margin for progress.",
+    "dpo": "DPO's loss starts at log 2 (policy = reference) and falls as the margin grows.",
+    "sft": "SFT's loss is the token-mean negative log-likelihood of the completions.",
+}
+
+
+def smooth(values, window):
+    """Trailing moving average: the mean of the last `window` values (fewer at the start)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_metrics(path, png, loss, title):
+    """metrics.jsonl -> a grid of panels, one per metric, step on x, epochs shaded; the loss raw and smoothed."""
     import matplotlib
     matplotlib.use("Agg")  # no display on a cluster node
     import matplotlib.pyplot as plt
     recs = list(read_jsonl(path))
-    keys = [k for k in ("loss", "rewards_desirable", "rewards_undesirable", "rewards_chosen", "rewards_rejected",
-                        "margin", "z0", "lr", "grad_norm", "tokens_per_s") if any(k in r for r in recs)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
-    for ax, k in zip(axes[0], keys):
-        pts = [(r["step"], r[k]) for r in recs if r.get(k) is not None]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts])
-        ax.set_title(k)
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(png, dpi=80)
+    if not recs:
+        return
+    panels = [(t, [k for k in ks if any(r.get(k) is not None for r in recs)], y) for t, ks, y in PANELS]
+    panels = [p for p in panels if p[1]]
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.3 * rows + 0.8), squeeze=False)
+    # epoch e covers the steps whose "epoch" value lies in (e, e + 1]
+    bounds = [(r["step"], math.ceil(r["epoch"]) if "epoch" in r else 1) for r in recs]
+    last = max(s for s, _ in bounds)
+    for ax, (name, keys, ylabel) in zip(axes.flat, panels):
+        for e in sorted({e for _, e in bounds}):
+            steps = [s for s, x in bounds if x == e]
+            if e % 2 == 0:
+                ax.axvspan(min(steps) - 0.5, max(steps) + 0.5, color="0.92", zorder=0)
+        for k in keys:
+            pts = [(r["step"], r[k]) for r in recs if r.get(k) is not None]
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            label = k.replace("rewards_", "")
+            if k == "loss" and len(ys) >= 8:  # noisy from batch to batch (class mix, z0): show the trend too
+                ax.plot(xs, ys, color="C0", alpha=0.35, lw=1, label="per step")
+                window = max(2, len(ys) // 20)
+                ax.plot(xs, smooth(ys, window), color="C0", lw=2, label=f"mean of last {window}")
+            else:
+                ax.plot(xs, ys, lw=1.5, marker="." if len(xs) <= 40 else None, label=label)
+        if len(keys) > 1 or keys == ["loss"] and len(recs) >= 8:
+            ax.legend(fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(0.5, last + 0.5)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    epochs = max(e for _, e in bounds)
+    note = LOSS_NOTES.get(loss, "")
+    fig.suptitle(title + (f" ({epochs} epochs: every second one shaded)" if epochs > 1 else ""), fontsize=11)
+    fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(png, dpi=100)
     plt.close(fig)
 
 
@@ -564,14 +947,6 @@ def use_packing(model, args, rank):
     return not args.no_packing and why is None
 
 
-class _null:  # contextlib.nullcontext, spelled out so the loop reads the same with and without DDP's no_sync
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def add(d, k, v):
     d[k] = d.get(k, 0.0) + v
 
@@ -579,16 +954,14 @@ def add(d, k, v):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def start_processes(args):
+    """This process's place in a torchrun job (one process without torchrun): rank, world, device and the two
+    collectives the loop needs. Under torchrun the process group is gloo on CPU, NCCL on GPUs."""
     import torch.distributed as dist
-
-    # --- setup: processes, devices
     world = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if torch.cuda.is_available():
-        device = torch.device("cuda", local_rank)
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
@@ -609,153 +982,78 @@ def main(argv=None):
         if world > 1:
             dist.barrier()
 
+    return SimpleNamespace(world=world, rank=rank, device=device, dist=dist, all_sum=all_sum, barrier=barrier,
+                           autocast=lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    spec = LOSSES[args.loss]
+    proc = start_processes(args)
+    rank, world, device = proc.rank, proc.world, proc.device
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)  # noqa: E731
-
-    # --- output dir: resume, overwrite or a fresh start
     out = args.output_dir
-    existing = checkpoints(out)
-    if existing and not (args.resume or args.overwrite):
-        die(f"{out} already holds {os.path.basename(existing[-1])}; pass --resume to continue from it or "
-            f"--overwrite to start afresh")
-    if args.overwrite and rank == 0:
-        for d in existing + [os.path.join(out, "final")]:
-            shutil.rmtree(d, ignore_errors=True)
-        for f in ("metrics.jsonl", "metrics.png"):
-            if os.path.exists(os.path.join(out, f)):
-                os.remove(os.path.join(out, f))
-    resume_from = existing[-1] if args.resume and existing and not args.overwrite else None
-    if args.resume and not existing and rank == 0:
-        print(f"warning: --resume but {out} holds no checkpoint; starting afresh", file=sys.stderr)
-    barrier()
-
-    # --- data
-    from transformers import AutoTokenizer
-    counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0, "not_ended": 0}
+    metrics_path = os.path.join(out, "metrics.jsonl")
     try:
+        resume_from = prepare_output_dir(args, rank)
+        proc.barrier()
+
+        # --- data
+        from transformers import AutoConfig, AutoTokenizer
+        counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0, "not_ended": 0}
         records = load_records(args)
         counts["records"] = len(records)
         tok = AutoTokenizer.from_pretrained(args.model)
         examples = tokenize(records, tok, args, counts)
-    except InputError as e:
-        die(str(e))
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    if not examples:
-        die(f"{args.data}: no {args.loss} example to train on ({counts['records']} records read, "
-            f"{counts['dropped_too_long']} longer than --max_length {args.max_length}); "
-            + ("DPO needs pairs (04_build_pairs.py --format dpo); a one-class set can train with --loss kto"
-               if args.loss == "dpo" else "check the file and --max_length"))
-    labels = torch.tensor([e["label"] for e in examples])
-    n_d, n_u = int(labels.sum()), int((~labels).sum())
-    w_d, w_u = 1.0, 1.0
-    if args.loss == "kto":
-        data_base = expand_inputs(args.data)[0]
-        stats_path = (data_base[:-len(".jsonl")] if data_base.endswith(".jsonl") else data_base) + ".stats.json"
-        if os.path.exists(stats_path):  # 04's choice, made on the whole data set before any filtering
-            with open(stats_path, encoding="utf-8") as f:
-                st = json.load(f)
-            w_d, w_u = st.get("desirable_weight", 1.0), st.get("undesirable_weight", 1.0)
-        else:
-            w_d, w_u = kto_weights(n_d, n_u)
-        w_d = args.desirable_weight if args.desirable_weight is not None else w_d
-        w_u = args.undesirable_weight if args.undesirable_weight is not None else w_u
-        if min(n_d, n_u) == 0 and rank == 0:
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        if not examples:
+            raise InputError(
+                f"{args.data}: no {args.loss} example to train on ({counts['records']} records read, "
+                f"{counts['dropped_too_long']} longer than --max_length {args.max_length}); "
+                + ("DPO needs pairs (04_build_pairs.py --format dpo); a one-class set can train with --loss kto"
+                   if args.loss == "dpo" else "check the file and --max_length"))
+        labels = torch.tensor([e["label"] for e in examples])
+        n_d, n_u = int(labels.sum()), int((~labels).sum())
+        args.desirable_weight, args.undesirable_weight = loss_weights(args, examples)
+        if args.loss == "kto" and min(n_d, n_u) == 0 and rank == 0:
             print(f"warning: {args.data} holds only {'desirable' if n_u == 0 else 'undesirable'} examples; KTO "
                   f"trains on one class against z0", file=sys.stderr)
-    sigma = kl_partners(len(examples), args.seed) if args.loss == "kto" else None
+        sigma = kl_partners(len(examples), args.seed) if spec.kl_rows else None
+        average = spec.average(args)
 
-    # --- reference log-probs: once, cached beside the data, before the policy is built
-    average = args.loss == "dpo" and args.dpo_type == "ipo"  # IPO works on per-token means
-    ref_path = args.ref_model or args.model
-    fingerprint = {"model_config": None, "data": sha256_files(args.data), "loss": args.loss,
-                   "global_batch": args.batch_size * world * args.grad_accum, "lora": args.lora}
-    ref, ref_kl, policy = None, None, None
-    if args.loss != "sft":
-        key = hashlib.sha256(json.dumps([fingerprint["data"], model_fingerprint(ref_path), args.max_length,
-                                         args.no_eos, args.loss, average, args.seed, args.dtype, args.bf16],
-                                        sort_keys=True).encode()).hexdigest()[:16]
-        first = expand_inputs(args.data)[0]
-        cache = (first[:-len(".jsonl")] if first.endswith(".jsonl") else first) + f".ref-{key}.pt"
-        all_rows = rows_of(args.loss, examples, range(len(examples)), sigma, args.max_length)
-        missing = all_sum([0.0 if rank or os.path.exists(cache) else 1.0])[0]  # rank 0's view decides for all
-        if missing:
-            # every rank scores rows rank, rank + W, ...; a sum of the zero-filled parts gathers them
-            t0 = time.time()
-            ref_model = load_model(ref_path, args.dtype, device)
-            mine = list(range(rank, len(all_rows), world))
-            part = compute_ref_logps(ref_model, [all_rows[i] for i in mine], args.ref_batch_size or 2 * args.batch_size,
-                                     device, average, autocast, use_packing(ref_model, args, rank))
-            lp = torch.zeros(len(all_rows), dtype=torch.float32, device=device)
-            lp[mine] = part.to(device)
-            if world > 1:
-                dist.all_reduce(lp)
-            if rank == 0:
-                tmp = cache + f".tmp-{os.getpid()}"
-                torch.save({"logps": lp.cpu(), "key": key}, tmp)
-                os.replace(tmp, cache)
-                print(f"reference log-probs of {len(all_rows)} rows on {world} process(es) in "
-                      f"{time.time() - t0:.1f}s -> {cache}", file=sys.stderr)
-            if ref_path == args.model and resume_from is None and not args.fsdp:
-                policy = ref_model  # the same weights: keep them, so one model is ever loaded
-            del ref_model
-        barrier()
-        lp = torch.load(cache)["logps"]
-        n = len(examples)
-        ref, ref_kl = lp[:n], lp[n:]  # kto: matched, KL rows; dpo: chosen, rejected
-
-    # --- policy (a checkpoint is checked against --model before any of its weights are loaded)
-    from transformers import AutoConfig
-    fingerprint["model_config"] = config_fingerprint(AutoConfig.from_pretrained(args.model))
-    state = None
-    try:
+        # --- what a resumed checkpoint must share with this run, checked before any work
+        data_hash = sha256_files(args.data)
+        fingerprint = run_fingerprint(args, world, AutoConfig.from_pretrained(args.model), data_hash)
         if resume_from:
-            state = torch.load(os.path.join(resume_from, "training_state.pt"), weights_only=False)
-            check_fingerprint(state["fingerprint"], fingerprint, resume_from)
-        if policy is None:
-            policy = load_model(resume_from if resume_from and not args.lora else args.model, args.dtype, device)
+            saved = torch.load(os.path.join(resume_from, "training_state.pt"), weights_only=False, mmap=True)
+            check_fingerprint(saved["fingerprint"], fingerprint, resume_from)
+            del saved
+
+        # --- the reference's log-probs: once, cached beside the data, before the policy is built
+        ref, policy = None, None
+        if spec.reference:
+            ref, policy = reference_logps(args, examples, sigma, data_hash, proc,
+                                          keep_model=resume_from is None and not args.fsdp)
+
+        # --- the policy, its optimizer and schedule
+        state = (torch.load(os.path.join(resume_from, "training_state.pt"), weights_only=False)
+                 if resume_from else None)
+        policy, net, packed = build_policy(args, proc, policy, resume_from, state)
     except InputError as e:
         die(str(e))
-    if args.lora:
-        from peft import LoraConfig, get_peft_model
-        targets = args.lora_target_modules
-        targets = targets if targets == "all-linear" else targets.split(",")
-        policy = get_peft_model(policy, LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, task_type="CAUSAL_LM",
-                                                   lora_dropout=args.lora_dropout, target_modules=targets))
-        if state is not None:
-            params = dict(policy.named_parameters())
-            with torch.no_grad():
-                for k, v in state["adapter"].items():
-                    params[k].copy_(v)
-    if args.gradient_checkpointing:
-        enable_checkpointing(policy.get_base_model() if args.lora else policy, lora=args.lora)
-    packed = use_packing(policy, args, rank)
-    if packed:
-        enable_packing(policy)
-    policy.train()
-    net = SequenceLogps(policy)
-    if args.fsdp:
-        from functools import partial
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, MixedPrecision
-        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
-        layers = {type(m) for m in policy.modules() if type(m).__name__.endswith("DecoderLayer")}
-        mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if args.bf16 else None
-        net = FSDP(net, auto_wrap_policy=partial(transformer_auto_wrap_policy, transformer_layer_cls=layers),
-                   device_id=device if device.type == "cuda" else None, use_orig_params=True, mixed_precision=mp)
-    elif world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=tuple(args.adam_betas), weight_decay=args.weight_decay)
-
     N = len(examples)
     G = args.batch_size * world * args.grad_accum
     steps_per_epoch = math.ceil(N / G)
     total = args.max_steps or max(1, math.ceil(args.epochs * steps_per_epoch))
     warmup = math.ceil(args.warmup_ratio * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, args.scheduler))
+
+    # --- resume: optimizer, schedule, RNG and step; the metrics rows after that step are trained again
     start = 0
-    metrics_path = os.path.join(out, "metrics.jsonl")
     if state is not None:
         if args.fsdp:
             from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
@@ -765,15 +1063,10 @@ def main(argv=None):
         sched.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         start = state["step"]
-        if rank == 0 and os.path.exists(metrics_path):  # steps logged after the checkpoint are run again
-            kept = [r for r in read_jsonl(metrics_path) if r["step"] <= start]
-            with JsonlWriter(metrics_path, overwrite=True) as w:
-                for r in kept:
-                    w.write(r)
     if rank == 0:
+        trim_metrics(metrics_path, start)
         write_args(os.path.join(out, "train"), args, world_size=world, counts=counts, n_desirable=n_d,
-                   n_undesirable=n_u, desirable_weight=w_d, undesirable_weight=w_u, total_steps=total,
-                   resumed_from=resume_from)
+                   n_undesirable=n_u, total_steps=total, resumed_from=resume_from)
         if counts["dropped_too_long"] or counts["prompt_truncated"]:
             print(f"warning: {counts['dropped_too_long']} example(s) dropped (completion longer than --max_length "
                   f"{args.max_length}), {counts['prompt_truncated']} prompt(s) cut from the left", file=sys.stderr)
@@ -784,123 +1077,100 @@ def main(argv=None):
                 else torch.randperm(N, generator=torch.Generator().manual_seed(args.seed + epoch)).tolist())
         return epoch, perm[b * G:(b + 1) * G]
 
-    # --- work loop
+    def save(step):
+        save_checkpoint(os.path.join(out, f"checkpoint-{step:06d}"), step, net, policy, tok, opt, sched,
+                        fingerprint, args, rank)
+        proc.barrier()
+
+    # --- the loop: one optimizer step per global batch
     from tqdm import tqdm
     bar = tqdm(total=total, initial=start, desc=f"train {args.loss}", disable=rank != 0)
     writer = JsonlWriter(metrics_path) if rank == 0 else None
-    step_loss = None
+    step_loss, stopped = None, None
     t0 = time.time()
-    for step in range(start, total):
-        epoch, batch = global_batch(step)
-        # the step's normaliser, known to every rank without communication: examples (or completion tokens)
-        denom = (sum(len(examples[i]["completions"][0]) for i in batch) if args.loss == "sft" else len(batch))
-        chunk = args.batch_size * world
-        micro = [batch[m * chunk:(m + 1) * chunk] for m in range(args.grad_accum)]
-        micro = [m for m in micro if m]
-        sums = {}  # metric sums over this rank's examples, reduced across ranks once per step
-        tokens = 0
-        for m_i, mb in enumerate(micro):
-            local = mb[rank::world]
-            weight = 1.0
-            if not local:  # a short last batch with fewer examples than ranks: join the collectives, add nothing
-                local, weight = mb[:1], 0.0
-            rows = rows_of(args.loss, examples, local, sigma, args.max_length)
-            tokens += sum(len(p) + len(c) for p, c in rows) if weight else 0
-            sync = m_i == len(micro) - 1 or world == 1 or args.fsdp
-            ctx = net.no_sync() if not sync else _null()
-            b = len(local)
-            separate = args.loss == "kto" and args.kl_pass == "separate"
-            with ctx:
-                if separate:
-                    # z0 is detached: scoring the KL rows without a graph skips their backward entirely
-                    with torch.no_grad(), autocast():
-                        plain = net.module if isinstance(net, torch.nn.parallel.DistributedDataParallel) else net
-                        kl_logps, _ = plain(collate(rows[b:], device, packed, tok.pad_token_id), average)
-                with autocast():
-                    logps, ntok = net(collate(rows[:b] if separate else rows, device, packed, tok.pad_token_id),
-                                      average)
-                if separate:
-                    logps = torch.cat([logps, kl_logps])
-                if args.loss == "kto":
-                    pol, pol_kl = logps[:b], logps[b:]
-                    lab = labels[local].to(device)
-                    est = kl_estimate(pol_kl, ref_kl[local].to(device))
-                    z_sum, z_n = all_sum([est.item() * b * weight, b * weight])
-                    z0 = torch.tensor(z_sum / max(z_n, 1e-12), device=device)
-                    res = kto_loss(pol, ref[local].to(device), lab, z0, args.beta, w_d, w_u)
-                    losses = res.losses
-                    add(sums, "z0", float(res.z0) * weight)
-                    add(sums, "micro", weight)
-                    add(sums, "r_d", float(res.rewards[lab].sum()) * weight)
-                    add(sums, "r_u", float(res.rewards[~lab].sum()) * weight)
-                    add(sums, "n_d", float(lab.sum()) * weight)
-                    add(sums, "n_u", float((~lab).sum()) * weight)
-                elif args.loss == "dpo":
-                    res = dpo_loss(logps[:b], logps[b:], ref[local].to(device), ref_kl[local].to(device), args.beta,
-                                   args.dpo_type, args.label_smoothing)
-                    losses = res.losses
-                    add(sums, "r_c", float(res.chosen_rewards.sum()) * weight)
-                    add(sums, "r_r", float(res.rejected_rewards.sum()) * weight)
-                    add(sums, "acc", float((res.chosen_rewards > res.rejected_rewards).sum()) * weight)
-                if args.loss == "sft":
-                    loss = sft_loss(logps, denom) * world * weight
-                    add(sums, "loss", -float(logps.detach().sum()) * weight)
-                else:
-                    loss = losses.sum() / denom * world * weight
-                    add(sums, "loss", float(losses.detach().sum()) * weight)
-                loss.backward()
-        if args.max_grad_norm > 0:
-            gn = (net.clip_grad_norm_(args.max_grad_norm) if args.fsdp
-                  else torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm))
-        else:
-            gn = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
-        lr = sched.get_last_lr()[0]
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+    with StopSignals() as signals:
+        for step in range(start, total):
+            epoch, batch = global_batch(step)
+            # the step's normaliser, known to every rank without communication: examples (or completion tokens)
+            denom = (sum(len(examples[i]["completions"][0]) for i in batch) if spec.per_token else len(batch))
+            chunk = args.batch_size * world
+            micro = [batch[m * chunk:(m + 1) * chunk] for m in range(args.grad_accum)]
+            micro = [m for m in micro if m]
+            sums = {}  # metric sums over this rank's examples, reduced across ranks once per step
+            tokens = 0
+            for m_i, mb in enumerate(micro):
+                local = mb[rank::world]
+                weight = 1.0
+                if not local:  # a short last batch with fewer examples than ranks: join the collectives, add nothing
+                    local, weight = mb[:1], 0.0
+                rows = rows_of(args.loss, examples, local, sigma, args.max_length)
+                tokens += sum(len(p) + len(c) for p, c in rows) if weight else 0
+                # KTO's KL rows only enter z0, which is detached: no graph for them unless --kl_pass same
+                n_grad = (len(local) * len(spec.completions)
+                          if spec.kl_rows and args.kl_pass == "separate" else len(rows))
+                sync = m_i == len(micro) - 1 or world == 1 or args.fsdp  # DDP: all-reduce on the last micro-batch
+                with net.no_sync() if not sync else contextlib.nullcontext():
+                    logps = score(net, rows, n_grad, average, packed, proc, tok.pad_token_id)
+                    loss, micro_sums = spec.step(logps, SimpleNamespace(
+                        ref=ref[local].to(device) if ref is not None else None, labels=labels[local].to(device),
+                        denom=denom, weight=weight, all_sum=proc.all_sum), args)
+                    (loss * world * weight).backward()
+                for k, v in micro_sums.items():
+                    add(sums, k, v * weight)
+            if args.max_grad_norm > 0:
+                gn = (net.clip_grad_norm_(args.max_grad_norm) if args.fsdp
+                      else torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm))
+            else:
+                gn = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
+            lr = sched.get_last_lr()[0]
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
 
-        keys = sorted(sums)
-        red = dict(zip(keys + ["tokens"], all_sum([sums[k] for k in keys] + [tokens])))
-        now = time.time()  # wall time since the last step's: its logging and any checkpoint count too
-        secs, t0 = now - t0, now
-        rec = {"step": step + 1, "epoch": round(epoch + (step % steps_per_epoch + 1) / steps_per_epoch, 4),
-               "loss": red["loss"] / denom, "lr": lr, "grad_norm": float(gn), "examples": len(batch),
-               "tokens": int(red["tokens"]), "tokens_per_s": red["tokens"] / secs, "seconds": secs,
-               "memory_mb": memory_mb(device)}
-        if args.loss == "kto":
-            rd = red["r_d"] / red["n_d"] if red["n_d"] else None
-            ru = red["r_u"] / red["n_u"] if red["n_u"] else None
-            rec.update(rewards_desirable=rd, rewards_undesirable=ru, margin=rd - ru if None not in (rd, ru) else None,
-                       z0=red["z0"] / red["micro"], n_desirable=int(red["n_d"]), n_undesirable=int(red["n_u"]))
-        elif args.loss == "dpo":
-            rec.update(rewards_chosen=red["r_c"] / len(batch), rewards_rejected=red["r_r"] / len(batch),
-                       margin=(red["r_c"] - red["r_r"]) / len(batch), accuracy=red["acc"] / len(batch))
-        else:
-            rec["nll"] = rec["loss"]
-        step_loss = rec["loss"]
-        if writer:
-            writer.write(rec)
-        bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.4f}")
-        if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < total:
-            save_checkpoint(os.path.join(out, f"checkpoint-{step + 1:06d}"), step + 1, net, policy, tok, opt, sched,
-                            fingerprint, args, rank)
-            barrier()
+            keys = sorted(sums)
+            # one collective a step: the metric sums, the tokens, and whether any rank was signalled to stop (read
+            # once, before it: every rank decides from the same sum, so all of them checkpoint and stop together)
+            signum = signals.signum
+            red = dict(zip(keys + ["tokens", "stop"],
+                           proc.all_sum([sums[k] for k in keys] + [tokens, float(signum or 0)])))
+            now = time.time()  # wall time since the last step's: its logging and any checkpoint count too
+            secs, t0 = now - t0, now
+            rec = {"step": step + 1, "epoch": round(epoch + (step % steps_per_epoch + 1) / steps_per_epoch, 4),
+                   "loss": red["loss"] / denom, "lr": lr, "grad_norm": float(gn), "examples": len(batch),
+                   "tokens": int(red["tokens"]), "tokens_per_s": red["tokens"] / secs, "seconds": secs,
+                   "memory_mb": memory_mb(device)}
+            rec.update(spec.metrics(red, rec))
+            step_loss = rec["loss"]
+            if writer:
+                writer.write(rec)
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.4f}")
+            stopped = (signum or signal.SIGTERM) if red["stop"] else None
+            if (stopped or step + 1 == total or (step + 1) % steps_per_epoch == 0
+                    or args.save_every and (step + 1) % args.save_every == 0):
+                save(step + 1)
+            if stopped:
+                break
     bar.close()
     if writer:
         writer.close()
+    if stopped:
+        if rank == 0:
+            print(f"05_train_kto: stopped by {signal.Signals(stopped).name} after step {step + 1} of {total}; "
+                  f"{os.path.join(out, f'checkpoint-{step + 1:06d}')} written. Rerun with --resume to continue.",
+                  file=sys.stderr, flush=True)
+        if world > 1:
+            proc.dist.destroy_process_group()
+        sys.exit(128 + stopped)
 
-    # --- write
-    if args.save_every and start < total:
-        save_checkpoint(os.path.join(out, f"checkpoint-{total:06d}"), total, net, policy, tok, opt, sched,
-                        fingerprint, args, rank)
+    # --- the final model
     save_checkpoint(os.path.join(out, "final"), total, net, policy, tok, opt, sched, fingerprint, args, rank,
                     training=False)
-    barrier()
+    proc.barrier()
     if rank == 0 and not args.no_plot:
-        plot_metrics(metrics_path, os.path.join(out, "metrics.png"))
+        plot_metrics(metrics_path, os.path.join(out, "metrics.png"), args.loss, f"{args.loss} on {N} examples: {out}")
     if world > 1:
-        dist.destroy_process_group()
+        proc.dist.destroy_process_group()
     if rank == 0:
         last = f"{step_loss:.4f}" if step_loss is not None else "n/a (already finished)"
         print(f"05_train_kto: {args.loss} on {N} examples (desirable {n_d}, undesirable {n_u}), steps {start}->"
@@ -908,4 +1178,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "05_train_kto")

@@ -19,10 +19,8 @@ from conftest import REPO
 
 import common
 
-# The stages whose flags this file checks. 05_train_kto.py is on its own line, expected to fail until its flags use
-# common.stage_parser and each has help: when they do, delete the xfail mark (the line then checks it like the rest).
-STAGES = ["01_generate_tests", "02_sample", "03_execute", "04_build_pairs", "06_eval"]
-STAGES += [pytest.param("05_train_kto", marks=pytest.mark.xfail(reason="05's flags are not done yet", strict=False))]
+# The stages whose flags this file checks.
+STAGES = ["01_generate_tests", "02_sample", "03_execute", "04_build_pairs", "05_train_kto", "06_eval"]
 
 
 class _Parsed(Exception):
