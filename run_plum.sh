@@ -89,6 +89,7 @@ if [[ -z $MODEL ]]; then
   echo "== toy code world ($TOY_DIR)"
   "$PY" "$REPO/toyworld.py" --out "$TOY_DIR" || die "building the toy world failed; rerun to resume it"
   MODEL="$TOY_DIR/sft/final"; DATA="$TOY_DIR/train_instructions.jsonl"; TESTS_FILE="$TOY_DIR/train_tests.jsonl"
+  TOY_WORLD_JSON="$TOY_DIR/world.json"
   source "$REPO/toy_settings.sh"   # TOY_TEMPERATURE, TOY_TESTS, TOY_GEN, TOY_TRAIN (why they are what they are)
   BENCHMARK=jsonl; EVAL_DATA="$TOY_DIR/heldout_tests.jsonl"; TEMPERATURE="${TEMPERATURE:-$TOY_TEMPERATURE}"
 else
@@ -104,6 +105,9 @@ if [[ -f $DATA ]]; then DATA_FLAGS=(--dataset jsonl --data_path "$DATA"); else D
 EVAL_FLAGS=(--benchmark "$BENCHMARK"); [[ -n $EVAL_DATA ]] && EVAL_FLAGS+=(--data_path "$EVAL_DATA")
 PAIRS="$LOSS"  # 04's --format: kto examples or dpo pairs
 
+# Each stage's own bar is its progress; transformers' bars for every model load and save are noise in the logs.
+export HF_HUB_DISABLE_PROGRESS_BARS="${HF_HUB_DISABLE_PROGRESS_BARS:-1}"
+
 mkdir -p "$OUT"
 # The settings that make a run what it is (--rounds is not one: a rerun with more rounds continues the run).
 SETTINGS=$(printf '%s\n' "num_samples=$NUM_SAMPLES" "temperature=$TEMPERATURE" "loss=$LOSS" "off_policy=$OFF_POLICY" \
@@ -118,13 +122,38 @@ if [[ -f $OUT/run.settings ]]; then
 else
   printf '%s\n' "$SETTINGS" > "$OUT/.run.settings.tmp" && mv "$OUT/.run.settings.tmp" "$OUT/run.settings"
 fi
-SETTINGS="$SETTINGS" "$PY" - "$OUT/run.json" "$ROUNDS" <<'EOF'
-import json, os, sys
-d = dict(line.split("=", 1) for line in os.environ["SETTINGS"].splitlines() if line)
-d["rounds"] = int(sys.argv[2])
-with open(sys.argv[1] + ".tmp", "w") as f:
+SETTINGS="$SETTINGS" "$PY" - "$OUT/run.json" "$ROUNDS" "${TOY_WORLD_JSON:-}" <<'EOF'
+# run.json: the settings, typed, and what the numbers depend on beyond them (library versions, threads)
+import json, os, platform, sys
+import numpy, tokenizers, torch, transformers
+
+path, rounds, world_json = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+types = {"num_samples": int, "temperature": float, "off_policy": lambda v: v == "1", "seed": int}
+d = {k: types.get(k, str)(v) for k, v in (line.split("=", 1) for line in os.environ["SETTINGS"].splitlines() if line)}
+d["rounds"] = rounds
+env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+       "tokenizers": tokenizers.__version__, "numpy": numpy.__version__,
+       "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "torch_threads": torch.get_num_threads()}
+old = {}
+if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+        old = json.load(f)
+d["environment"] = old.get("environment", env)
+d["environment_changes"] = old.get("environment_changes", [])
+if env != d["environment"] and env not in d["environment_changes"]:
+    d["environment_changes"].append(env)
+    changed = {k: f"{d['environment'].get(k)} -> {v}" for k, v in env.items() if d["environment"].get(k) != v}
+    print(f"warning: {path}: this run was started in another environment ({changed}); the rounds run now are not "
+          f"exactly comparable with the earlier ones (recorded in run.json)", file=sys.stderr)
+if world_json:
+    with open(world_json, encoding="utf-8") as f:
+        w = json.load(f)
+    d["toy_world"] = {"dir": os.path.dirname(world_json), "key": w["key"], "config": w["config"]}
+tmp = path + ".tmp"
+with open(tmp, "w") as f:
     json.dump(d, f, indent=2)
-os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    f.write("\n")
+os.replace(tmp, path)
 EOF
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -174,20 +203,61 @@ assert any(f.endswith((".safetensors",".bin")) for f in os.listdir(p)), "no weig
   die "--model $1 does not load (config.json or weights missing or broken); pass a Hugging Face model folder"
 }
 
+# While a stage runs, its output goes to its log and the terminal shows where that log is and the stage's last
+# line (its tqdm bar): rewritten in place on a terminal, a line every PLUM_PROGRESS_EVERY seconds (default 60)
+# otherwise (a batch log must not get a bar per second).
+last_line() { tail -c 4000 "$1" 2>/dev/null | tr '\r' '\n' | grep -v '^\s*$' | tail -n 1 || true; }
+progress() {  # LOG STAGE
+  local log=$1 s=$2 t0=$SECONDS line
+  if [[ -t 1 ]]; then
+    while sleep 2 >/dev/null 2>&1; do
+      line=$(last_line "$log"); printf '\r\033[K    %s [%d s] %s' "$s" $((SECONDS - t0)) "${line:0:$(( ${COLUMNS:-120} - 20 ))}"
+    done
+  else
+    while sleep "${PLUM_PROGRESS_EVERY:-60}" >/dev/null 2>&1; do   # sleep off the pipe: a kill never waits on it
+      echo "    $s still running [$((SECONDS - t0)) s]: $(last_line "$log" | cut -c1-200)"
+    done
+  fi
+}
+PROGRESS_PID=""
+stop_progress() {
+  [[ -n $PROGRESS_PID ]] || return 0
+  kill "$PROGRESS_PID" 2>/dev/null || true; wait "$PROGRESS_PID" 2>/dev/null || true; PROGRESS_PID=""
+  [[ -t 1 ]] && printf '\r\033[K'
+  return 0
+}
+CURRENT=""
+on_interrupt() {
+  stop_progress
+  echo >&2
+  echo "interrupted${CURRENT:+ during $CURRENT}. What was written is kept: rerun the same command to resume" \
+       "(finished stages are skipped, the interrupted one resumes)." >&2
+  exit 130
+}
+trap on_interrupt INT TERM
+trap stop_progress EXIT
+
 stage() {  # DIR STAGE LABEL cmd...
-  local dir=$1 s=$2 label=$3 t0=$SECONDS rc=0; shift 3
+  local dir=$1 s=$2 label=$3 t0=$SECONDS rc=0 log; shift 3
+  log="$dir/logs/$s.log"
   if [[ -f $dir/.done/$s ]]; then echo "  $s $label: done, skipped"; return 0; fi
   mkdir -p "$dir/.done" "$dir/logs"
-  echo "+ $*" >> "$dir/logs/$s.log"
-  "$@" >> "$dir/logs/$s.log" 2>&1 || rc=$?
+  echo "  $s $label: running, log $log"
+  echo "+ $*" >> "$log"
+  CURRENT="stage $s ($label, log $log)"
+  progress "$log" "$s" & PROGRESS_PID=$!
+  "$@" >> "$log" 2>&1 || rc=$?
+  stop_progress
+  if [[ $rc == 130 ]]; then on_interrupt; fi
   if [[ $rc != 0 ]]; then
-    tail -n 15 "$dir/logs/$s.log" | sed 's/\r/\n/g' | grep -v '^\s*$' | tail -n 8 >&2
-    die "stage $s ($label) failed with exit $rc; its log is $dir/logs/$s.log. Fix the cause and rerun the same" \
+    tail -n 15 "$log" | sed 's/\r/\n/g' | grep -v '^\s*$' | tail -n 8 >&2
+    die "stage $s ($label) failed with exit $rc; its log is $log. Fix the cause and rerun the same" \
         "command: finished stages are skipped and this one resumes"
   fi
+  CURRENT=""
   date -u +%FT%TZ > "$dir/.done/.$s.tmp" && mv "$dir/.done/.$s.tmp" "$dir/.done/$s"
-  # each stage ends with a one-line summary: show it
-  echo "  $s $label ($((SECONDS - t0)) s): $(sed 's/\r/\n/g' "$dir/logs/$s.log" | grep -v '^\s*$' | tail -n 1 | cut -c1-150)"
+  # each stage ends with a one-line summary: show it whole
+  echo "  $s $label ($((SECONDS - t0)) s): $(last_line "$log")"
 }
 
 check_folder

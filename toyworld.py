@@ -346,12 +346,57 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def config_key(args):
-    """What the cache depends on: a rerun with the same key reuses it, another key refuses to mix."""
+# The SFT run's fixed flags (05_train_kto.py), part of the cache key like the settings above.
+SFT_FIXED = {"max_length": 512, "save_every": 200}
+
+
+def sft_threads():
+    """Torch threads of the SFT run: a float sum's order, and so the model's last bits, can depend on them."""
+    return os.environ.get("OMP_NUM_THREADS", "1")
+
+
+def build_environment():
+    """What the SFT model depends on beyond the settings: the library versions (weight initialisation, BPE merges
+    and CPU kernels change between releases) and the threads of the SFT run. Part of the cache key, so a world built
+    elsewhere is rebuilt or refused, never reused silently."""
+    import platform
+
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+            "sft_threads": sft_threads()}
+
+
+def config_key(args, environment=None):
+    """What the cache depends on: a rerun with the same key reuses it, another key refuses to mix.
+
+    The key covers the world's settings, the exact prompts 01/02/06 give the model (a change in common.py's prompt
+    text changes the SFT data), the SFT run's fixed flags and, unless --data_only, `build_environment()`.
+    """
     keys = ["seed", "n_sft", "n_train", "n_heldout", "habit_rate", "num_tests", "vocab_size", "hidden", "layers",
             "heads", "sft_steps", "sft_batch_size", "sft_lr"]
-    d = {"version": WORLD_VERSION, **{k: getattr(args, k) for k in keys}}
+    sol_prompt, tst_prompt = prompts(args.num_tests)
+    probe = sol_prompt("Write a function f(n) that adds 2.", "assert f(1) == 3") + "\0" + tst_prompt("Write f.")
+    d = {"version": WORLD_VERSION, **{k: getattr(args, k) for k in keys},
+         "prompts_sha256": hashlib.sha256(probe.encode()).hexdigest()[:12], "sft": SFT_FIXED}
+    if not args.data_only:
+        d["environment"] = environment if environment is not None else build_environment()
     return d, hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _differences(old, new):
+    """'name: then -> now' for each setting that differs between two configs (nested one level)."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{k}.{x}" for x in _differences(a, b)]
+        elif a != b:
+            out.append(f"{k}: {a} -> {b}")
+    return out
 
 
 def write_jsonl(path, records):
@@ -376,11 +421,20 @@ def main(argv=None):
     if os.path.exists(world_json) and not args.overwrite:
         with open(world_json, encoding="utf-8") as f:
             old = json.load(f)
-        if old.get("key") != key:
-            die(f"{out} holds a toy world built with other settings ({old.get('config')}); "
-                f"rerun with --overwrite to rebuild it, or pass another --out")
-        if os.path.exists(done) and (args.data_only or os.path.exists(os.path.join(out, "sft", "final"))):
-            print(f"toyworld: cached in {out} (key {key}); model {os.path.join(out, 'sft', 'final')}")
+        old_cfg = old.get("config") or {}
+        settings = lambda c: {k: v for k, v in c.items() if k != "environment"}
+        # the data files depend on the settings only; the model also on the environment it was built in, so a
+        # data-only cache can take a model later, and a model's cache serves --data_only too
+        diff = _differences(settings(old_cfg), settings(cfg))
+        if "environment" in old_cfg and "environment" in cfg:
+            diff += _differences({"environment": old_cfg["environment"]}, {"environment": cfg["environment"]})
+        if diff:
+            die(f"{out} holds a toy world built with other settings or in another environment ({'; '.join(diff)}): "
+                f"its SFT model is not the one this run would build. Rebuild it here with `python toyworld.py --out "
+                f"{out} --overwrite` (about 5 min), or pass another folder (--out; run_plum.sh --toy_dir)")
+        if os.path.exists(done) and (args.data_only or ("environment" in old_cfg
+                                                        and os.path.exists(os.path.join(out, "sft", "final")))):
+            print(f"toyworld: cached in {out} (key {old.get('key')}); model {os.path.join(out, 'sft', 'final')}")
             return 0
     if args.overwrite and os.path.isdir(out):
         shutil.rmtree(out)
@@ -431,7 +485,11 @@ def build_model(args, out, pairs, info):
     """The tokenizer and random Llama (tinylm), then SFT with 05_train_kto.py; resumes a killed SFT run."""
     base = os.path.join(out, "base")
     if not os.path.exists(os.path.join(base, "config.json")):
+        from transformers.utils import logging as hf_logging
+
         from tinylm import build_tiny_model
+
+        hf_logging.disable_progress_bar()   # no "Writing model shards" bar for a one-file model
 
         corpus = [p["prompt"] + p["completion"] for p in pairs]
         tmp = base + ".tmp"
@@ -444,7 +502,7 @@ def build_model(args, out, pairs, info):
     cmd = [sys.executable, os.path.join(here, "05_train_kto.py"), "--loss", "sft", "--model", base,
            "--data", os.path.join(out, "sft.jsonl"), "--output_dir", sft_dir, "--max_steps", str(args.sft_steps),
            "--batch_size", str(args.sft_batch_size), "--lr", str(args.sft_lr), "--seed", str(args.seed),
-           "--max_length", "512", "--save_every", "200", "--no_plot"]
+           "--max_length", str(SFT_FIXED["max_length"]), "--save_every", str(SFT_FIXED["save_every"]), "--no_plot"]
     if os.path.isdir(sft_dir) and any(d.startswith("checkpoint-") for d in os.listdir(sft_dir)):
         cmd.append("--resume")
     info["commands"].append(" ".join(cmd))
@@ -452,7 +510,9 @@ def build_model(args, out, pairs, info):
     # One torch thread: this model's matmuls are too small to gain from a second one, and on a shared 2-core
     # machine two threads per process made SFT steps several times slower (6.7 s vs 0.4-2 s a step, measured at
     # load ~5 and not the same moment; notes/loop.md).
-    rc = subprocess.call(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+    # HF_HUB_DISABLE_PROGRESS_BARS: 05's own bar is the progress; transformers' per-load and per-save bars are noise.
+    rc = subprocess.call(cmd, env={**os.environ, "OMP_NUM_THREADS": sft_threads(),
+                                   "HF_HUB_DISABLE_PROGRESS_BARS": os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "1")})
     final = os.path.join(sft_dir, "final")
     if rc != 0 or not os.path.exists(os.path.join(final, "config.json")):
         die(f"SFT of the toy model failed (exit {rc}); rerun `python toyworld.py --out {out}` to resume it")

@@ -66,7 +66,9 @@ def world(tmp_path_factory):
 def finished(world, tmp_path_factory):
     """An uninterrupted run."""
     out = str(tmp_path_factory.mktemp("plum") / "run")
-    p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
+    # a progress line every second (not a terminal: periodic lines, not a bar rewritten in place)
+    p = subprocess.run(plum_args(world, out), capture_output=True, text=True,
+                       env={**os.environ, "PLUM_PROGRESS_EVERY": "1"})
     assert p.returncode == 0, p.stdout + p.stderr
     return out, p.stdout
 
@@ -98,6 +100,16 @@ def test_finished_run_prints_rounds_and_writes_png(finished):
     before = outcome(out)
     settings = json.load(open(os.path.join(out, "run.json")))
     assert settings["loss"] == "kto" and settings["rounds"] == 1
+    # numbers typed, and what the numbers depend on beyond the settings
+    assert settings["num_samples"] == 4 and settings["seed"] == 3 and settings["temperature"] == 0.5
+    assert settings["off_policy"] is False
+    import torch
+    assert settings["environment"]["torch"] == torch.__version__ and "transformers" in settings["environment"]
+    # while a stage runs: where its log is, and its progress; when it ends: its whole summary line
+    assert f"03 execute: running, log {out}/round-1/logs/03.log" in stdout
+    assert "still running [" in stdout
+    line = next(x for x in stdout.splitlines() if x.startswith("  03 execute ("))
+    assert line.rstrip().endswith("executions.jsonl"), line   # not cut: 03's line ends with its output's path
 
 
 def _run_until(args, path_appears, timeout=600):
@@ -125,6 +137,23 @@ def test_sigkill_mid_stage_then_rerun_equals_uninterrupted(world, finished, tmp_
     p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "02 sample: done, skipped" in p.stdout
+    assert outcome(out) == outcome(finished[0])
+
+
+def test_ctrl_c_says_what_was_interrupted_and_a_rerun_finishes(world, finished, tmp_path):
+    out = str(tmp_path / "run")
+    log = os.path.join(out, "round-1", "logs", "03.log")
+    p = subprocess.Popen(plum_args(world, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    t0 = time.time()
+    while not os.path.exists(log) and p.poll() is None and time.time() - t0 < 600:
+        time.sleep(0.02)
+    os.killpg(p.pid, signal.SIGINT)   # a terminal's Ctrl-C: the whole foreground process group
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert "interrupted during stage 03 (execute" in err and "rerun the same command to resume" in err
+    p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
     assert outcome(out) == outcome(finished[0])
 
 
