@@ -312,3 +312,121 @@ def test_one_class_kto_and_checkpoint_from_another_model(tiny_model, tmp_path):
     other = build_tiny_model(str(tmp_path / "wide"), hidden=96)
     r = _cli("--model", other, "--data", str(data), "--output_dir", out, "--max_steps", "4", "--resume")
     assert r.returncode != 0 and "trained from another model" in r.stderr and "hidden_size" in r.stderr
+
+
+def _write(path, recs):
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return str(path)
+
+
+def test_kto_weights_come_from_the_examples_loaded(tiny_model, tmp_path):
+    """λ_D, λ_U describe what is trained on: a glob over two of 04's shards (6:2 and 2:6, together 8:8) trains with
+    (1, 1), not with the first shard's stats file (1, 2.25); completions dropped as too long are not counted."""
+    rec = lambda i, good, c=None: {"task_id": f"t{i}", "sample_id": i, "prompt": f"Write add{i}(a, b).\n",  # noqa: E731
+                                   "completion": c or (GOOD if good else BAD), "label": good}
+    for shard, n_good in ((0, 6), (1, 2)):
+        base = tmp_path / f"kto.shard-{shard:05d}-of-00002"
+        _write(tmp_path / (base.name + ".jsonl"), [rec(10 * shard + i, i < n_good) for i in range(8)])
+        w_d, w_u = tr.kto_weights(n_good, 8 - n_good)  # what 04 writes beside each shard
+        (tmp_path / (base.name + ".stats.json")).write_text(json.dumps(
+            {"n_desirable": n_good, "n_undesirable": 8 - n_good, "desirable_weight": w_d, "undesirable_weight": w_u}))
+    out = str(tmp_path / "shards")
+    tr.main(["--model", tiny_model, "--data", str(tmp_path / "kto.shard-*.jsonl"), "--output_dir", out,
+             "--max_steps", "1", "--batch_size", "16", "--no_plot"])
+    args = json.load(open(os.path.join(out, "train.args.json")))
+    assert (args["desirable_weight"], args["undesirable_weight"]) == (1.0, 1.0)
+    assert _metrics(out)[0]["loss"] == pytest.approx(0.5, abs=1e-6)  # policy = reference: every loss is λ/2
+    # 8 desirable, 8 undesirable of which 4 are too long for --max_length: 8:4 is trained, so λ_U = 8 / (4/3 · 4)
+    one = tmp_path / "one"
+    one.mkdir()
+    data = _write(one / "kto.jsonl", [rec(i, True) for i in range(8)] + [rec(i, False) for i in range(8, 12)]
+                  + [rec(i, False, "x = 1\n" * 60) for i in range(12, 16)])
+    (one / "kto.stats.json").write_text(json.dumps({"desirable_weight": 1.0, "undesirable_weight": 1.0}))
+    out = str(tmp_path / "dropped")
+    tr.main(["--model", tiny_model, "--data", data, "--output_dir", out, "--max_steps", "1", "--batch_size", "12",
+             "--max_length", "64", "--no_plot"])
+    args = json.load(open(os.path.join(out, "train.args.json")))
+    assert args["counts"]["dropped_too_long"] == 4
+    assert (args["desirable_weight"], args["undesirable_weight"]) == pytest.approx((1.0, 1.5))
+
+
+def test_resume_refuses_other_training_settings(tiny_model, tmp_path):
+    data = _kto_data(tmp_path / "kto.jsonl", n=8)
+    out = str(tmp_path / "run")
+    first = ["--model", tiny_model, "--data", data, "--output_dir", out, "--max_steps", "4", "--batch_size", "4",
+             "--save_every", "1", "--lr", "1e-3", "--no_plot"]
+    p = subprocess.Popen([sys.executable, "05_train_kto.py", *first], cwd=REPO, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(out, "checkpoint-000001", "training_state.pt")):
+        assert p.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    base = [a for a in first if a not in ("--lr", "1e-3")]
+    r = _cli(*base, "--resume", "--lr", "1e-4", "--beta", "0.5", "--desirable_weight", "2")
+    assert r.returncode != 0 and "other training settings" in r.stderr, r.stderr[-2000:]
+    for named in ("--lr 0.001 in the checkpoint, 0.0001 now", "--beta 0.1 in the checkpoint, 0.5 now",
+                  "--desirable_weight 1.0 in the checkpoint, 2.0 now"):
+        assert named in r.stderr, (named, r.stderr[-2000:])
+    r = _cli(*base, "--resume", "--lr", "1e-3", "--loss", "sft")
+    assert r.returncode != 0 and "--loss 'kto' in the checkpoint, 'sft' now" in r.stderr, r.stderr[-2000:]
+    # what changes no number may change: how often to save, how the KL rows are scored, how rows are laid out
+    r = _cli(*first, "--resume", "--save_every", "2", "--kl_pass", "same", "--no_packing")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [m["step"] for m in _metrics(out)] == [1, 2, 3, 4]
+
+
+def _records(d):
+    """metrics.jsonl without its timings (which differ from run to run)."""
+    return [{k: v for k, v in m.items() if k not in ("seconds", "tokens_per_s", "memory_mb")} for m in _metrics(d)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_before_its_first_checkpoint_a_rerun_leaves_an_uninterrupted_runs_records(tiny_model, tmp_path, sig):
+    """--save_every 50 and 24 steps: killed after a few steps there is no periodic checkpoint. After SIGKILL the
+    rerun starts afresh and drops the rows the killed run logged; SIGTERM (Slurm's notice before the kill) ends the
+    running step, checkpoints it and exits 143, and the rerun resumes from there. Either way metrics.jsonl ends as
+    an uninterrupted run's, one row per step."""
+    data = _kto_data(tmp_path / "kto.jsonl", n=48)
+    common = ["--model", tiny_model, "--data", data, "--lr", "1e-3", "--batch_size", "2", "--epochs", "1",
+              "--save_every", "50", "--no_plot"]
+    full = str(tmp_path / "full")
+    tr.main(common + ["--output_dir", full])
+    want = _records(full)
+    assert [m["step"] for m in want] == list(range(1, 25))
+    cut = str(tmp_path / "cut")
+    p = subprocess.Popen([sys.executable, "05_train_kto.py", *common, "--output_dir", cut], cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (os.path.exists(os.path.join(cut, "metrics.jsonl")) and len(_metrics(cut)) >= 2):
+        assert p.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.005)
+    p.send_signal(sig)
+    err = p.communicate(timeout=120)[1]
+    assert not os.path.exists(os.path.join(cut, "final")), "killed too late to test anything"
+    done = len(_metrics(cut))
+    assert 2 <= done < 24
+    if sig == signal.SIGTERM:
+        assert p.returncode == 128 + signal.SIGTERM and "stopped by SIGTERM" in err, err[-2000:]
+        assert [os.path.basename(c) for c in tr.checkpoints(cut)] == [f"checkpoint-{done:06d}"]
+    else:
+        assert tr.checkpoints(cut) == []
+    r = _cli(*common, "--output_dir", cut, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = _records(cut)
+    assert [m["step"] for m in got] == list(range(1, 25))
+    for a, b in zip(got, want):
+        assert a == pytest.approx(b, abs=1e-6), a["step"]
+
+
+def test_metrics_png_is_a_readable_grid(tmp_path):
+    import matplotlib.image
+    path = tmp_path / "metrics.jsonl"
+    recs = [{"step": s, "epoch": round(s / 10, 4), "loss": 0.5 - 0.01 * s, "lr": 1e-3, "grad_norm": 1.0,
+             "tokens_per_s": 100.0, "rewards_desirable": 0.1 * s, "rewards_undesirable": None if s == 3 else -0.1 * s,
+             "margin": None if s == 3 else 0.2 * s, "z0": 0.01 * s} for s in range(1, 21)]
+    _write(path, recs)
+    tr.plot_metrics(str(path), str(tmp_path / "metrics.png"), "kto", "kto on 40 examples: run")
+    h, w = matplotlib.image.imread(str(tmp_path / "metrics.png")).shape[:2]
+    assert w >= 1200 and h >= 600 and w / h < 3, (w, h)  # panels in rows and columns, not one strip
