@@ -61,9 +61,9 @@ import textwrap
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, read_json_records,
-                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser, tests_prompt,
-                    write_args)
+from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, mbpp_entry_point,
+                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser,
+                    tests_prompt, write_args)
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
@@ -126,13 +126,6 @@ def _default_path(*parts):
     return p if os.path.exists(p) else None
 
 
-def _mbpp_entry_point(code, first_test):
-    """The reference's function that the first test calls (MBPP has no entry_point field)."""
-    defined = re.findall(r"^def\s+([A-Za-z_]\w*)", code, re.M)
-    called = [n for n in defined if re.search(rf"\b{re.escape(n)}\s*\(", first_test)]
-    return (called or defined or [None])[0]
-
-
 def load_mbpp(path):
     if path:
         rows = read_json_records(path)
@@ -144,7 +137,7 @@ def load_mbpp(path):
             continue
         code = r["code"].replace("\r\n", "\n").replace("\r", "\n")  # the release has Windows line ends
         yield {"task_id": f"mbpp/{r['task_id']}", "instruction": r["text"], "reference": code,
-               "entry_point": _mbpp_entry_point(code, r["test_list"][0]), "setup": r.get("test_setup_code") or ""}
+               "entry_point": mbpp_entry_point(code, r["test_list"][0]), "setup": r.get("test_setup_code") or ""}
 
 
 def load_leetcode(path):

@@ -80,8 +80,8 @@ import pickle
 import sys
 
 from common import (InputError, JsonlWriter, add_shard_args, atomic_write_json, die, done_keys, expand_inputs,
-                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser,
-                    write_args)
+                    mbpp_entry_point, read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path,
+                    stage_parser, write_args)
 from sandbox import evalplus_compare
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -237,7 +237,7 @@ def load_mbpp(data_path):
         if not 11 <= int(r["task_id"]) <= 510:  # the test split; 1-10 are few-shot, 511-974 validation/train
             continue
         tid = mbpp_task_id(r["task_id"])
-        probs[tid] = dict(task_id=tid, prefix="", entry_point=_mbpp_entry_point(r["test_list"]),
+        probs[tid] = dict(task_id=tid, prefix="", entry_point=mbpp_entry_point(r["code"], r["test_list"][0]),
                           reference=r["code"], text=r["text"], tests=list(r["test_list"]),
                           setup=r.get("test_setup_code") or "")
     return probs
@@ -250,25 +250,10 @@ def load_mbpp_sanitized(data_path):
             continue
         tid = mbpp_task_id(r["task_id"])
         text = r.get("prompt") or r.get("text")  # the hub copy names the field "prompt" as the JSON does
-        probs[tid] = dict(task_id=tid, prefix="", entry_point=_mbpp_entry_point(r["test_list"]),
+        probs[tid] = dict(task_id=tid, prefix="", entry_point=mbpp_entry_point(r["code"], r["test_list"][0]),
                           reference=r["code"], text=text, tests=list(r["test_list"]),
                           setup="\n".join(r.get("test_imports") or []))
     return probs
-
-
-def _mbpp_entry_point(tests):
-    """The function the first assert calls (MBPP has no entry_point field): `assert f(...)` or `assert set(f(...))`."""
-    import ast
-    import builtins
-    try:
-        tree = ast.parse(tests[0])
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        # `builtins`, not `__builtins__` (a dict when this module is imported, whose dir() lists dict methods)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in dir(builtins):
-            return node.func.id
-    return None
 
 
 def load_humaneval_plus(data_path):

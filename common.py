@@ -332,6 +332,26 @@ def entry_names(entry_point):
     return (names[0], names[-1]) if names else (None, None)
 
 
+def mbpp_entry_point(code, first_test):
+    """The function under test of an MBPP task (it has no entry_point field): the function the reference `code`
+    defines that the first test calls (MBPP/126's is named `sum`, a builtin's name); without a reference, the first
+    name the test calls that is not a builtin (`assert set(f(..)) == ..` -> f)."""
+    import ast
+    import builtins
+    defined = re.findall(r"^def\s+([A-Za-z_]\w*)", code or "", re.M)
+    called = [n for n in defined if re.search(rf"\b{re.escape(n)}\s*\(", first_test)]
+    if called or defined:
+        return (called or defined)[0]
+    try:
+        tree = ast.parse(first_test)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in dir(builtins):
+            return node.func.id
+    return None
+
+
 def _parses(code):
     try:
         ast.parse(code)
