@@ -868,7 +868,7 @@ def memory_mb(device):
 PANELS = [("loss", ["loss"], "loss (this step's batch)"),
           ("rewards (β · log-ratio to the reference)", ["rewards_desirable", "rewards_undesirable",
                                                        "rewards_chosen", "rewards_rejected"], "mean reward"),
-          ("margin", ["margin"], "desirable − undesirable reward"),
+          ("margin: the mean reward gap between the classes", ["margin"], "reward difference"),
           ("z0: KTO's KL reference point", ["z0"], "z0 (nats)"),
           ("DPO accuracy", ["accuracy"], "share with chosen > rejected"),
           ("learning rate", ["lr"], "lr"),
@@ -901,7 +901,7 @@ def plot_metrics(path, png, loss, title):
         return
     panels = [(t, [k for k in ks if any(r.get(k) is not None for r in recs)], y) for t, ks, y in PANELS]
     panels = [p for p in panels if p[1]]
-    cols = min(3, len(panels))
+    cols = 2 if len(panels) <= 4 else 3 if len(panels) <= 6 else 4  # a grid, never a strip
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.3 * rows + 0.8), squeeze=False)
     # epoch e covers the steps whose "epoch" value lies in (e, e + 1]
