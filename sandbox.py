@@ -539,24 +539,29 @@ class _Worker:
         """Kill the program's processes and every other process of the namespace but us and the zygote. With
         want_status, wait for the zygote to reap `pids` and return their exit codes; otherwise it reaps them
         lazily (a SIGKILLed process is dead; only its zombie waits)."""
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        victims = list(pids)
         if self.namespaces:
-            for name in os.listdir(self.proc_fd):
-                if name.isdigit() and int(name) not in (1, self.zpid, os.getpid()):
-                    try:
-                        os.kill(int(name), signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-        else:
+            victims += [int(n) for n in os.listdir(self.proc_fd)
+                        if n.isdigit() and int(n) not in (1, self.zpid, os.getpid()) and int(n) not in pids]
+        dying = []
+        for pid in victims:
+            try:
+                dying.append(os.pidfd_open(pid))
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+        # wait until they are gone (a pidfd turns readable once its process has exited and closed its files), so
+        # nothing of this program (a bound socket, an open file) is still there when the next one starts
+        if not self.namespaces:
             for pid in pids:  # C and J lead their own sessions: their process groups go too
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+        deadline = time.monotonic() + 2.0
+        for fd in dying:
+            _wait(fd, deadline)
+            os.close(fd)
         self._resume_zygote()
         statuses = {}
         if pids and want_status and not self.zygote_dead:
@@ -649,7 +654,9 @@ class _Worker:
         devnull = self._fd(state, os.open(os.devnull, os.O_RDONLY))
         c_drv, c_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         c_fd = self._fd(state, c_drv.detach())
+        facts = _task_facts(kind, tuple(job.get("tests") or ()), job.get("test") or "", job.get("setup") or "")
         cjob = {"kind": kind, "program": job["program"], "setup": job.get("setup") or "",
+                "setup_classes": facts["setup_classes"],
                 "entry_point": job.get("entry_point") or ""}
         self.spawn("C", tmpdir, limits, cjob, [devnull, out, err, c_end.fileno()])
         c_end.close()
@@ -669,7 +676,7 @@ class _Worker:
             os.close(c_fd)   # C's other end now belongs to J alone
             state["fds"].remove(c_fd)
             wj = _Chan(self._fd(state, w_j.detach()))
-            jjob = {"kind": kind, "setup": job.get("setup") or "", "test": job.get("test") or "",
+            jjob = {"kind": kind, "setup": job.get("setup") or "", "test": job.get("test") or "", **facts,
                     "entry_point": job.get("entry_point") or "", "tests": list(job.get("tests") or [])}
             try:
                 wj.send(jjob, deadline)
@@ -1115,6 +1122,24 @@ def _fast_plan_cached(kind, tests, test, setup, entry_point):
 _PLANS = {}
 
 
+def _task_facts(kind, tests, test, setup):
+    """What C and J need to know of a task's trusted code, worked out once per task here rather than once per
+    program in each child: the classes the setup (and a check test) define, and every name the setup and tests
+    mention (J binds no other name of the program)."""
+    import ast
+    key = ("facts", kind, tests, test, setup)
+    if key not in _PLANS:
+        mentioned = set()
+        for src in [setup] + ([test] if kind == "check" else list(tests)):
+            try:
+                mentioned |= _referenced(ast.parse(src))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                pass
+        _PLANS[key] = {"setup_classes": sorted(_class_names(setup)), "mentioned": sorted(mentioned),
+                       "test_classes": sorted(_class_names(test)) if kind == "check" else []}
+    return _PLANS[key]
+
+
 def _entry_name(entry_point):
     """The program's name an entry point starts with: "f" -> "f", "Solution().twoSum" -> "Solution"."""
     import re
@@ -1245,14 +1270,16 @@ def _candidate_main(job):
     setup_classes = set()
     if job.get("setup"):
         # the setup is the tests' prelude (imports, LeetCodeDataset's ListNode, MBPP's test_setup_code, HumanEval's
-        # prompt); the program gets it first so that `List[int]` annotations resolve. Where it needs the program's
-        # own names (MBPP task 367 builds trees from the program's Node) it fails here, harmlessly: the judge runs
-        # it again after the program, as MBPP's harness does.
-        try:
-            exec(compile(job["setup"], "<setup>", "exec"), g)
-        except BaseException:
-            pass
-        setup_classes = _class_names(job["setup"])
+        # prompt); the program gets it first so that `List[int]` annotations resolve (unless the program starts
+        # with it: HumanEval's program is prompt + completion). Where it needs the program's own names (MBPP task
+        # 367 builds trees from the program's Node) it fails here, harmlessly: the judge runs it again after the
+        # program, as MBPP's harness does.
+        if not job["program"].startswith(job["setup"]):
+            try:
+                exec(compile(job["setup"], "<setup>", "exec"), g)
+            except BaseException:
+                pass
+        setup_classes = set(job.get("setup_classes") or ())
     if kind == "stdio":
         try:
             exec(code, g)
@@ -1695,8 +1722,7 @@ def _judge_main(wchan):
         except CodecError as e:
             send_msg(cchan, ("cberr", "TypeError", f"callback value is not data ({e})"))
 
-    setup_classes = set(_class_names(job.get("setup") or "")) | set(
-        _class_names(job.get("test") or "") if job["kind"] == "check" else ())
+    setup_classes = set(job["setup_classes"]) | set(job["test_classes"])
     # wait for the program to load
     try:
         first = recv_msg(cchan, **hooks)
@@ -1716,14 +1742,7 @@ def _judge_main(wchan):
         os._exit(0)
     # The program's names, trusted first: only names the setup or tests mention; never a builtin, a standard module
     # or something a library defines (J imports those itself); the setup and test code then override the rest
-    import ast
-    sources = [job.get("setup") or ""] + ([job["test"]] if job["kind"] == "check" else list(job["tests"]))
-    mentioned = set()
-    for src in sources:
-        try:
-            mentioned |= _referenced(ast.parse(src))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            pass
+    mentioned = set(job["mentioned"])
     entry = _entry_name(job.get("entry_point"))
     builtin_names = set(dir(builtins))
     stdlib = getattr(sys, "stdlib_module_names", frozenset())
