@@ -227,6 +227,26 @@ def tokenize(records, tok, args, counts):
     return examples
 
 
+def load_examples(args):
+    """--data -> (tokenizer, examples, counts): the records the loss reads, tokenized, the too-long ones dropped and
+    counted; InputError when nothing is left to train on."""
+    from transformers import AutoTokenizer
+    counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0, "not_ended": 0}
+    records = load_records(args)
+    counts["records"] = len(records)
+    tok = AutoTokenizer.from_pretrained(args.model)
+    examples = tokenize(records, tok, args, counts)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not examples:
+        raise InputError(
+            f"{args.data}: no {args.loss} example to train on ({counts['records']} records read, "
+            f"{counts['dropped_too_long']} longer than --max_length {args.max_length}); "
+            + ("DPO needs pairs (04_build_pairs.py --format dpo); a one-class set can train with --loss kto"
+               if args.loss == "dpo" else "check the file and --max_length"))
+    return tok, examples, counts
+
+
 def loss_weights(args, examples):
     """KTO's λ_D, λ_U for the examples being trained on: the flags where given, else kto_weights of their counts.
 
@@ -742,6 +762,18 @@ def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint,
                 shutil.rmtree(stale, ignore_errors=True)
 
 
+def restore_training_state(state, net, opt, sched, args):
+    """Load a checkpoint's optimizer, scheduler and RNG state; returns the step it was written after."""
+    if args.fsdp:
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        opt.load_state_dict(FSDP.optim_state_dict_to_load(net, opt, state["optimizer"]))
+    else:
+        opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return state["step"]
+
+
 # flags that change neither the numbers a run produces nor what its checkpoints hold: a resume may change them.
 # Every other flag is a training setting, and a resume with another value is refused.
 RESUMABLE = {"model", "data", "output_dir", "resume", "overwrite", "save_every", "save_total_limit", "no_plot",
@@ -1000,20 +1032,7 @@ def main(argv=None):
         proc.barrier()
 
         # --- data
-        from transformers import AutoConfig, AutoTokenizer
-        counts = {"records": 0, "dropped_too_long": 0, "dropped_empty": 0, "prompt_truncated": 0, "not_ended": 0}
-        records = load_records(args)
-        counts["records"] = len(records)
-        tok = AutoTokenizer.from_pretrained(args.model)
-        examples = tokenize(records, tok, args, counts)
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
-        if not examples:
-            raise InputError(
-                f"{args.data}: no {args.loss} example to train on ({counts['records']} records read, "
-                f"{counts['dropped_too_long']} longer than --max_length {args.max_length}); "
-                + ("DPO needs pairs (04_build_pairs.py --format dpo); a one-class set can train with --loss kto"
-                   if args.loss == "dpo" else "check the file and --max_length"))
+        tok, examples, counts = load_examples(args)
         labels = torch.tensor([e["label"] for e in examples])
         n_d, n_u = int(labels.sum()), int((~labels).sum())
         args.desirable_weight, args.undesirable_weight = loss_weights(args, examples)
@@ -1025,6 +1044,7 @@ def main(argv=None):
 
         # --- what a resumed checkpoint must share with this run, checked before any work
         data_hash = sha256_files(args.data)
+        from transformers import AutoConfig
         fingerprint = run_fingerprint(args, world, AutoConfig.from_pretrained(args.model), data_hash)
         if resume_from:
             saved = torch.load(os.path.join(resume_from, "training_state.pt"), weights_only=False, mmap=True)
@@ -1053,16 +1073,14 @@ def main(argv=None):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, args.scheduler))
 
     # --- resume: optimizer, schedule, RNG and step; the metrics rows after that step are trained again
-    start = 0
-    if state is not None:
-        if args.fsdp:
-            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-            opt.load_state_dict(FSDP.optim_state_dict_to_load(net, opt, state["optimizer"]))
-        else:
-            opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
-        start = state["step"]
+    start = restore_training_state(state, net, opt, sched, args) if state is not None else 0
+    final = os.path.join(out, "final")
+    if start == total and os.path.exists(os.path.join(final, "config.json")):
+        if rank == 0:
+            print(f"05_train_kto: {out} is finished ({total} steps); nothing to do -> {final}", file=sys.stderr)
+        if world > 1:
+            proc.dist.destroy_process_group()
+        return
     if rank == 0:
         trim_metrics(metrics_path, start)
         write_args(os.path.join(out, "train"), args, world_size=world, counts=counts, n_desirable=n_d,
@@ -1164,17 +1182,16 @@ def main(argv=None):
         sys.exit(128 + stopped)
 
     # --- the final model
-    save_checkpoint(os.path.join(out, "final"), total, net, policy, tok, opt, sched, fingerprint, args, rank,
-                    training=False)
+    save_checkpoint(final, total, net, policy, tok, opt, sched, fingerprint, args, rank, training=False)
     proc.barrier()
     if rank == 0 and not args.no_plot:
         plot_metrics(metrics_path, os.path.join(out, "metrics.png"), args.loss, f"{args.loss} on {N} examples: {out}")
     if world > 1:
         proc.dist.destroy_process_group()
     if rank == 0:
-        last = f"{step_loss:.4f}" if step_loss is not None else "n/a (already finished)"
+        last = f"{step_loss:.4f}" if step_loss is not None else "n/a (no step left to train)"
         print(f"05_train_kto: {args.loss} on {N} examples (desirable {n_d}, undesirable {n_u}), steps {start}->"
-              f"{total}, last loss {last} -> {os.path.join(out, 'final')}", file=sys.stderr)
+              f"{total}, last loss {last} -> {final}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -375,6 +375,9 @@ def test_resume_refuses_other_training_settings(tiny_model, tmp_path):
     r = _cli(*first, "--resume", "--save_every", "2", "--kl_pass", "same", "--no_packing")
     assert r.returncode == 0, r.stderr[-2000:]
     assert [m["step"] for m in _metrics(out)] == [1, 2, 3, 4]
+    r = _cli(*first, "--resume")  # nothing left to do: say so, succeed, change nothing
+    assert r.returncode == 0 and "is finished (4 steps); nothing to do" in r.stderr, r.stderr[-2000:]
+    assert [m["step"] for m in _metrics(out)] == [1, 2, 3, 4]
 
 
 def _records(d):
