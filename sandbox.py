@@ -363,6 +363,7 @@ def _worker_main():
                      "processes": cfg["processes"], "namespaces": namespaces, "seccomp": prog}
     w = _Worker(cfg, namespaces, root, (inp, outp))
     w.start_zygote()
+    w.prepare()
     send_msg(outp, ("hello", ", ".join(words), warn))
     while True:
         try:
@@ -380,6 +381,7 @@ def _worker_main():
         send_msg(outp, ("result", res, w.zygote_dead))   # True: this worker retires, the pool replaces it
         if w.zygote_dead:
             os._exit(0)
+        w.prepare()
 
 
 class ZygoteDied(Exception):
@@ -482,8 +484,8 @@ class _Worker:
         self.zpid = None
         self.zsock = None
         self.zygote_dead = False
-        self.pending = 0   # spawn requests whose pid has not been read yet
-        self.asked = self.answered = 0   # spawn requests and zygote answers during the current job
+        self.slots = []    # spawn requests whose pid has not been read yet: {"pid": None} records, in order
+        self.spare = None  # (socket, record) of a candidate forked ahead of its job
         self.tmp_root = "/tmp" if namespaces else None
 
     # -- the zygote
@@ -503,8 +505,8 @@ class _Worker:
         self.zpid, self.zsock = pid, a
 
     def spawn(self, role, tmpdir, limits, job, fds):
-        """Ask the zygote for a child. Its pid is read later (collect_pids), so this worker goes on to wait for the
-        child's first message while the zygote forks: one round trip fewer per program."""
+        """Ask the zygote for a child; returns its record, whose pid is read later (collect_pids), so that this
+        worker goes on while the zygote forks."""
         payload = encode((role, tmpdir, limits, job))
         try:
             socket.send_fds(self.zsock, [b"S" + struct.pack(">I", len(payload))], fds)
@@ -512,22 +514,62 @@ class _Worker:
         except OSError:
             self.zygote_dead = True
             raise ZygoteDied("a program killed the sandbox's zygote") from None
-        self.pending += 1
-        self.asked += 1
+        rec = {"pid": None}
+        self.slots.append(rec)
+        return rec
 
     def collect_pids(self):
-        """The pids of the children spawned since the last call, in order."""
-        n, self.pending = self.pending, 0
-        if n == 0 or self.zygote_dead:
-            return []
+        """Read the pids of the children spawned so far into their records."""
+        slots, self.slots = self.slots, []
+        if not slots or self.zygote_dead:
+            return
         self._resume_zygote()
         try:
-            pids = list(struct.unpack(f">{n}i", _recv_n(self.zsock, 4 * n)))
+            pids = struct.unpack(f">{len(slots)}i", _recv_n(self.zsock, 4 * len(slots)))
         except (OSError, EOFError):
             self.zygote_dead = True
-            return []
-        self.answered += n
-        return pids
+            return
+        for rec, pid in zip(slots, pids):
+            rec["pid"] = pid
+
+    def launch(self, tmpdir, limits, cjob, fds, records):
+        """Start a candidate C: hand its job and descriptors (stdin, stdout, stderr) to the C the zygote forked
+        ahead, and ask for the next one while this one runs, so that a program's start costs neither a fork nor a
+        round trip through the zygote. Returns the worker's end of C's channel."""
+        payload = encode((tmpdir, limits, cjob))
+        for _ in range(3):
+            if self.spare is None:
+                self.spare = self._fork_spare()
+            sock, rec = self.spare
+            self.spare = None
+            try:
+                socket.send_fds(sock, [b"J" + struct.pack(">I", len(payload))], fds)
+                sock.sendall(payload)
+            except OSError:   # it is gone (an earlier program may have killed it): take another
+                sock.close()
+                continue
+            records.append(rec)
+            fd = sock.detach()
+            os.set_blocking(fd, True)   # the timeout made it non-blocking; J (which may inherit it) reads blocking
+            return fd
+        raise ZygoteDied("no candidate process could be started")
+
+    def prepare(self):
+        """Fork the next job's C now, between jobs, while the pool reads this result and sends the next job."""
+        if self.spare is None and not self.zygote_dead:
+            try:
+                self.spare = self._fork_spare()
+            except ZygoteDied:
+                pass
+
+    def _fork_spare(self):
+        drv, end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            rec = self.spawn("C", None, None, None, [end.fileno()])
+        finally:
+            end.close()
+        drv.settimeout(10.0)   # a spare reads its job at once; a stopped one must not hang the worker
+        return drv, rec
 
     def _resume_zygote(self):
         try:   # a program may have stopped the zygote (SIGSTOP to every pid it could see)
@@ -535,14 +577,17 @@ class _Worker:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def cleanup(self, pids, want_status=False):
-        """Kill the program's processes and every other process of the namespace but us and the zygote. With
-        want_status, wait for the zygote to reap `pids` and return their exit codes; otherwise it reaps them
-        lazily (a SIGKILLed process is dead; only its zombie waits)."""
+    def cleanup(self, records, want_status=False):
+        """Kill the program's processes (`records` of its C and J) and every other process of the namespace but
+        us, the zygote and the next spare C. With want_status, wait for the zygote to reap them and return their
+        exit codes; otherwise it reaps them lazily (a SIGKILLed process is dead; only its zombie waits)."""
+        self.collect_pids()
+        pids = [r["pid"] for r in records if r["pid"]]
         victims = list(pids)
         if self.namespaces:
+            keep = {1, self.zpid, os.getpid(), self.spare[1]["pid"] if self.spare else None}
             victims += [int(n) for n in os.listdir(self.proc_fd)
-                        if n.isdigit() and int(n) not in (1, self.zpid, os.getpid()) and int(n) not in pids]
+                        if n.isdigit() and int(n) not in keep and int(n) not in pids]
         dying = []
         for pid in victims:
             try:
@@ -563,6 +608,11 @@ class _Worker:
             _wait(fd, deadline)
             os.close(fd)
         self._resume_zygote()
+        if self.spare and self.spare[1]["pid"]:   # a program may have stopped it too
+            try:
+                os.kill(self.spare[1]["pid"], signal.SIGCONT)
+            except (ProcessLookupError, PermissionError):
+                pass
         statuses = {}
         if pids and want_status and not self.zygote_dead:
             try:
@@ -616,25 +666,34 @@ class _Worker:
         n, per_test, total = job_budget(job, self.cfg)
         deadline = t0 + total
         limits = dict(self.cfg["limits"], cpu_seconds=total + 1.0)
-        tmpdir = tempfile.mkdtemp(prefix="prog-", dir=self.tmp_root)
-        os.chmod(tmpdir, 0o777)
-        state = {"pids": [], "fds": []}
-        self.asked = self.answered = 0
+        if self.namespaces:   # /tmp is this worker's own and emptied after every program: one fixed name will do
+            tmpdir = "/tmp/program"
+            try:
+                os.mkdir(tmpdir)
+            except FileExistsError:   # what a program left that the last wipe could not remove
+                shutil.rmtree(tmpdir, ignore_errors=True)
+                os.mkdir(tmpdir)
+            os.chmod(tmpdir, 0o777)
+        else:
+            tmpdir = tempfile.mkdtemp(prefix="prog-")
+            os.chmod(tmpdir, 0o777)
+        state = {"procs": [], "fds": []}
         try:
             if kind == "stdio":
-                res = self._run_stdio(job, n, per_test, deadline, tmpdir, limits)
+                res = self._run_stdio(job, n, per_test, deadline, tmpdir, limits, state)
             else:
                 res = self._run_functional(job, kind, n, per_test, deadline, tmpdir, limits, state)
         finally:
-            self.cleanup(state["pids"] + self.collect_pids())
+            self.cleanup(state["procs"])
             for fd in state["fds"]:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            shutil.rmtree(tmpdir, ignore_errors=True)
-            self.wipe()
-        if self.zygote_dead and self.answered < self.asked:
+            if not self.namespaces:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+            self.wipe()   # /tmp (with the program's folder), /dev/shm, SysV IPC
+        if self.zygote_dead and any(r["pid"] is None for r in state["procs"]):
             return {"retry": True}   # the zygote died before forking this job's process: run it elsewhere
         res["seconds"] = round(time.monotonic() - t0, 4)
         return res
@@ -652,14 +711,11 @@ class _Worker:
         out = self._fd(state, os.memfd_create("stdout"))
         err = self._fd(state, os.memfd_create("stderr"))
         devnull = self._fd(state, os.open(os.devnull, os.O_RDONLY))
-        c_drv, c_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        c_fd = self._fd(state, c_drv.detach())
         facts = _task_facts(kind, tuple(job.get("tests") or ()), job.get("test") or "", job.get("setup") or "")
         cjob = {"kind": kind, "program": job["program"], "setup": job.get("setup") or "",
                 "setup_classes": facts["setup_classes"],
                 "entry_point": job.get("entry_point") or ""}
-        self.spawn("C", tmpdir, limits, cjob, [devnull, out, err, c_end.fileno()])
-        c_end.close()
+        c_fd = self._fd(state, self.launch(tmpdir, limits, cjob, [devnull, out, err], state["procs"]))
         outputs = times = None
         plan = None if kind == "call" else _fast_plan_cached(
             kind, tuple(job.get("tests") or ()), job.get("test") or "", job.get("setup") or "",
@@ -671,8 +727,10 @@ class _Worker:
         else:
             j_w, w_j = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             jnull = self._fd(state, os.open(os.devnull, os.O_RDWR))
-            self.spawn("J", tmpdir, limits, {}, [jnull, jnull, jnull, c_fd, j_w.fileno()])
-            j_w.close()
+            try:
+                state["procs"].append(self.spawn("J", tmpdir, limits, {}, [jnull, jnull, jnull, c_fd, j_w.fileno()]))
+            finally:
+                j_w.close()
             os.close(c_fd)   # C's other end now belongs to J alone
             state["fds"].remove(c_fd)
             wj = _Chan(self._fd(state, w_j.detach()))
@@ -863,7 +921,7 @@ class _Worker:
             elif tag == "judge_error":
                 return _result("error", statuses, msg[1], 0.0)
 
-    def _run_stdio(self, job, n, per_test, deadline, tmpdir, limits):
+    def _run_stdio(self, job, n, per_test, deadline, tmpdir, limits, state):
         statuses = ["not_run"] * n
         errs = {}
         cjob = {"kind": "stdio", "program": job["program"], "setup": job.get("setup") or ""}
@@ -876,11 +934,18 @@ class _Worker:
                 view = view[os.write(inp, view):]
             os.lseek(inp, 0, os.SEEK_SET)
             out, err = os.memfd_create("stdout"), os.memfd_create("stderr")
-            c_drv, c_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.spawn("C", tmpdir, limits, cjob, [inp, out, err, c_end.fileno()])
-            c_end.close()
+            procs = []
+            try:
+                drv = self.launch(tmpdir, limits, cjob, [inp, out, err], procs)
+            except BaseException:
+                for fd in (inp, out, err):
+                    os.close(fd)
+                raise
+            finally:
+                state["procs"] += procs
             os.close(inp)
-            drv = c_drv.detach()
+            if i + 1 < n:
+                self.prepare()   # the next test's C forks while this one runs
             try:
                 msg, timed_out = None, False
                 try:   # C reports only a syntax error; otherwise the channel closes when the program ends
@@ -889,8 +954,7 @@ class _Worker:
                     timed_out = True
                 except (EOFError, CodecError, OSError):
                     msg = None
-                pid = (self.collect_pids() or [-1])[0]
-                status = self.cleanup([pid], want_status=True).get(pid, -999)
+                status = self.cleanup(procs, want_status=True).get(procs[0]["pid"], -999)
                 if timed_out:
                     statuses[i] = "timeout"
                     return _result("timeout", statuses, f"timeout (test {i})", 0.0)
@@ -1224,17 +1288,32 @@ def _zygote_main(sock):
         if pid == 0:
             try:
                 sock.close()
-                _child_sandbox(tmpdir, limits, fds)
                 if role == "C":
-                    _candidate_main(job)
-                else:
-                    _judge_main(4)
+                    _spare_main(fds[0])
+                _child_sandbox(tmpdir, limits, fds)
+                _judge_main(4)
             except BaseException:
                 pass
             os._exit(70)
         for fd in fds:
             os.close(fd)
         sock.sendall(struct.pack(">i", pid))
+
+
+def _spare_main(fd):
+    """A candidate forked ahead of its job (it has seen nothing): wait for the job and its stdin, stdout and
+    stderr from the worker, sandbox itself, and run it as C."""
+    sock = socket.socket(fileno=fd)
+    try:
+        head, fds, _, _ = socket.recv_fds(sock, 5, 4)
+        if not head:
+            os._exit(0)
+        head += _recv_n(sock, 5 - len(head))
+        tmpdir, limits, job = decode(_recv_n(sock, struct.unpack(">I", head[1:])[0]))
+    except (OSError, EOFError, CodecError, struct.error):
+        os._exit(0)
+    _child_sandbox(tmpdir, limits, list(fds) + [sock.detach()])
+    _candidate_main(job)
 
 
 def _short_exc(e):
@@ -1354,7 +1433,8 @@ def _candidate_main(job):
                     reply += ([_shallow(o) for o in memo],)
                     pins = {id(o): k for k, o in enumerate(memo)}
             elif op == "bye":        # the last request: its answer must be the next frame, or frames were forged
-                reply = ("bye",)
+                _send_bytes(chan, encode(("bye",)))
+                os._exit(0)          # and nothing is left to do: exiting now spares the worker the wait
             elif op == "attr":
                 reply = ("ok", getattr(objs[req[1]], req[2]))
             elif op == "setattr":
