@@ -87,7 +87,7 @@ if [[ -z $MODEL ]]; then
   # threads made SFT steps several times slower on a shared 2-core machine (measured; notes/loop.md).
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
   echo "== toy code world ($TOY_DIR)"
-  "$PY" "$REPO/toyworld.py" --out "$TOY_DIR" || die "building the toy world failed; rerun to resume it"
+  "$PY" "$REPO/toyworld.py" --out "$TOY_DIR" || die "the toy world is not ready (the message above says why); a killed build resumes when rerun"
   MODEL="$TOY_DIR/sft/final"; DATA="$TOY_DIR/train_instructions.jsonl"; TESTS_FILE="$TOY_DIR/train_tests.jsonl"
   TOY_WORLD_JSON="$TOY_DIR/world.json"
   source "$REPO/toy_settings.sh"   # TOY_TEMPERATURE, TOY_TESTS, TOY_GEN, TOY_TRAIN (why they are what they are)

@@ -112,3 +112,29 @@ def test_data_files_deterministic_and_cache_guard(tmp_path):
     with pytest.raises(SystemExit) as e:
         tw.main(["--out", a, "--data_only", "--n_sft", "201", "--n_train", "30", "--n_heldout", "20"])
     assert e.value.code != 0
+
+
+def test_cache_key_covers_the_prompts_and_the_build_environment(tmp_path, monkeypatch, capsys):
+    import common
+
+    args = tw.parse_args([])
+    env = tw.build_environment()
+    assert {"torch", "transformers", "tokenizers", "sft_threads", "code_sha256"} <= set(env)
+    cfg, key = tw.config_key(args, environment=env)
+    assert tw.config_key(args, environment={**env, "transformers": "0.0"})[1] != key
+    real = common.tests_prompt
+    monkeypatch.setattr(common, "tests_prompt", lambda *a, **k: real(*a, **k) + "# one more line\n")
+    assert tw.config_key(args, environment=env)[1] != key   # another prompt: another SFT model
+    monkeypatch.undo()
+    # a world built in another environment is refused, naming what differs, before anything is rebuilt
+    d = tmp_path / "w"
+    d.mkdir()
+    other = {**cfg, "environment": {**env, "transformers": "5.0.0"}}
+    (d / "world.json").write_text(json.dumps({"key": "other", "config": other}))
+    (d / "DONE").write_text("other\n")
+    with pytest.raises(SystemExit):
+        tw.main(["--out", str(d)])
+    err = capsys.readouterr().err
+    assert "environment.transformers: 5.0.0 -> " in err and "--overwrite" in err
+    # its data files still serve --data_only (they depend on the settings only)
+    assert tw.main(["--out", str(d), "--data_only"]) == 0
