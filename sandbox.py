@@ -1389,7 +1389,6 @@ def _candidate_main(job):
     def on_callback(cid):
         return Callback(cid)
     to_plain = _candidate_to_plain(objs, setup_classes)
-    names_to_plain = _candidate_to_plain(objs, ())   # J runs its setup after reading these: no setup objects yet
     names = []
     for k, v in list(g.items()):
         if k.startswith("__") or (k in before and before[k] is v):
@@ -1397,8 +1396,8 @@ def _candidate_main(job):
         if isinstance(v, types.ModuleType):
             names.append((k, "module", str(getattr(v, "__name__", ""))))
             continue
-        try:
-            encode(v, names_to_plain)
+        try:   # data first (no conversion): functions, classes and objects are handles, or a library's own
+            encode(v)
             names.append((k, "value", v))
             continue
         except (CodecError, RecursionError):
@@ -1410,7 +1409,7 @@ def _candidate_main(job):
             names.append((k, "from", h, mod, qn))   # J takes the library's own object if it can import it
         else:
             names.append((k, "value", h))
-    send_msg(chan, ("ready", names), names_to_plain)
+    send_msg(chan, ("ready", names))
     hooks = {"on_handle": lambda hid, tname: objs[hid], "on_callback": on_callback,
              "on_object": lambda name: _new_instance(g, name)}
     entry = {}
