@@ -846,8 +846,9 @@ def trim_metrics(path, step):
 
 class StopSignals:
     """SIGTERM and SIGINT, caught while training: `signum` is set, and the loop checkpoints after the running step
-    and stops. Slurm sends SIGTERM some time before it kills a job (sbatch --signal sets how long), so the work
-    since the last checkpoint is kept. A second signal ends the process at once, as the default action would."""
+    and stops, so the work since the last checkpoint is kept. At a job's time limit Slurm sends SIGTERM and, KillWait
+    seconds later (30 by default), SIGKILL; `sbatch --signal=B:TERM@300` sends it 300 s before the limit instead,
+    time enough for a step and a checkpoint. A second signal ends the process at once, as the default action would."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -860,7 +861,11 @@ class StopSignals:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
-        self.signum = signum  # the loop says so (printing here could re-enter a write the signal interrupted)
+        self.signum = signum
+        # os.write, not print: the signal may have interrupted a write to sys.stderr (tqdm's), and a buffered
+        # stream refuses to be re-entered
+        os.write(2, f"\n05_train_kto: {signal.Signals(signum).name}: stopping after this step with a checkpoint "
+                    f"(send it again to stop at once)\n".encode())
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():  # Python takes signals in the main thread only
