@@ -80,16 +80,13 @@ WHAT IS NOT PROMISED
 """
 
 import ctypes
-import ctypes.util
 import os
 import select
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
-import warnings
 
 from compare import COMPARES, VALUE_BLIND, compare_call, evalplus_compare, lcb_stdio_equal  # noqa: F401 (API)
 
@@ -192,6 +189,8 @@ class Sandbox:
 
     # -- worker management
     def _start_worker(self):
+        import subprocess   # here, not at the top: the workers (and every program, forked from them) never need it,
+        import warnings     # and subprocess imports threading and random, whose at-fork hooks each fork would run
         # -I: no user site, no PYTHON* variables; the repository's folder is put on sys.path by hand (isolated mode
         # leaves the script's folder off) and is not bound into the programs' root
         boot = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
@@ -211,6 +210,7 @@ class Sandbox:
         return p
 
     def _kill_worker(self, p):
+        import subprocess
         try:
             p.kill()
         except OSError:
@@ -1945,7 +1945,11 @@ _libc = None
 def libc():
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        try:
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        except OSError:   # not glibc: ctypes.util finds it (it imports subprocess, which the line above avoids)
+            from ctypes.util import find_library
+            _libc = ctypes.CDLL(find_library("c"), use_errno=True)
     return _libc
 
 
