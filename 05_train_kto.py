@@ -401,12 +401,13 @@ def sft_metrics(s, rec):
 # lr:          the default peak learning rate
 Loss = namedtuple("Loss", "fields completions kl_rows reference per_token average step metrics lr")
 LOSSES = {
-    "kto": Loss(("prompt", "completion", "label"), ("completion",), True, True, False,
-                lambda args: False, kto_step, kto_metrics, 5e-7),
-    "dpo": Loss(("prompt", "chosen", "rejected"), ("chosen", "rejected"), False, True, False,
-                lambda args: args.dpo_type == "ipo", dpo_step, dpo_metrics, 5e-7),
-    "sft": Loss(("prompt", "completion"), ("completion",), False, False, True,
-                lambda args: False, sft_step, sft_metrics, 1e-5),
+    "kto": Loss(fields=("prompt", "completion", "label"), completions=("completion",), kl_rows=True, reference=True,
+                per_token=False, average=lambda args: False, step=kto_step, metrics=kto_metrics, lr=5e-7),
+    "dpo": Loss(fields=("prompt", "chosen", "rejected"), completions=("chosen", "rejected"), kl_rows=False,
+                reference=True, per_token=False, average=lambda args: args.dpo_type == "ipo", step=dpo_step,
+                metrics=dpo_metrics, lr=5e-7),
+    "sft": Loss(fields=("prompt", "completion"), completions=("completion",), kl_rows=False, reference=False,
+                per_token=True, average=lambda args: False, step=sft_step, metrics=sft_metrics, lr=1e-5),
 }
 
 

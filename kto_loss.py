@@ -156,7 +156,7 @@ def sequence_logps(logits, input_ids, completion_mask, average=False):
     logits          [B, T, V]  the model's output for input_ids (prompt followed by completion, right-padded)
     input_ids       [B, T]     long
     completion_mask [B, T]     1 where the token belongs to the completion, 0 on prompt and padding tokens
-    returns         [B]        float32 (float64 logits stay float64); a row with no completion token gets 0 (sum) or 0 (mean)
+    returns         [B]        float32 (float64 logits stay float64); a row with no completion token gets 0
 
         log π(y|x) = Σ_{t ∈ completion} log softmax(logits[t-1])[input_ids[t]]
 
