@@ -236,11 +236,12 @@ def test_dpo_matches_trl(loss_type, B):
 
 @pytest.mark.parametrize("eps", [0.0, 0.1, 0.3, 0.5])
 def test_conservative_dpo_is_its_equation(eps):
-    """Label smoothing ε: −(1 − ε) log σ(βh) − ε log σ(−βh), written here with math.log1p on plain floats; its
-    minimum over h is at βh = log((1 − ε)/ε) (ε < 1/2), and at ε = 1/2 it cannot tell chosen from rejected."""
+    """Label smoothing ε: −(1 − ε) log σ(βh) − ε log σ(−βh), written here with math.log1p on plain floats;
+    its minimum over h is at βh = log((1 − ε)/ε) (ε < 1/2), and at ε = 1/2 it cannot tell chosen from rejected."""
     g = torch.Generator().manual_seed(int(eps * 10))
     pc, pr = (torch.randn(8, generator=g, dtype=torch.float64) * 4 - 20 for _ in range(2))
-    rc, rr = pc + torch.randn(8, generator=g, dtype=torch.float64), pr + 3 * torch.randn(8, generator=g, dtype=torch.float64)
+    rc = pc + torch.randn(8, generator=g, dtype=torch.float64)
+    rr = pr + 3 * torch.randn(8, generator=g, dtype=torch.float64)
     beta = 0.7
     got = dpo_loss(pc, pr, rc, rr, beta, "sigmoid", label_smoothing=eps).losses
     for i in range(8):
