@@ -15,6 +15,10 @@ A job is a dict {"program": str, "kind": ..., optional "timeout" (seconds per te
     "call"    "entry_point", "inputs": [[arg, ...], ...], "expected": [...] or None, "atol": float,
               "compare": None | a name in COMPARES (EvalPlus oracles, "lcb" for LiveCodeBench functional); with
               "expected": None the result carries "outputs" (plain-data return values, None where a call failed)
+Options of any job: "max_output_bytes" (this job's cap on stdout/stderr, over the pool's), "int_max_str_digits"
+(Python's int-to-str limit in the program's process; LiveCodeBench raises it to 50,000); of "stdio" jobs: "exit_ok"
+(LiveCodeBench: the exit status, SystemExit or os._exit after the output, does not matter; the output is graded,
+and only an uncaught exception is an error).
 A result is {"status", "passed", "tests_passed", "tests_total", "test_status", "error", "seconds"} (+ "outputs" and
 "times", seconds per input, for "call").
 
@@ -274,6 +278,9 @@ def _validate_job(job):
             return f"call job: unknown compare {job.get('compare')!r}; one of {COMPARES}"
     else:
         return f"unknown job kind {kind!r}; one of assert, check, stdio, call"
+    for key, typ in (("exit_ok", bool), ("int_max_str_digits", int), ("max_output_bytes", int)):
+        if job.get(key) is not None and type(job[key]) is not typ:
+            return f"job option {key!r} must be {typ.__name__}"
     if job_budget(job, {"timeout": 1.0, "program_timeout": None})[0] == 0:
         return f"{kind} job has no tests"
     try:
@@ -702,8 +709,7 @@ class _Worker:
         state["fds"].append(fd)
         return fd
 
-    def _over_output(self, fds):
-        cap = self.cfg["max_output_bytes"]
+    def _over_output(self, fds, cap):
         return any(os.fstat(fd).st_size > cap for fd in fds)
 
     def _run_functional(self, job, kind, n, per_test, deadline, tmpdir, limits, state):
@@ -713,7 +719,7 @@ class _Worker:
         devnull = self._fd(state, os.open(os.devnull, os.O_RDONLY))
         facts = _task_facts(kind, tuple(job.get("tests") or ()), job.get("test") or "", job.get("setup") or "")
         cjob = {"kind": kind, "program": job["program"], "setup": job.get("setup") or "",
-                "setup_classes": facts["setup_classes"],
+                "setup_classes": facts["setup_classes"], "int_max_str_digits": job.get("int_max_str_digits"),
                 "entry_point": job.get("entry_point") or ""}
         c_fd = self._fd(state, self.launch(tmpdir, limits, cjob, [devnull, out, err], state["procs"]))
         outputs = times = None
@@ -741,9 +747,9 @@ class _Worker:
                 res = self._drive_judge(wj, n, per_test, deadline, statuses)
             except (TimeoutError, EOFError, OSError):
                 res = _result("error", statuses, "the test process could not be started", 0.0)
-        if self._over_output((out, err)) and res["status"] in ("passed", "failed", "error"):
-            res = _result("output_limit", statuses, f"the program wrote more than {self.cfg['max_output_bytes']} "
-                          "bytes of output", 0.0)
+        cap = int(job.get("max_output_bytes") or self.cfg["max_output_bytes"])
+        if self._over_output((out, err), cap) and res["status"] in ("passed", "failed", "error"):
+            res = _result("output_limit", statuses, f"the program wrote more than {cap} bytes of output", 0.0)
         if kind == "call":
             res["times"] = times
             if outputs is not None:
@@ -924,8 +930,10 @@ class _Worker:
     def _run_stdio(self, job, n, per_test, deadline, tmpdir, limits, state):
         statuses = ["not_run"] * n
         errs = {}
-        cjob = {"kind": "stdio", "program": job["program"], "setup": job.get("setup") or ""}
-        cap = self.cfg["max_output_bytes"]
+        cjob = {"kind": "stdio", "program": job["program"], "setup": job.get("setup") or "",
+                "int_max_str_digits": job.get("int_max_str_digits")}
+        cap = int(job.get("max_output_bytes") or self.cfg["max_output_bytes"])
+        exit_ok = bool(job.get("exit_ok"))
         for i, tc in enumerate(job["tests"]):
             dl = min(deadline, time.monotonic() + per_test)
             inp = os.memfd_create("stdin")
@@ -948,7 +956,7 @@ class _Worker:
                 self.prepare()   # the next test's C forks while this one runs
             try:
                 msg, timed_out = None, False
-                try:   # C reports only a syntax error; otherwise the channel closes when the program ends
+                try:   # C reports a syntax error or an uncaught exception; else the channel closes at the end
                     msg = _Chan(drv).recv(dl, max_bytes=1 << 16)
                 except TimeoutError:
                     timed_out = True
@@ -960,10 +968,13 @@ class _Worker:
                     return _result("timeout", statuses, f"timeout (test {i})", 0.0)
                 if type(msg) is tuple and len(msg) == 2 and msg[0] == "syntax_error":
                     return _program_failed("syntax_error", statuses, msg[1])
-                if self._over_output((out, err)):
+                if self._over_output((out, err), cap):
                     statuses[i] = "output_limit"
                     return _result("output_limit", statuses, f"test {i}: more than {cap} bytes of output", 0.0)
-                if status != 0:
+                raised = type(msg) is tuple and len(msg) == 2 and msg[0] == "raised" and type(msg[1]) is str
+                if exit_ok and status >= 0 and not raised:
+                    pass   # LiveCodeBench grades the output whatever the exit status (SystemExit, os._exit)
+                elif status != 0 or raised:
                     tail = _read_memfd(err, 4096).decode("utf-8", "replace").strip().splitlines()
                     statuses[i] = "memory" if tail and "MemoryError" in tail[-1] else "error"
                     errs.setdefault(i, tail[-1] if tail else f"exit status {status}")
@@ -1359,6 +1370,8 @@ def _candidate_main(job):
             except BaseException:
                 pass
         setup_classes = set(job.get("setup_classes") or ())
+    if job.get("int_max_str_digits"):   # LiveCodeBench raises Python's int-to-str limit for its programs
+        sys.set_int_max_str_digits(int(job["int_max_str_digits"]))
     if kind == "stdio":
         try:
             exec(code, g)
@@ -1367,10 +1380,14 @@ def _candidate_main(job):
             rc = 0 if e.code is None else (e.code if isinstance(e.code, int) else 1)
             if not isinstance(e.code, (int, type(None))):
                 print(e.code, file=sys.stderr)
-        except BaseException:
+        except BaseException as e:
             import traceback
             traceback.print_exc()
             rc = 1
+            try:
+                send_msg(chan, ("raised", _short_exc(e)))
+            except BaseException:
+                pass
         try:
             sys.stdout.flush()
         except BaseException:

@@ -350,3 +350,30 @@ def test_degraded_mode_still_judges_and_says_so():
                     {"kind": "assert", "program": "import os\ndef f(x):\n    os._exit(0)", "setup": "",
                      "tests": ["assert f(1) == 1"]}])
     assert r[0]["test_status"] == ["passed", "failed"] and r[1]["status"] == "error"
+
+
+def test_stdio_exit_status_under_exit_ok_and_per_job_limits(sb):
+    """LiveCodeBench's grader grades the output whatever the exit status; only an uncaught exception fails. The
+    int-to-str limit and the output cap are per-job options."""
+    tc = [{"input": "", "output": "42\n"}]
+    exits = ["print(42)\nimport sys\nsys.exit(3)\n",
+             "import os, sys\nprint(42)\nsys.stdout.flush()\nos._exit(1)\n",
+             "print(42)\nraise ValueError('after the answer')\n",
+             "print(41)\nimport sys\nsys.exit(0)\n"]
+    big = "print(str(10 ** 6000))\n"
+    want = "1" + "0" * 6000   # 10 ** 6000 written out without str(), which this test's own process also limits
+    jobs = [{"kind": "stdio", "program": p, "tests": tc} for p in exits]
+    jobs += [{"kind": "stdio", "program": p, "tests": tc, "exit_ok": True} for p in exits]
+    jobs += [{"kind": "stdio", "program": big, "tests": [{"input": "", "output": want}]},
+             {"kind": "stdio", "program": big, "tests": [{"input": "", "output": want}], "int_max_str_digits": 50000}]
+    out = "x" * (5 << 20)   # over the pool's 4 MB cap
+    jobs += [{"kind": "stdio", "program": f"print('x' * {5 << 20})", "tests": [{"input": "", "output": out}]},
+             {"kind": "stdio", "program": f"print('x' * {5 << 20})", "tests": [{"input": "", "output": out}],
+              "max_output_bytes": 6 << 20},
+             {"kind": "stdio", "program": "print(1)", "tests": tc, "exit_ok": "yes"}]
+    r = run(sb, jobs)
+    assert [x["status"] for x in r[:4]] == ["error", "error", "error", "failed"]
+    assert [x["status"] for x in r[4:8]] == ["passed", "passed", "error", "failed"]
+    assert r[8]["status"] == "error" and r[9]["passed"], (r[8], r[9])
+    assert r[10]["status"] == "output_limit" and r[11]["passed"], (r[10]["status"], r[11]["status"])
+    assert r[12]["status"] == "error" and "exit_ok" in r[12]["error"]
