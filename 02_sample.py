@@ -14,7 +14,9 @@ Input: a tests.jsonl from 01 (or any instructions JSONL): task_id, instruction, 
 (optional: the first --example_tests of them are shown in the prompt, as MBPP's prompt shows its tests).
 
 The prompt is common.solution_prompt (instruction, tests shown, a request for one ```python block), wrapped in the
-tokenizer's chat template when it has one; a base model gets the completion form and stops at common.BASE_STOP.
+tokenizer's chat template when it has one; a base model gets the completion form and stops at common.base_stop
+(a stdin task, whose tests are {"input", "output"} cases, is asked for a program that reads stdin and writes stdout,
+and its completion does not stop at its `if __name__ == "__main__":` entry or a top-level print).
 --prompt_file replaces the text with a template using {instruction}, {entry_point} and {tests}.
 
 Writes:
@@ -39,8 +41,9 @@ import sys
 
 from tqdm import tqdm
 
-from common import (BASE_STOP, InputError, JsonlWriter, add_shard_args, die, done_keys, extract_code, read_jsonl,
-                    resolve_shard, run_stage, select_shard, shard_path, solution_prompt, stage_parser, write_args)
+from common import (InputError, JsonlWriter, add_shard_args, base_stop, die, done_keys, extract_code, is_stdin_task,
+                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, solution_prompt, stage_parser,
+                    write_args)
 from generation import add_backend_args, backend_from_args, chat_flag, derive_seed
 
 
@@ -59,7 +62,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0,
                    help="random seed; each chunk of tasks is seeded from (seed, shard, chunk index)")
     p.add_argument("--stop", action="append", default=None,
-                   help="stop string (repeatable); default: none for chat prompts, common.BASE_STOP for base ones")
+                   help="stop string (repeatable); default: none for chat prompts, common.base_stop of the task's tests for "
+                        "base ones")
     # prompt
     p.add_argument("--example_tests", type=int, default=1,
                    help="how many of the task's tests to show in the prompt (MBPP style); 0 names the function")
@@ -80,7 +84,8 @@ def prompt_text(rec, args, chat, template):
     if template is not None:
         return template.format(instruction=rec["instruction"], entry_point=rec.get("entry_point") or "",
                                tests="\n".join(shown))
-    return solution_prompt(rec["instruction"], rec.get("entry_point"), shown, chat=chat)
+    return solution_prompt(rec["instruction"], rec.get("entry_point"), shown, chat=chat,
+                           stdin=is_stdin_task(tests))
 
 
 def main(argv=None):
@@ -123,7 +128,11 @@ def main(argv=None):
     be = backend_from_args(args)
     chat = chat_flag(args)
     use_chat = be.chat if chat is None else chat
-    stop = args.stop if args.stop is not None else ([] if use_chat else list(BASE_STOP))
+
+    def stop_for(rec):
+        if args.stop is not None:
+            return tuple(args.stop)
+        return () if use_chat else base_stop(rec.get("tests") or [])
 
     # ---- work: one generate call per unfinished chunk; write its missing samples as soon as it returns
     n_written = n_empty = n_nocode = n_cut = n_tasks = 0
@@ -149,11 +158,23 @@ def main(argv=None):
             if not ready:
                 continue
             # finished tasks of the chunk are generated again (and not written): the batch, and so every row's
-            # random draws, must be the ones the uninterrupted run made
-            outs = be.generate([p for _, p in ready], n=args.num_samples, max_new_tokens=args.max_new_tokens,
-                               temperature=args.temperature, top_p=args.top_p, stop=stop,
-                               seed=derive_seed(args.seed, shard_id, c))
-            for (rec, prompt), completions, finish, ends in zip(ready, outs, be.last_finish, be.last_eos):
+            # random draws, must be the ones the uninterrupted run made. Tasks with other stop strings (stdin
+            # programs among function tasks of a base model) form their own call; the first call keeps the
+            # chunk's seed, so a chunk of one kind is sampled exactly as before.
+            results = {}
+            for group, stop in enumerate(dict.fromkeys(stop_for(rec) for rec, _ in ready)):
+                part = [i for i, (rec, _) in enumerate(ready) if stop_for(rec) == stop]
+                seed = derive_seed(args.seed, shard_id, c) if group == 0 else derive_seed(args.seed, shard_id, c,
+                                                                                          group)
+                outs = be.generate([ready[i][1] for i in part], n=args.num_samples,
+                                   max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                   top_p=args.top_p, stop=list(stop), seed=seed)
+                for i, o, f, e in zip(part, outs, be.last_finish, be.last_eos):
+                    results[i] = (o, f, e)
+            outs = [results[i][0] for i in range(len(ready))]
+            finishes = [results[i][1] for i in range(len(ready))]
+            eoses = [results[i][2] for i in range(len(ready))]
+            for (rec, prompt), completions, finish, ends in zip(ready, outs, finishes, eoses):
                 todo_ids = missing(rec)
                 n_tasks += bool(todo_ids)
                 for sid in todo_ids:

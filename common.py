@@ -398,16 +398,26 @@ def _bare_code(text):
     return ""
 
 
-def _drop_main_guard(code):
-    """Remove top-level `if __name__ == "__main__":` blocks: demo code that would run (and may read stdin) on import."""
+def _is_main_guard(node):
+    t = node.test if isinstance(node, ast.If) else None
+    return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "__name__"
+            and len(t.comparators) == 1 and isinstance(t.comparators[0], ast.Constant)
+            and t.comparators[0].value == "__main__")
+
+
+def _drop_main_guard(code, head):
+    """Remove top-level `if __name__ == "__main__":` blocks of a function task: demo code that would run (and may
+    read stdin) when the program is loaded. A block that defines the entry point `head` is code the tests need and
+    stays."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code
     lines = code.splitlines(keepends=True)
     for node in reversed(tree.body):
-        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
-                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+        if _is_main_guard(node) and not any(
+                isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == head
+                for n in ast.walk(node)):
             del lines[node.lineno - 1:node.end_lineno]
     return "".join(lines)
 
@@ -424,7 +434,9 @@ def extract_code(completion, entry_point=None):
     3. No opening fence but a closing one: the text before it (a completion prompt that ended in ```python).
     4. No fence at all: from the first line that starts a definition, import or assignment, the longest run of
        lines that parses as Python (prose after the code and a truncated last statement are cut).
-    5. Top-level `if __name__ == "__main__":` blocks are removed.
+    5. A function task's (entry point given) top-level `if __name__ == "__main__":` blocks are removed, unless one
+       defines the entry point. A program task (no entry point: a stdin/stdout program) keeps them: that block is
+       often where the program calls its `main()`, and the sandbox runs stdin programs as `__main__`.
     The result is the code as written (dedented when the whole block is indented), ending with one newline.
     """
     text = completion or ""
@@ -444,31 +456,52 @@ def extract_code(completion, entry_point=None):
         code = choice[-1]
     else:
         code = _bare_code(text)
-    code = _drop_main_guard(code).strip("\n")
+    if head:
+        code = _drop_main_guard(code, head)
+    code = code.strip("\n")
     return code + "\n" if code.strip() else ""
 
 
 SOLUTION_INSTRUCTION = "Write a complete, self-contained Python solution in one ```python code block."
+STDIN_INSTRUCTION = "The program reads its input from standard input and writes the answer to standard output."
 
 # Where a base model's completion of a `solution_prompt(chat=False)` ends: the next docstring, test, demo or print.
 BASE_STOP = ('\n"""', "\nassert ", '\nif __name__', "\nprint(", "\n# Test", "\n```")
+# A stdin program's completion must not stop at its own entry (`if __name__ == "__main__": main()`) or at its
+# top-level print of the answer: only a new docstring, a test or a closing fence ends it.
+BASE_STOP_STDIN = ('\n"""', "\nassert ", "\n# Test", "\n```")
 
 
-def solution_prompt(instruction, entry_point=None, tests=(), chat=True):
+def is_stdin_task(tests):
+    """Whether a task's tests are stdin/stdout cases ({"input", "output"} objects) rather than assert snippets."""
+    return bool(tests) and all(isinstance(t, dict) for t in tests)
+
+
+def base_stop(tests):
+    """The stop strings for a base model's completion of the task with these tests."""
+    return BASE_STOP_STDIN if is_stdin_task(tests) else BASE_STOP
+
+
+def solution_prompt(instruction, entry_point=None, tests=(), chat=True, stdin=None):
     """The prompt text asking for a program that solves `instruction` (02_sample.py; 06_eval.py for custom sets).
 
     chat=True: a user message (pass it to backend.build_prompt): the instruction, the tests it should pass (MBPP
-    style) or else the name of the function, and a request for one ```python block.
+    style) or else the name of the function, and a request for one ```python block. A stdin task (`stdin`, or by
+    default tests that are all {"input", "output"} cases) is asked for a program that reads stdin and writes stdout.
     chat=False: a completion prompt for a base model, the instruction and tests in a docstring followed by the
-    code; the model's completion is the program (stop it with BASE_STOP).
+    code; the model's completion is the program (stop it with base_stop(tests)).
     """
     head, _ = entry_names(entry_point)
+    if stdin is None:
+        stdin = is_stdin_task(list(tests))
     tests = [t for t in tests if isinstance(t, str)]  # stdin tests ({"input", "output"}) are not shown
     lines = [instruction.strip()]
     if tests:
         lines += ["", "Your code should pass these tests:", "", *[t.strip() for t in tests]]
     elif head:
         lines += ["", f"The solution must define `{head}`."]
+    if stdin:
+        lines += ["", STDIN_INSTRUCTION]
     if chat:
         return "\n".join(lines + ["", SOLUTION_INSTRUCTION])
     return '"""\n' + "\n".join(lines) + '\n"""\n'

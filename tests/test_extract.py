@@ -2,7 +2,7 @@
 
 import pytest
 
-from common import entry_names, extract_code, solution_prompt
+from common import STDIN_INSTRUCTION, entry_names, extract_code, solution_prompt
 
 ADD = "def add(a, b):\n    return a + b\n"
 
@@ -87,5 +87,35 @@ def test_solution_prompt_chat_and_base():
     assert "`add`" in no_tests
     base = solution_prompt("Add two numbers.", "add", ["assert add(2, 3) == 5"], chat=False)
     assert base == '"""\nAdd two numbers.\n\nYour code should pass these tests:\n\nassert add(2, 3) == 5\n"""\n'
-    # stdin tests are not asserts: not shown
-    assert "input" not in solution_prompt("Echo.", None, [{"input": "1\n", "output": "1\n"}])
+    # stdin tests are not asserts: not shown; the task is asked for a program that reads stdin, writes stdout
+    stdin = solution_prompt("Echo.", None, [{"input": "1\n", "output": "1\n"}])
+    assert "1\n" not in stdin.replace("Echo.", "") and STDIN_INSTRUCTION in stdin
+    assert STDIN_INSTRUCTION in solution_prompt("Echo.", None, [{"input": "1\n", "output": "1\n"}], chat=False)
+    assert STDIN_INSTRUCTION not in chat and STDIN_INSTRUCTION not in base
+
+
+# A stdin program as models write it: the work in main(), called from the `__main__` block (LiveCodeBench's stdin
+# format asks for exactly this kind of program)
+STDIN_MAIN = ("import sys\n\ndef main():\n    data = sys.stdin.read().split()\n    a, b = int(data[0]), int(data[1])\n"
+              "    print(a + b)\n\nif __name__ == \"__main__\":\n    main()\n")
+
+
+def test_stdin_program_keeps_its_main_block():
+    completion = f"Read both numbers and print their sum.\n\n```python\n{STDIN_MAIN}```\n\nThis runs in O(1)."
+    assert extract_code(completion, None) == STDIN_MAIN
+    # a function task drops its demo block, unless the block defines the entry point itself
+    demo = "def add(a, b):\n    return a + b\n\nif __name__ == '__main__':\n    print(add(1, 2))\n"
+    assert extract_code(f"```python\n{demo}```", "add") == ADD
+    inside = "if __name__ == '__main__':\n    def add(a, b):\n        return a + b\n"
+    assert extract_code(f"```python\n{inside}```", "add") == inside
+
+
+def test_base_stop_keeps_a_stdin_programs_entry():
+    from common import BASE_STOP, base_stop
+    stdin_tests = [{"input": "1 2\n", "output": "3\n"}]
+    assert base_stop(["assert add(1, 2) == 3"]) == BASE_STOP
+    stops = base_stop(stdin_tests)
+    # a base model continuing the stdin prompt writes STDIN_MAIN: no stop string cuts it before its end
+    cut = min((STDIN_MAIN.find(s) for s in stops if s in STDIN_MAIN), default=len(STDIN_MAIN))
+    assert cut == len(STDIN_MAIN)
+    assert any(s in STDIN_MAIN for s in BASE_STOP)  # the function-task stops would have cut it
