@@ -27,7 +27,8 @@ STATUSES (a program's status is its first non-passing test's status, or the load
     failed        a test's assertion or comparison was false (a wrong answer)
     error         an exception, an early exit (exit(), os._exit, SystemExit), a return value that is not data
     syntax_error  the program does not compile
-    timeout       a test or the whole program ran past its time (per-test `timeout`, per-program `program_timeout`)
+    timeout       a test or the whole program ran past its time (per-test `timeout`, per-program `program_timeout`;
+                  seconds of the program's CPU where a loaded machine starved it, at most 3x in wall time)
     memory        MemoryError under the address-space limit `memory_mb`
     output_limit  the program wrote more than `max_output_bytes` to stdout/stderr
     killed        the worker running the program died (its program is still reported, the worker replaced)
@@ -158,7 +159,8 @@ class Sandbox:
                     except OSError:
                         self._replace(slot)
                         send_msg(self.procs[slot].stdin.fileno(), job)
-                    busy[slot] = (i, job, time.monotonic(), job_budget(job, self.cfg)[2] + self.grace)
+                    busy[slot] = (i, job, time.monotonic(),
+                                  job_budget(job, self.cfg)[2] * _Deadline.SLACK + self.grace)
             if not busy:
                 return
             fds = {self.procs[s].stdout.fileno(): s for s in busy}
@@ -439,6 +441,36 @@ class _Chan:
         return decode(self._read(n, deadline), max_items=MAX_ITEMS, **hooks)
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class _Deadline:
+    """A time limit of `seconds` that a loaded machine cannot turn into a false timeout: when the wall time is up but
+    the program's processes were starved of CPU (they ran at a rate r < 1 of CPU seconds per wall second since the
+    job began), the limit is extended until they have had about `seconds` of CPU, up to SLACK x `seconds` of wall
+    time. A program that sleeps is therefore stopped at SLACK x its limit. `parent`: the whole program's limit."""
+    SLACK = 3.0
+    __slots__ = ("w", "seconds", "t0", "at", "parent")
+
+    def __init__(self, worker, seconds, parent=None):
+        self.w, self.seconds, self.parent = worker, seconds, parent
+        self.t0 = time.monotonic()
+        self.at = self.t0 + seconds
+
+    def left(self):
+        now = time.monotonic()
+        if now >= self.at and now < self.t0 + self.SLACK * self.seconds:
+            rate = min(1.0, self.w.job_cpu() / max(1e-3, now - self.w.job_t0))
+            used = (now - self.t0) * rate
+            if used < 0.95 * self.seconds:
+                self.at = min(self.t0 + self.SLACK * self.seconds, now + 0.05 + (self.seconds - used))
+        left = self.at - now
+        return left if self.parent is None else min(left, self.parent.left())
+
+    def passed(self):
+        return self.left() <= 0
+
+
 class _Pipeline:
     """Requests sent ahead of their replies on a _Chan, at most WINDOW bytes outstanding, so that a program's
     calls cost no round trip each (C answers them in order) and neither side's socket buffer ever fills: the
@@ -469,9 +501,9 @@ class _Pipeline:
 
 
 def _wait(fd, deadline, write=False):
-    """True when fd is readable (writable) before `deadline` (time.monotonic), False on timeout."""
+    """True when fd is readable (writable) before `deadline` (time.monotonic, or a _Deadline), False on timeout."""
     while True:
-        left = deadline - time.monotonic()
+        left = deadline.left() if type(deadline) is _Deadline else deadline - time.monotonic()
         if left <= 0:
             return False
         try:
@@ -640,6 +672,20 @@ class _Worker:
         # seen, so the worker finishes this job and exits (see _worker_main); the pool starts a fresh one.
         return statuses
 
+    def job_cpu(self):
+        """CPU seconds the current job's processes (C, J) have used so far."""
+        if any(r["pid"] is None for r in self.job_procs):
+            self.collect_pids()
+        total = 0
+        for r in self.job_procs:
+            try:
+                with open(f"/proc/{r['pid']}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError, TypeError):
+                pass
+        return total / _CLK_TCK
+
     def wipe(self):
         """What a program may leave behind in the namespace: files in /tmp and /dev/shm, SysV IPC objects."""
         import shutil
@@ -668,11 +714,13 @@ class _Worker:
     def run(self, job):
         import shutil
         import tempfile
-        t0 = time.monotonic()
+        t0 = self.job_t0 = time.monotonic()
         kind = job.get("kind")
         n, per_test, total = job_budget(job, self.cfg)
-        deadline = t0 + total
-        limits = dict(self.cfg["limits"], cpu_seconds=total + 1.0)
+        state = {"procs": [], "fds": []}
+        self.job_procs = state["procs"]
+        deadline = _Deadline(self, total)
+        limits = dict(self.cfg["limits"], cpu_seconds=total * _Deadline.SLACK + 1.0)
         if self.namespaces:   # /tmp is this worker's own and emptied after every program: one fixed name will do
             tmpdir = "/tmp/program"
             try:
@@ -684,7 +732,6 @@ class _Worker:
         else:
             tmpdir = tempfile.mkdtemp(prefix="prog-")
             os.chmod(tmpdir, 0o777)
-        state = {"procs": [], "fds": []}
         try:
             if kind == "stdio":
                 res = self._run_stdio(job, n, per_test, deadline, tmpdir, limits, state)
@@ -778,12 +825,12 @@ class _Worker:
         reqs = [("callentry", name, args, kwargs) for checks in plan for name, args, kwargs, _, _ in checks
                 if name is not None]
         p = _Pipeline(c, reqs + [("bye",)], deadline)
-        bad = self._await_ready(p, min(deadline, time.monotonic() + per_test), statuses)
+        bad = self._await_ready(p, _Deadline(self, per_test, deadline), statuses)
         if bad is not None:
             return bad
         errs = {}
         for i, checks in enumerate(plan):
-            dl = min(deadline, time.monotonic() + per_test)
+            dl = _Deadline(self, per_test, deadline)
             st = "passed"
             for name, args, kwargs, path, expected in checks:
                 if name is None:   # `assert True`
@@ -794,7 +841,7 @@ class _Worker:
                     if st != "passed":   # a check after this test's failing one hangs: the rest cannot run
                         break
                     statuses[i] = "timeout"
-                    which = "the whole program" if time.monotonic() >= deadline else f"test {i}"
+                    which = "the whole program" if deadline.passed() else f"test {i}"
                     return _result("timeout", statuses, f"timeout ({which})", 0.0)
                 except (EOFError, CodecError, OSError):
                     statuses[i] = "error" if st == "passed" else st
@@ -827,7 +874,7 @@ class _Worker:
         times = [None] * n   # seconds per input, measured here (EvalPlus's limits need them)
         p = _Pipeline(c, [("get", job["entry_point"])] + [("callentry", "candidate", tuple(args), {})
                                                            for args in job["inputs"]] + [("bye",)], deadline)
-        load_deadline = min(deadline, time.monotonic() + per_test)
+        load_deadline = _Deadline(self, per_test, deadline)
         bad = self._await_ready(p, load_deadline, statuses)
         if bad is not None:
             return bad, outputs, times
@@ -846,7 +893,7 @@ class _Worker:
         for i, args in enumerate(job["inputs"]):
             t_call = time.monotonic()
             try:
-                reply = p.recv(min(deadline, t_call + per_test))
+                reply = p.recv(_Deadline(self, per_test, deadline))
                 times[i] = round(time.monotonic() - t_call, 6)
             except TimeoutError:
                 statuses[i] = "timeout"
@@ -893,12 +940,12 @@ class _Worker:
     def _drive_judge(self, wj, n, per_test, deadline, statuses):
         """Follow J's reports (J is trusted: it runs only the setup and the tests), enforcing the deadlines."""
         current, errs = None, {}
-        step_deadline = min(deadline, time.monotonic() + per_test)   # loading, then each test in turn
+        step_deadline = _Deadline(self, per_test, deadline)   # loading, then each test in turn
         while True:
             try:
                 msg = wj.recv(step_deadline)
             except TimeoutError:
-                which = "the whole program" if time.monotonic() >= deadline else (
+                which = "the whole program" if deadline.passed() else (
                     f"test {current}" if current is not None else "loading the program")
                 if current is not None:
                     statuses[current] = "timeout"
@@ -911,7 +958,7 @@ class _Worker:
             tag = msg[0]
             if tag == "start":
                 current = msg[1]
-                step_deadline = min(deadline, time.monotonic() + per_test)
+                step_deadline = _Deadline(self, per_test, deadline)
             elif tag == "result":
                 _, i, st, err = msg
                 statuses[i] = st if st in TEST_STATUSES else "error"
@@ -935,7 +982,7 @@ class _Worker:
         cap = int(job.get("max_output_bytes") or self.cfg["max_output_bytes"])
         exit_ok = bool(job.get("exit_ok"))
         for i, tc in enumerate(job["tests"]):
-            dl = min(deadline, time.monotonic() + per_test)
+            dl = _Deadline(self, per_test, deadline)
             inp = os.memfd_create("stdin")
             view = memoryview(tc["input"].encode("utf-8", "surrogatepass"))
             while view:

@@ -377,3 +377,16 @@ def test_stdio_exit_status_under_exit_ok_and_per_job_limits(sb):
     assert r[8]["status"] == "error" and r[9]["passed"], (r[8], r[9])
     assert r[10]["status"] == "output_limit" and r[11]["passed"], (r[10]["status"], r[11]["status"])
     assert r[12]["status"] == "error" and "exit_ok" in r[12]["error"]
+
+
+def test_time_limits_count_the_programs_cpu_on_a_loaded_machine(sb):
+    """A limit is wall time extended while the program is starved of CPU (a loaded machine must not turn a slow-but-
+    correct program into a timeout), up to 3x: a program that sleeps, using no CPU, is stopped near 3x its limit; one
+    that spins is stopped at its limit."""
+    sleeper = {"kind": "assert", "program": "import time\ndef f(x):\n    time.sleep(30)\n", "setup": "",
+               "tests": ["assert f(1) == 1"], "timeout": 0.4}
+    spinner = dict(sleeper, program="def f(x):\n    while True:\n        pass\n")
+    r = run(sb, [sleeper, spinner])
+    assert [x["status"] for x in r] == ["timeout", "timeout"]
+    assert 1.0 <= r[0]["seconds"] < 10, r[0]   # 3 x 0.4 s of wall time, not 0.4
+    assert r[1]["seconds"] < r[0]["seconds"], (r[1], r[0])
