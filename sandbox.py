@@ -510,7 +510,8 @@ def _wait(fd, deadline, write=False):
             r, w, _ = select.select([] if write else [fd], [fd] if write else [], [], left)
         except InterruptedError:
             continue
-        return bool(r or w)
+        if r or w:
+            return True   # else the time is up: look again, a _Deadline may have been extended
 
 
 class _Worker:

@@ -274,13 +274,15 @@ def test_numpy_and_builtin_subclass_results_become_plain_values(sb):
 
 
 def test_timeouts_are_per_job_and_slow_but_correct_passes_when_given_time(sb):
-    prog = "import time\ndef slow(x):\n    time.sleep(1.2)\n    return x\n"
+    # 1.2 s of CPU (limits count the program's CPU where the machine is loaded; a sleeper gets 3x, see below)
+    prog = "import time\ndef slow(x):\n    t = time.process_time()\n    while time.process_time() - t < 1.2:\n" \
+           "        pass\n    return x\n"
     jobs = [{"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1"], "timeout": 0.4},
             {"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1"], "timeout": 3.0},
             {"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1", "assert slow(2) == 2"],
              "timeout": 3.0, "program_timeout": 1.8}]
     r = run(sb, jobs)
-    assert r[0]["status"] == "timeout" and r[0]["seconds"] < 1.2
+    assert r[0]["status"] == "timeout"
     assert r[1]["status"] == "passed"
     assert r[2]["status"] == "timeout" and r[2]["test_status"] == ["passed", "timeout"]
 
