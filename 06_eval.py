@@ -11,6 +11,8 @@ A model (a hub id, a local path, or a checkpoint written by 05_train_kto.py: D/f
 
     python 06_eval.py --model runs/round1/final --benchmark humaneval --output_dir runs/eval/r1_humaneval
     python 06_eval.py --model M --benchmark mbpp --n_samples 200 --temperature 0.8 --output_dir D   # pass@1/10/100
+    python 06_eval.py --model M --benchmark livecodebench --data_path lcb/ --release release_v6 \
+        --start_date 2024-08-01 --end_date 2025-02-01 --output_dir D   # LiveCodeBench's prompt, n 10, T 0.2, 2000 tok
     sbatch slurm/06_eval.sbatch   # same flags; one benchmark per job
 
 Sharded, as a Slurm array (shard K of M takes problems i % M == K of the benchmark's order, writes
@@ -22,7 +24,7 @@ samples/executions/results.shard-0000K-of-0000M.* in --output_dir and no results
         --wrap "python 06_eval.py --model M --benchmark mbpp --output_dir D")
     sbatch --dependency=afterok:$jid --wrap "python 06_eval.py --benchmark mbpp --output_dir D --merge"
     # saved samples judged in shards: add --samples S to the shards and to the --merge
-Give the shards and the merge the same --data_path, --limit and --k. Generation is seeded per chunk of --gen_chunk
+Give the shards and the merge the same --data_path, --release, --start_date/--end_date, --limit and --k. Generation is seeded per chunk of --gen_chunk
 tasks from (--seed, shard, chunk), so a resumed shard writes exactly what it would have; greedy samples (the
 default for one sample) are the same whatever the shard count, sampled ones differ with it.
 
@@ -37,9 +39,34 @@ public release where the machine has network) and how a program is judged, as ea
     mbpp            MBPP test split (task ids 11-510): test_setup_code, then the test_list asserts (kind "assert")
     mbpp_sanitized  sanitized MBPP, test split (task ids 11-510): test_imports, then the test_list asserts
     mbpp_plus       EvalPlus MBPP+ v0.2.0 (378 tasks): as humaneval_plus                               (kind "call")
-    livecodebench   LiveCodeBench release_v1, public tests: stdin/stdout tests (kind "stdio") and functional tests
-                    on Solution().<func_name> with JSON-line inputs (kind "call")
-    leetcode        LeetCodeDataset v0.2.0 test: the prompt's import prelude, then `check(Solution().<method>)`
+    livecodebench   LiveCodeBench (livecodebench/code_generation_lite): --release release_v1..v6 or release_latest
+                    over --data_path, a folder of its test*.jsonl shards (release_vN = test.jsonl..testN.jsonl) or
+                    one JSONL file of its rows (the release its name says, else "unknown"); --start_date/--end_date
+                    on contest_date, inclusive. Each problem is judged on its public + private tests (private:
+                    JSON, or base64(zlib(pickle(JSON text))) read by an opcode-checked unpickler that builds a str
+                    and nothing else; any other payload is refused, naming the problem). As
+                    lcb_runner/evaluation/testing_util.py: its import header before the program; stdin problems
+                    (kind "stdio") graded on stdout, stripped, split into lines, each stripped, equal line counts,
+                    each line equal as text or as a list of equal Decimals (no float tolerance); the exit status
+                    does not matter (SystemExit after the output is graded), an uncaught exception is an error;
+                    ints print up to 50,000 digits; the output cap stays above twice the largest expected output.
+                    Functional problems (kind "call"): one JSON value per input line as an argument,
+                    Solution().<func_name> (one instance for all tests) when the code has `class Solution`, else
+                    the top-level <func_name>; a returned tuple compares as a list; == with no tolerance. 6 s per
+                    test, (6 + 1) x tests + 5 s per program. ../shared/data's copy has PUBLIC tests only: results
+                    say "public tests only" and are not comparable with published numbers.
+                    Deliberately NOT as the official grader, which fails these correct programs: iterating
+                    sys.stdin (its mocked stdin is not iterable); open(0) and stdin/stdout bound by `from sys import
+                    *` (they reach the real, empty stdin and uncaptured stdout there); sys.stdin.buffer.readline()
+                    (it returns the first line every time); `global` at top level (it wraps the program in a
+                    function); os._exit after a flushed answer (it kills the grader's process). And it passes a
+                    wrong one we fail: it calls the program's own object's __eq__ (a lying __eq__ passes there);
+                    here only plain data crosses and is compared.
+    leetcode        LeetCodeDataset (newfacade/LeetCodeDataset) test split, any release: v0.2.0 or v0.3.x (228
+                    problems; question_id, difficulty, tags, estimated_date at top level; its prelude imports
+                    sortedcontainers); --start_date/--end_date on estimated_date (v0.3 on). The prompt's prelude,
+                    then `check(Solution().<method>)`. Per problem the check may take max(--timeout,
+                    --time_limit_factor x the reference's measured time) (EvalPlus's rule; the times are cached)
     jsonl           a tests.jsonl-shaped file (task_id, instruction, entry_point, tests, setup) given by
                     --data_path: a custom held-out benchmark of assert (or stdin) tests
 
@@ -55,11 +82,18 @@ Writes, under --output_dir:
                           tests_passed, tests_total, test_status (list, one per test), error (short text or
                           null), seconds; for humaneval_plus / mbpp_plus also base_passed (bool: the base
                           inputs alone passed, EvalPlus's "base" verdict)
-    results.json          benchmark, version, model, problems (tasks evaluated), problems_total (tasks in the
-                          benchmark), samples (records judged), samples_per_problem (min over tasks),
-                          pass@k ({"pass@1": ...} for every k <= n among --k), base_pass@k (plus benchmarks
-                          only: the base inputs alone), status_counts, isolation, data_path, samples_path,
-                          executions_path, timeout
+    results.json          benchmark, version (one line: dataset, release, problems, window, sha256 of the data),
+                          model, problems (tasks evaluated), problems_total (tasks in the benchmark),
+                          samples (records judged), samples_per_problem (min over tasks),
+                          pass@k ({"pass@1": ...} for every k <= n among --k; with n samples pass@1 is the mean of
+                          c/n), base_pass@k (plus benchmarks only: the base inputs alone), status_counts,
+                          data (dataset, release and where it was read from: "sha256 of a published file", "file
+                          name", shards, hub; problems, problems_in_data, window, files with their sha256, hub,
+                          tests used (LiveCodeBench), kept: the problem ids scored (LiveCodeBench, LeetCodeDataset)),
+                          environment (the sandbox's Python version and the versions of the modules the
+                          benchmark's programs need, probed inside the sandbox at start-up: a module that does not
+                          import there stops the run, naming it), isolation, data_path, samples_path,
+                          executions_path, timeout, time_limits (the rule, in words), sampling (with --model)
     results.args.json     the resolved arguments
     samples.jsonl         with --model: task_id, sample_id, prompt (exact text given to the model), completion
                           (raw generated text), code (the program judged), model, round (null)
