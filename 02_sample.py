@@ -62,8 +62,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0,
                    help="random seed; each chunk of tasks is seeded from (seed, shard, chunk index)")
     p.add_argument("--stop", action="append", default=None,
-                   help="stop string (repeatable); default: none for chat prompts, common.base_stop of the task's tests for "
-                        "base ones")
+                   help="stop string (repeatable); default: none for chat prompts, common.base_stop of the task's "
+                        "tests for base ones")
     # prompt
     p.add_argument("--example_tests", type=int, default=1,
                    help="how many of the task's tests to show in the prompt (MBPP style); 0 names the function")

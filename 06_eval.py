@@ -24,9 +24,10 @@ samples/executions/results.shard-0000K-of-0000M.* in --output_dir and no results
         --wrap "python 06_eval.py --model M --benchmark mbpp --output_dir D")
     sbatch --dependency=afterok:$jid --wrap "python 06_eval.py --benchmark mbpp --output_dir D --merge"
     # saved samples judged in shards: add --samples S to the shards and to the --merge
-Give the shards and the merge the same --data_path, --release, --start_date/--end_date, --limit and --k. Generation is seeded per chunk of --gen_chunk
-tasks from (--seed, shard, chunk), so a resumed shard writes exactly what it would have; greedy samples (the
-default for one sample) are the same whatever the shard count, sampled ones differ with it.
+Give the shards and the merge the same --data_path, --release, --start_date/--end_date, --limit and --k.
+Generation is seeded per chunk of --gen_chunk tasks from (--seed, shard, chunk), so a resumed shard writes exactly
+what it would have; greedy samples (the default for one sample) are the same whatever the shard count, sampled ones
+differ with it.
 
 Benchmarks (`--benchmark`), their data (`--data_path`; default: the file in ../shared/data beside the repo, else the
 public release where the machine has network) and how a program is judged, as each official harness does:
@@ -242,7 +243,6 @@ PUBLIC_URLS = {
 HUB_DATASETS = {
     "mbpp": ("google-research-datasets/mbpp", "full", "test"),
     "mbpp_sanitized": ("google-research-datasets/mbpp", "sanitized", "test"),
-    "livecodebench": ("livecodebench/code_generation_lite", "release_v1", "test"),
     "leetcode": ("newfacade/LeetCodeDataset", None, "test"),
 }
 

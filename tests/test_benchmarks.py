@@ -220,8 +220,8 @@ def test_stdin_rules_and_deliberate_differences():
     assert results[7]["status"] == "error"
 
 
-COUNTER = "class Solution:\n    def __init__(self):\n        self.calls = 0\n    def f(self, x):\n        self.calls += 1\n" \
-          "        return self.calls\n"
+COUNTER = ("class Solution:\n    def __init__(self):\n        self.calls = 0\n    def f(self, x):\n"
+           "        self.calls += 1\n        return self.calls\n")
 FUNCTIONAL_CASES = [
     ("one Solution() for every test", _functional_problem("f", [[0], [0], [0]], [1, 2, 3]), COUNTER, True),
     ("top-level function without class Solution", _functional_problem("f", [[2]], [4]), "def f(x):\n    return 2 * x\n",
@@ -270,7 +270,7 @@ def v03_row(slug, qid, date, completion, test, method):
             "response": ""}
 
 
-SORTED_REF = ("class Solution:\n    def kth(self, nums):\n        s = SortedList(nums)\n        return s[len(s) // 2]\n")
+SORTED_REF = "class Solution:\n    def kth(self, nums):\n        s = SortedList(nums)\n        return s[len(s) // 2]\n"
 # a reference that needs well over --timeout for its whole check: the limit must come from its measured time
 SLOW_REF = ("class Solution:\n    def slow(self, nums):\n        import time\n        time.sleep(0.8)\n"
             "        return sum(nums)\n")
