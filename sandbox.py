@@ -525,7 +525,7 @@ class _Worker:
         self.zsock = None
         self.zygote_dead = False
         self.slots = []    # spawn requests whose pid has not been read yet: {"pid": None} records, in order
-        self.spare = None  # (socket, record) of a candidate forked ahead of its job
+        self.spares = {"C": None, "J": None}   # (socket, record) of a C and a J forked ahead of their jobs
         self.tmp_root = "/tmp" if namespaces else None
 
     # -- the zygote
@@ -572,16 +572,16 @@ class _Worker:
         for rec, pid in zip(slots, pids):
             rec["pid"] = pid
 
-    def launch(self, tmpdir, limits, cjob, fds, records):
-        """Start a candidate C: hand its job and descriptors (stdin, stdout, stderr) to the C the zygote forked
-        ahead, and ask for the next one while this one runs, so that a program's start costs neither a fork nor a
-        round trip through the zygote. Returns the worker's end of C's channel."""
+    def launch(self, tmpdir, limits, cjob, fds, records, role="C"):
+        """Start a C (or a J): hand its job and descriptors (stdin, stdout, stderr; J also C's channel) to the one
+        the zygote forked ahead, so that starting a program costs neither a fork nor a round trip through the
+        zygote (prepare() forks the next between jobs). Returns the worker's end of its channel."""
         payload = encode((tmpdir, limits, cjob))
         for _ in range(3):
-            if self.spare is None:
-                self.spare = self._fork_spare()
-            sock, rec = self.spare
-            self.spare = None
+            if self.spares[role] is None:
+                self.spares[role] = self._fork_spare(role)
+            sock, rec = self.spares[role]
+            self.spares[role] = None
             try:
                 socket.send_fds(sock, [b"J" + struct.pack(">I", len(payload))], fds)
                 sock.sendall(payload)
@@ -594,18 +594,20 @@ class _Worker:
             return fd
         raise ZygoteDied("no candidate process could be started")
 
-    def prepare(self):
-        """Fork the next job's C now, between jobs, while the pool reads this result and sends the next job."""
-        if self.spare is None and not self.zygote_dead:
-            try:
-                self.spare = self._fork_spare()
-            except ZygoteDied:
-                pass
+    def prepare(self, roles=("C", "J")):
+        """Fork the next job's C (and a J, kept until a test needs one) now, between jobs, while the pool reads
+        this result and sends the next job."""
+        for role in roles:
+            if self.spares[role] is None and not self.zygote_dead:
+                try:
+                    self.spares[role] = self._fork_spare(role)
+                except ZygoteDied:
+                    pass
 
-    def _fork_spare(self):
+    def _fork_spare(self, role):
         drv, end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            rec = self.spawn("C", None, None, None, [end.fileno()])
+            rec = self.spawn(role, None, None, None, [end.fileno()])
         finally:
             end.close()
         drv.settimeout(10.0)   # a spare reads its job at once; a stopped one must not hang the worker
@@ -625,7 +627,7 @@ class _Worker:
         pids = [r["pid"] for r in records if r["pid"]]
         victims = list(pids)
         if self.namespaces:
-            keep = {1, self.zpid, os.getpid(), self.spare[1]["pid"] if self.spare else None}
+            keep = {1, self.zpid, os.getpid()} | {sp[1]["pid"] for sp in self.spares.values() if sp}
             victims += [int(n) for n in os.listdir(self.proc_fd)
                         if n.isdigit() and int(n) not in keep and int(n) not in pids]
         dying = []
@@ -648,11 +650,12 @@ class _Worker:
             _wait(fd, deadline)
             os.close(fd)
         self._resume_zygote()
-        if self.spare and self.spare[1]["pid"]:   # a program may have stopped it too
-            try:
-                os.kill(self.spare[1]["pid"], signal.SIGCONT)
-            except (ProcessLookupError, PermissionError):
-                pass
+        for sp in self.spares.values():   # a program may have stopped them too
+            if sp and sp[1]["pid"]:
+                try:
+                    os.kill(sp[1]["pid"], signal.SIGCONT)
+                except (ProcessLookupError, PermissionError):
+                    pass
         statuses = {}
         if pids and want_status and not self.zygote_dead:
             try:
@@ -779,15 +782,11 @@ class _Worker:
         elif plan is not None:
             res = self._drive_fast(plan, per_test, deadline, _Chan(c_fd), statuses)
         else:
-            j_w, w_j = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             jnull = self._fd(state, os.open(os.devnull, os.O_RDWR))
-            try:
-                state["procs"].append(self.spawn("J", tmpdir, limits, {}, [jnull, jnull, jnull, c_fd, j_w.fileno()]))
-            finally:
-                j_w.close()
+            wj = _Chan(self._fd(state, self.launch(tmpdir, limits, None, [jnull, jnull, jnull, c_fd], state["procs"],
+                                                   role="J")))
             os.close(c_fd)   # C's other end now belongs to J alone
             state["fds"].remove(c_fd)
-            wj = _Chan(self._fd(state, w_j.detach()))
             jjob = {"kind": kind, "setup": job.get("setup") or "", "test": job.get("test") or "", **facts,
                     "entry_point": job.get("entry_point") or "", "tests": list(job.get("tests") or [])}
             try:
@@ -1001,7 +1000,7 @@ class _Worker:
                 state["procs"] += procs
             os.close(inp)
             if i + 1 < n:
-                self.prepare()   # the next test's C forks while this one runs
+                self.prepare(("C",))   # the next test's C forks while this one runs
             try:
                 msg, timed_out = None, False
                 try:   # C reports a syntax error or an uncaught exception; else the channel closes at the end
@@ -1347,10 +1346,7 @@ def _zygote_main(sock):
         if pid == 0:
             try:
                 sock.close()
-                if role == "C":
-                    _spare_main(fds[0])
-                _child_sandbox(tmpdir, limits, fds)
-                _judge_main(4)
+                _spare_main(fds[0], role)
             except BaseException:
                 pass
             os._exit(70)
@@ -1359,9 +1355,10 @@ def _zygote_main(sock):
         sock.sendall(struct.pack(">i", pid))
 
 
-def _spare_main(fd):
-    """A candidate forked ahead of its job (it has seen nothing): wait for the job and its stdin, stdout and
-    stderr from the worker, sandbox itself, and run it as C."""
+def _spare_main(fd, role):
+    """A C or J forked ahead of its job (it has seen nothing): wait for the job and its stdin, stdout and stderr
+    (J: and C's channel, as fd 3) from the worker, sandbox itself, and run as C or J (whose channel to the worker
+    is this socket, fd 4)."""
     sock = socket.socket(fileno=fd)
     try:
         head, fds, _, _ = socket.recv_fds(sock, 5, 4)
@@ -1372,7 +1369,9 @@ def _spare_main(fd):
     except (OSError, EOFError, CodecError, struct.error):
         os._exit(0)
     _child_sandbox(tmpdir, limits, list(fds) + [sock.detach()])
-    _candidate_main(job)
+    if role == "C":
+        _candidate_main(job)
+    _judge_main(4)
 
 
 def _short_exc(e):
