@@ -913,9 +913,11 @@ PANELS = [("loss", ["loss"], "loss (this step's batch)"),
           ("gradient norm (before clipping)", ["grad_norm"], "global L2 norm"),
           ("throughput", ["tokens_per_s"], "tokens / s")]
 LOSS_NOTES = {
-    "kto": "KTO's loss is measured against z0, which starts at 0 (policy = reference) and grows as the policy moves: "
-           "the loss can rise while the rewards separate. Read rewards and margin for progress.",
-    "dpo": "DPO's loss starts at log 2 (policy = reference) and falls as the margin grows.",
+    "kto": "KTO's loss is λ/2 per example while the policy equals the reference (round 1's start) and is measured "
+           "against z0, which is 0 there and grows as the policy moves away from the reference: the loss can rise "
+           "while the rewards separate. Read rewards and margin for progress.",
+    "dpo": "DPO's loss is log 2 while the policy equals the reference (round 1's start) and falls as the margin "
+           "grows.",
     "sft": "SFT's loss is the token-mean negative log-likelihood of the completions.",
 }
 
@@ -934,6 +936,7 @@ def plot_metrics(path, png, loss, title):
     import matplotlib
     matplotlib.use("Agg")  # no display on a cluster node
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     recs = list(read_jsonl(path))
     if not recs:
         return
@@ -956,8 +959,10 @@ def plot_metrics(path, png, loss, title):
             label = k.replace("rewards_", "")
             if k == "loss" and len(ys) >= 8:  # noisy from batch to batch (class mix, z0): show the trend too
                 ax.plot(xs, ys, color="C0", alpha=0.35, lw=1, label="per step")
-                window = max(2, len(ys) // 20)
+                window = max(3, len(ys) // 50)
                 ax.plot(xs, smooth(ys, window), color="C0", lw=2, label=f"mean of last {window}")
+                if recs[0]["step"] == 1 and LOSSES[loss].reference:  # the level to read a rise or fall against
+                    ax.axhline(ys[0], color="0.4", ls="--", lw=1, label="step 1")
             else:
                 ax.plot(xs, ys, lw=1.5, marker="." if len(xs) <= 40 else None, label=label)
         if len(keys) > 1 or keys == ["loss"] and len(recs) >= 8:
@@ -966,6 +971,8 @@ def plot_metrics(path, png, loss, title):
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(ylabel)
         ax.set_xlim(0.5, last + 0.5)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
