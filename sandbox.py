@@ -201,7 +201,9 @@ class Sandbox:
         # leaves the script's folder off) and is not bound into the programs' root
         boot = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
                "import sandbox; sandbox._worker_main()"
-        p = subprocess.Popen([sys.executable, "-I", "-c", boot],
+        # a session of its own: a Ctrl-C at the terminal is the caller's to handle (it closes the pool); the
+        # workers end when their job pipe closes
+        p = subprocess.Popen([sys.executable, "-I", "-c", boot], start_new_session=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, close_fds=True,
                              env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}, cwd="/")
         send_msg(p.stdin.fileno(), self.cfg)
@@ -332,6 +334,7 @@ def _program_failed(word, statuses, error):
 
 def _worker_main():
     """Read jobs from fd 0, write results to fd 1, both in the plain-data codec."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the pool, not a terminal, ends a worker
     inp, outp = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
