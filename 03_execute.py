@@ -14,7 +14,8 @@ Writes, one line per sample (DESIGN.md, Records):
   OUTPUT: task_id, sample_id, status (sandbox.STATUSES: passed, failed, error, syntax_error, timeout, memory,
           output_limit, killed), passed (bool: every test passed), tests_passed, tests_total, test_status (list,
           one per test), error (short text or null), seconds
-  OUTPUT.args.json: the resolved arguments, plus the sandbox's isolation
+  OUTPUT.args.json: the resolved arguments, plus the sandbox's isolation and the programs' environment (the
+          Python and package versions a program sees; the run stops, naming the module, when one does not import)
 Resume: a rerun skips the (task_id, sample_id) pairs already in OUTPUT; --overwrite starts afresh. A rerun with
 nothing left to do says so and exits 0; the summary's figures (pass rate, statuses) are always the whole
 OUTPUT's. Ctrl-C keeps what was written (exit 130); rerun the same command to resume.
@@ -28,6 +29,10 @@ import time
 
 from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, expand_inputs, read_jsonl,
                     resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
+
+# what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
+# environment): MBPP-style and LeetCodeDataset tasks use them
+PROGRAM_MODULES = ("numpy", "sortedcontainers")
 
 
 def parse_args(argv=None):
@@ -156,7 +161,16 @@ def main(argv=None):
     with Sandbox(workers=args.workers, timeout=args.timeout, program_timeout=args.program_timeout,
                  memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes,
                  namespaces=not args.no_namespaces) as sb:
-        write_args(out, args, isolation=sb.isolation, shard_id=shard_id, num_shards=num_shards)
+        # the programs' environment (requirements.txt): a package the sandbox cannot import would fail every
+        # program that uses it, silently; stop here and name it
+        env = sb.environment(PROGRAM_MODULES)
+        missing = [m for m in PROGRAM_MODULES if env.get(m) is None]
+        if missing:
+            die(f"module(s) {', '.join(missing)} do not import inside the sandbox ("
+                + "; ".join(f"{m}: {env.get('why ' + m)}" for m in missing)
+                + "); pip install -r requirements.txt into the Python that runs 03_execute.py")
+        write_args(out, args, isolation=sb.isolation, shard_id=shard_id, num_shards=num_shards,
+                   environment={k: v for k, v in env.items() if not k.startswith("why ")})
         with JsonlWriter(out, overwrite=args.overwrite) as w, \
                 tqdm(desc="execute", unit="prog", dynamic_ncols=True) as bar:
             for i, res in sb.run(jobs()):   # the pool pulls a job only when a worker is free: memory stays flat

@@ -883,31 +883,14 @@ BENCHMARK_MODULES = {
     "leetcode": ("sortedcontainers",),        # LeetCodeDataset v0.3's prompt prelude imports it
 }
 
-_PROBE = """def probe(names):
-    import importlib, sys
-    found = {"python": sys.version.split()[0]}
-    for name in names:
-        try:
-            mod = importlib.import_module(name)
-            found[name] = str(getattr(mod, "__version__", "unknown"))
-        except BaseException as e:
-            found[name] = None
-            found["why " + name] = type(e).__name__ + ": " + str(e)[:200]
-    return found
-"""
-
-
 def sandbox_environment(sandbox, bench):
     """{"python": version, module: version} as a program of `bench` sees them inside the sandbox; InputError naming
     each module that does not import there (every program using it would fail for that reason alone)."""
     names = list(BENCHMARK_MODULES.get(bench, ()))
-    job = dict(kind="call", program=_PROBE, entry_point="probe", inputs=[[names]], expected=None, atol=0.0,
-               timeout=60.0)
-    _, res = next(iter(sandbox.run([job])))
-    found = (res.get("outputs") or [None])[0]
-    if not isinstance(found, dict):
-        raise InputError(f"the sandbox could not run a Python program ({res['status']}: {res.get('error')}); "
-                         f"see the sandbox section of the README")
+    try:
+        found = sandbox.environment(names)
+    except RuntimeError as e:
+        raise InputError(f"{e}; see the sandbox section of the README") from None
     missing = [n for n in names if found.get(n) is None]
     if missing:
         why = "; ".join(f"{n}: {found.get('why ' + n)}" for n in missing)

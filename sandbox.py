@@ -193,6 +193,18 @@ class Sandbox:
                     self._replace(slot)
                     yield i, self._killed(job, t0, "the sandbox worker stopped responding; it was replaced")
 
+    def environment(self, modules=()):
+        """What a program sees inside the sandbox: {"python": version, module: version or None, "why MODULE": the
+        import error}. 03 and 06 call it at start-up, so a package missing from the programs' environment (numpy
+        under a venv the sandbox cannot see, say) stops the run with its name instead of failing every program."""
+        job = {"kind": "call", "program": _PROBE, "entry_point": "probe", "inputs": [[list(modules)]],
+               "expected": None, "timeout": 60.0}
+        _, res = next(iter(self.run([job])))
+        found = (res.get("outputs") or [None])[0]
+        if not isinstance(found, dict):
+            raise RuntimeError(f"the sandbox could not run a Python program ({res['status']}: {res.get('error')})")
+        return found
+
     # -- worker management
     def _start_worker(self):
         import subprocess   # here, not at the top: the workers (and every program, forked from them) never need it,
@@ -239,6 +251,20 @@ class Sandbox:
     def _replace(self, slot):
         self._kill_worker(self.procs[slot])
         self.procs[slot] = self._start_worker()
+
+
+_PROBE = """def probe(names):
+    import importlib, sys
+    found = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+            found[name] = str(getattr(mod, "__version__", "unknown"))
+        except BaseException as e:
+            found[name] = None
+            found["why " + name] = type(e).__name__ + ": " + str(e)[:200]
+    return found
+"""
 
 
 # ================================================================================================================

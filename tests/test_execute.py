@@ -173,3 +173,25 @@ def test_empty_code_is_judged_not_refused(world):
     assert got[0]["passed"] and not got[1]["passed"] and not got[2]["passed"]
     assert got[1]["tests_passed"] == 0 and got[1]["status"] != "passed"
     assert "2 empty programs" in p.stdout
+
+
+def test_a_package_the_programs_need_but_cannot_import_stops_the_run(world, monkeypatch, capsys):
+    """03 checks the programs' environment inside the sandbox before any program runs: a module that does not
+    import there would fail every program that uses it, silently."""
+    import importlib
+    ex = importlib.import_module("03_execute")
+    monkeypatch.setattr(ex, "PROGRAM_MODULES", ("numpy", "plum_no_such_module"))
+    with pytest.raises(SystemExit) as e:
+        ex.main(["--samples", str(world / "samples.jsonl"), "--tests", str(world / "tests.jsonl"),
+                 "--output", str(world / "ex.jsonl"), "--workers", "1"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert "plum_no_such_module" in err and "ModuleNotFoundError" in err and "numpy" not in err.split("(")[0]
+    assert not (world / "ex.jsonl").exists() or (world / "ex.jsonl").read_text() == ""
+    assert not (world / "ex.args.json").exists()   # nothing was started
+
+
+def test_the_programs_environment_is_recorded(world):
+    run03(world)
+    env = json.loads((world / "ex.args.json").read_text())["environment"]
+    assert env["python"].count(".") == 2 and env["numpy"] and env["sortedcontainers"]
