@@ -22,7 +22,8 @@ Writes (all finished files, written to a temporary name and renamed):
   OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
     tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
     no_tests, capped, desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
-    05_train_kto.py reads them unless given --desirable_weight/--undesirable_weight)
+    05_train_kto.py applies the same rule to the examples it loads, unless given --desirable_weight/
+    --undesirable_weight)
   OUTPUT.args.json: the resolved arguments
 
 Stage 4 is a pure function of its inputs and takes seconds, so it has no resume: a rerun rebuilds the same file
