@@ -1825,28 +1825,21 @@ def _judge_main(wchan):
         if base is None:
             raise ProgramError(f"the program raised {name}" + (f": {msg}" if msg else ""))
         name = name if type(name) is str and name.isidentifier() else base.__name__
-        if name == base.__name__:
-            cls = base
-        else:
-            key = (name, base)
-            if key not in exc_classes:
-                exc_classes[key] = type(name, (base,), {"__module__": "program",
-                                                        "__str__": lambda self: self._plum_message})
-            cls = exc_classes[key]
-        try:
-            e = cls(*args) if type(args) is tuple else cls(msg)
-        except Exception:
-            e = cls.__new__(cls)
-        if cls is not base or str(e) != msg:
-            if cls is base:   # a builtin class whose str() would differ from what the program said
-                cls = exc_classes.setdefault((name + "\0", base), type(name, (base,), {
-                    "__module__": "builtins", "__str__": lambda self: self._plum_message}))
-                try:
-                    e2 = cls(*args) if type(args) is tuple else cls(msg)
-                except Exception:
-                    e2 = cls.__new__(cls)
-                e = e2
-            e._plum_message = msg if type(msg) is str else ""
+        msg = msg if type(msg) is str else ""
+
+        def make(cls):
+            try:
+                return cls(*args) if type(args) is tuple else cls(msg)
+            except Exception:   # a constructor that wants other arguments (UnicodeDecodeError)
+                return cls.__new__(cls)
+        e = make(base)
+        if name != base.__name__ or str(e) != msg:
+            # the program's own class (or a message the builtin would render otherwise): a subclass of the builtin
+            # with the program's name that says exactly what the program said
+            cls = exc_classes.setdefault((name, base), type(name, (base,), {
+                "__module__": "program", "__str__": lambda self: self._plum_message}))
+            e = make(cls)
+            e._plum_message = msg
         raise e
 
     def rpc(req, sent=None):
