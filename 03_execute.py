@@ -163,14 +163,11 @@ def main(argv=None):
                  namespaces=not args.no_namespaces) as sb:
         # the programs' environment (requirements.txt): a package the sandbox cannot import would fail every
         # program that uses it, silently; stop here and name it
-        env = sb.environment(PROGRAM_MODULES)
-        missing = [m for m in PROGRAM_MODULES if env.get(m) is None]
-        if missing:
-            die(f"module(s) {', '.join(missing)} do not import inside the sandbox ("
-                + "; ".join(f"{m}: {env.get('why ' + m)}" for m in missing)
-                + "); pip install -r requirements.txt into the Python that runs 03_execute.py")
-        write_args(out, args, isolation=sb.isolation, shard_id=shard_id, num_shards=num_shards,
-                   environment={k: v for k, v in env.items() if not k.startswith("why ")})
+        try:
+            env = sb.environment(PROGRAM_MODULES)
+        except RuntimeError as e:
+            die(f"{e}; pip install -r requirements.txt into the Python that runs 03_execute.py")
+        write_args(out, args, isolation=sb.isolation, shard_id=shard_id, num_shards=num_shards, environment=env)
         with JsonlWriter(out, overwrite=args.overwrite) as w, \
                 tqdm(desc="execute", unit="prog", dynamic_ncols=True) as bar:
             for i, res in sb.run(jobs()):   # the pool pulls a job only when a worker is free: memory stays flat

@@ -194,16 +194,21 @@ class Sandbox:
                     yield i, self._killed(job, t0, "the sandbox worker stopped responding; it was replaced")
 
     def environment(self, modules=()):
-        """What a program sees inside the sandbox: {"python": version, module: version or None, "why MODULE": the
-        import error}. 03 and 06 call it at start-up, so a package missing from the programs' environment (numpy
-        under a venv the sandbox cannot see, say) stops the run with its name instead of failing every program."""
+        """What a program sees inside the sandbox: {"python": version, module: version}; RuntimeError naming each
+        module that does not import, and why. 03 and 06 call it at start-up, so a package missing from the programs'
+        environment (numpy under a venv the sandbox cannot see, say) stops the run with its name instead of failing
+        every program."""
         job = {"kind": "call", "program": _PROBE, "entry_point": "probe", "inputs": [[list(modules)]],
                "expected": None, "timeout": 60.0}
         _, res = next(iter(self.run([job])))
         found = (res.get("outputs") or [None])[0]
         if not isinstance(found, dict):
             raise RuntimeError(f"the sandbox could not run a Python program ({res['status']}: {res.get('error')})")
-        return found
+        missing = [m for m in modules if found.get(m) is None]
+        if missing:
+            raise RuntimeError(f"module(s) {', '.join(missing)} do not import inside the sandbox ("
+                               + "; ".join(f"{m}: {found.get('why ' + m)}" for m in missing) + ")")
+        return {k: v for k, v in found.items() if not k.startswith("why ")}
 
     # -- worker management
     def _start_worker(self):
@@ -573,10 +578,10 @@ class _Worker:
         a.settimeout(30.0)   # the zygote only forks; a stopped or wedged one must not hang the worker
         self.zpid, self.zsock = pid, a
 
-    def spawn(self, role, tmpdir, limits, job, fds):
-        """Ask the zygote for a child; returns its record, whose pid is read later (collect_pids), so that this
-        worker goes on while the zygote forks."""
-        payload = encode((role, tmpdir, limits, job))
+    def spawn(self, role, fds):
+        """Ask the zygote for a C or J that waits for its job on fds[0] (_spare_main); returns its record, whose pid
+        is read later (collect_pids), so that this worker goes on while the zygote forks."""
+        payload = encode(role)
         try:
             socket.send_fds(self.zsock, [b"S" + struct.pack(">I", len(payload))], fds)
             self.zsock.sendall(payload)
@@ -636,7 +641,7 @@ class _Worker:
     def _fork_spare(self, role):
         drv, end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            rec = self.spawn(role, None, None, None, [end.fileno()])
+            rec = self.spawn(role, [end.fileno()])
         finally:
             end.close()
         drv.settimeout(10.0)   # a spare reads its job at once; a stopped one must not hang the worker
@@ -1128,18 +1133,9 @@ def _plain_equal(a, b):
         return False
 
 
-def _contains_handle(x, depth=0):
-    """Whether a decoded value holds a handle anywhere (bounded: MAX_ITEMS caps what decode builds)."""
-    t = type(x)
-    if t is Handle:
-        return True
-    if depth > 60:
-        return False
-    if t in (list, tuple, set, frozenset) or t in _SEQ_TYPES:
-        return any(_contains_handle(v, depth + 1) for v in x)
-    if t is dict or t in _MAP_TYPES:
-        return any(_contains_handle(v, depth + 1) for v in x.values())
-    return False
+def _contains_handle(x):
+    """Whether a decoded value holds a handle anywhere."""
+    return _holds(x, (Handle,))
 
 
 def _compare_digest(out, exp, atol, compare):
@@ -1370,7 +1366,7 @@ def _zygote_main(sock):
                 sts.append(reaped.pop(pid))
             sock.sendall(struct.pack(f">{len(sts)}i", *sts))
             continue
-        role, tmpdir, limits, job = decode(data)
+        role = decode(data)
         pid = os.fork()
         if pid == 0:
             try:
@@ -1804,7 +1800,7 @@ def _judge_main(wchan):
         for k, v in attrs.items():
             if k.startswith("__") or hasattr(cls, k):
                 raise CodecError(f"attribute {k!r} of a {cls.__name__} would shadow its class")
-            if _holds(v, (Remote, Callback), ()) or callable(v) and not isinstance(v, tuple(setup_class_objs())):
+            if _holds(v, (Remote, Callback)) or callable(v) and not isinstance(v, tuple(setup_class_objs())):
                 raise CodecError(f"attribute {k!r} of a {cls.__name__} is not data")
 
     def setup_class_objs():
@@ -1998,17 +1994,18 @@ def _no_callback(cid):
     raise CodecError("a function the test never passed")
 
 
-def _holds(x, types, names, depth=0):
-    """Whether x holds (at any depth) a value of one of `types`, or an instance of a class named in `names`."""
+def _holds(x, types, depth=0):
+    """Whether a decoded value holds, at any depth, a value of one of `types` (bounded: MAX_ITEMS caps what decode
+    builds, and the walk stops 60 levels down)."""
     t = type(x)
-    if isinstance(x, types) or t.__name__ in names:
+    if isinstance(x, types):
         return True
     if depth > 60:
         return False
     if t in (list, tuple, set, frozenset) or t in _SEQ_TYPES:
-        return any(_holds(v, types, names, depth + 1) for v in x)
+        return any(_holds(v, types, depth + 1) for v in x)
     if t is dict or t in _MAP_TYPES:
-        return any(_holds(v, types, names, depth + 1) for v in x.values())
+        return any(_holds(v, types, depth + 1) for v in x.values())
     return False
 
 
