@@ -1,3 +1,5 @@
+import gzip
+import json
 import os
 
 import pytest
@@ -26,3 +28,16 @@ def tiny_chat_model(tmp_path_factory):
     """The same tiny Llama with a ChatML chat template on its tokenizer."""
     from tinylm import build_tiny_model
     return build_tiny_model(str(tmp_path_factory.mktemp("tinychat") / "model"), chat=True)
+
+
+def write_jsonl(path, rows, gz=False):
+    """Write rows as JSONL (gzip-compressed with gz=True); returns the path."""
+    with (gzip.open if gz else open)(path, "wt", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    return path
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

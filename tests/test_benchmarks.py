@@ -6,7 +6,6 @@ Every fixture is made here, in the datasets' own shapes and encodings; nothing i
 """
 
 import base64
-import gzip
 import importlib
 import json
 import os
@@ -17,22 +16,11 @@ import zlib
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, read_jsonl, write_jsonl
 
 ev = importlib.import_module("06_eval")
 
 
-def write_jsonl(path, rows, gz=False):
-    opener = gzip.open if gz else open
-    with opener(path, "wt", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    return path
-
-
-def read_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def run_eval(*argv, check=True):

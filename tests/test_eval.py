@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, shared_data
+from conftest import REPO, read_jsonl, shared_data, write_jsonl
 
 ev = importlib.import_module("06_eval")
 
@@ -27,16 +27,6 @@ def run_eval(*argv, check=True):
     return p.returncode, p.stdout + p.stderr
 
 
-def write_jsonl(path, rows):
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    return path
-
-
-def read_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 # ----------------------------------------------------------------------------------------------------------------
