@@ -560,7 +560,6 @@ class _Worker:
         self.zygote_dead = False
         self.slots = []    # spawn requests whose pid has not been read yet: {"pid": None} records, in order
         self.spares = {"C": None, "J": None}   # (socket, record) of a C and a J forked ahead of their jobs
-        self.tmp_root = "/tmp" if namespaces else None
 
     # -- the zygote
     def start_zygote(self):
