@@ -13,11 +13,13 @@ more shards, not torchrun.
 Input: a tests.jsonl from 01 (or any instructions JSONL): task_id, instruction, entry_point (optional), tests
 (optional: the first --example_tests of them are shown in the prompt, as MBPP's prompt shows its tests).
 
-The prompt is common.solution_prompt (instruction, tests shown, a request for one ```python block), wrapped in the
-tokenizer's chat template when it has one; a base model gets the completion form and stops at common.base_stop
-(a stdin task, whose tests are {"input", "output"} cases, is asked for a program that reads stdin and writes stdout,
-and its completion does not stop at its `if __name__ == "__main__":` entry or a top-level print).
---prompt_file replaces the text with a template using {instruction}, {entry_point} and {tests}.
+What the model is asked is common.solution_request, the one place that decides it for 02 and for 06_eval.py's
+--benchmark jsonl (held-out tasks): common.solution_prompt's text (instruction, tests shown, a request for one
+```python block), wrapped in the tokenizer's chat template when it has one; a base model gets the completion form
+and stops at common.base_stop (a stdin task, whose tests are {"input", "output"} cases, is asked for a program that
+reads stdin and writes stdout, and its completion does not stop at its `if __name__ == "__main__":` entry or a
+top-level print). --prompt_file replaces the text with a template using {instruction}, {entry_point} and {tests}
+(give 06 the same file). Change the prompt there, once, and training samples and evaluation move together.
 
 Writes:
     OUTPUT (samples.jsonl), one record per sample, appended and flushed:
@@ -26,7 +28,9 @@ Writes:
         the model ended it; "stop": cut at a stop string; "length": --max_new_tokens ran out; 05 appends EOS only
         to "eos" completions), eos_token_id (the end token the model ended an "eos" completion with, else null:
         05 appends that one), code (the program common.extract_code takes from it; "" when there is none),
-        model (--model), round (--round)
+        model (--model), round (--round), completion_ids (the token ids the model generated, without the end
+        token; cut before a stop string, the tokens that lie wholly before it; written where the backend returns
+        them, and what 05 trains on, since re-tokenizing the text need not give back the sampled tokens)
     OUTPUT.skipped.jsonl  one record per task not sampled: task_id, reason (e.g. the prompt does not fit the context)
     OUTPUT.args.json      the resolved arguments
 A rerun resumes: it writes only the (task_id, sample_id) pairs not yet in OUTPUT and skips tasks already skipped.
@@ -41,10 +45,9 @@ import sys
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_shard_args, base_stop, die, done_keys, extract_code, is_stdin_task,
-                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, solution_prompt, stage_parser,
-                    write_args)
-from generation import add_backend_args, backend_from_args, chat_flag, derive_seed
+from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, program_of, read_jsonl, resolve_shard,
+                    run_stage, select_shard, shard_path, solution_request, stage_parser, stem, write_args)
+from generation import add_backend_args, backend_from_args, derive_seed, render, use_chat
 
 
 def parse_args(argv=None):
@@ -78,23 +81,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def prompt_text(rec, args, chat, template):
-    tests = rec.get("tests") or []
-    shown = [t for t in tests if isinstance(t, str)][: args.example_tests]
-    if template is not None:
-        return template.format(instruction=rec["instruction"], entry_point=rec.get("entry_point") or "",
-                               tests="\n".join(shown))
-    return solution_prompt(rec["instruction"], rec.get("entry_point"), shown, chat=chat,
-                           stdin=is_stdin_task(tests))
-
-
 def main(argv=None):
     args = parse_args(argv)
     shard_id, num_shards = resolve_shard(args)
     if args.num_samples < 1:
         raise InputError("--num_samples must be at least 1")
     out = shard_path(args.output, shard_id, num_shards)
-    skip_path = (out[: -len(".jsonl")] if out.endswith(".jsonl") else out) + ".skipped.jsonl"
+    skip_path = stem(out) + ".skipped.jsonl"
     write_args(out, args, shard_id=shard_id, num_shards=num_shards)
     template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
 
@@ -126,13 +119,13 @@ def main(argv=None):
         return 0
 
     be = backend_from_args(args)
-    chat = chat_flag(args)
-    use_chat = be.chat if chat is None else chat
+    chat = use_chat(be, args)
+    # the request (prompt text, chat wrapping, stop strings, how the answer becomes the program) is decided in one
+    # place, common.solution_request, which 06_eval.py's --benchmark jsonl uses too
+    requests = {rec["task_id"]: solution_request(rec, chat, args.example_tests, template) for rec in tasks}
 
     def stop_for(rec):
-        if args.stop is not None:
-            return tuple(args.stop)
-        return () if use_chat else base_stop(rec.get("tests") or [])
+        return requests[rec["task_id"]].stop if args.stop is None else tuple(args.stop)
 
     # ---- work: one generate call per unfinished chunk; write its missing samples as soon as it returns
     n_written = n_empty = n_nocode = n_cut = n_tasks = 0
@@ -146,7 +139,7 @@ def main(argv=None):
             for rec in chunks[c]:
                 if rec["task_id"] in skipped_before:
                     continue
-                prompt = be.build_prompt(prompt_text(rec, args, use_chat, template), chat=use_chat)
+                prompt = render(be, requests[rec["task_id"]])
                 if not be.fits(prompt, args.max_new_tokens):
                     reason = (f"prompt of {len(be.encode(prompt))} tokens + max_new_tokens {args.max_new_tokens} "
                               f"exceeds the context of {be.max_context}")
@@ -169,23 +162,30 @@ def main(argv=None):
                 outs = be.generate([ready[i][1] for i in part], n=args.num_samples,
                                    max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                    top_p=args.top_p, stop=list(stop), seed=seed)
-                for i, o, f, e in zip(part, outs, be.last_finish, be.last_eos):
-                    results[i] = (o, f, e)
+                # the completion's token ids where the backend knows them: 05 trains on these, not on a
+                # re-tokenization of the text, which need not give back what the model sampled
+                ids = be.last_ids or [None] * len(part)
+                for i, o, f, e, t in zip(part, outs, be.last_finish, be.last_eos, ids):
+                    results[i] = (o, f, e, t)
             outs = [results[i][0] for i in range(len(ready))]
             finishes = [results[i][1] for i in range(len(ready))]
             eoses = [results[i][2] for i in range(len(ready))]
-            for (rec, prompt), completions, finish, ends in zip(ready, outs, finishes, eoses):
+            id_lists = [results[i][3] for i in range(len(ready))]
+            for (rec, prompt), completions, finish, ends, tids in zip(ready, outs, finishes, eoses, id_lists):
                 todo_ids = missing(rec)
                 n_tasks += bool(todo_ids)
                 for sid in todo_ids:
                     completion = completions[sid]
-                    code = extract_code(completion, rec.get("entry_point"))
+                    code = program_of(requests[rec["task_id"]], completion, rec.get("entry_point"))
                     n_empty += not completion.strip()
                     n_nocode += not code
                     n_cut += finish[sid] == "length"
-                    w.write({"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt, "completion": completion,
-                             "finish_reason": finish[sid], "eos_token_id": ends[sid], "code": code,
-                             "model": args.model, "round": args.round})
+                    sample = {"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt,
+                              "completion": completion, "finish_reason": finish[sid], "eos_token_id": ends[sid],
+                              "code": code, "model": args.model, "round": args.round}
+                    if tids and tids[sid] is not None:
+                        sample["completion_ids"] = tids[sid]
+                    w.write(sample)
                     n_written += 1
                 bar.update(len(todo_ids))
         bar.close()

@@ -19,6 +19,7 @@ Worked example (a stage's skeleton):
 
 import argparse
 import ast
+import collections
 import glob
 import gzip
 import io
@@ -251,9 +252,15 @@ def atomic_write_json(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def stem(output):
+    """OUTPUT without its .jsonl suffix (or a folder's trailing /): the name every file beside it starts with
+    (OUTPUT.args.json, OUTPUT.skipped.jsonl, kto.stats.json, the reference cache)."""
+    return output[: -len(".jsonl")] if output.endswith(".jsonl") else output.rstrip("/")
+
+
 def write_args(output, args, **extra):
     """Save the resolved arguments beside the output as OUTPUT.args.json (OUTPUT without .jsonl)."""
-    base = output[: -len(".jsonl")] if output.endswith(".jsonl") else output.rstrip("/")
+    base = stem(output)
     d = dict(vars(args)) if not isinstance(args, dict) else dict(args)
     d.update(extra)
     d["argv"] = sys.argv
@@ -306,12 +313,83 @@ def select_shard(items, shard_id, num_shards):
 # tokenization shared by generation and training
 
 
+_SENTINEL = "PLUMMESSAGE{}"   # stands for a message's text when rendering a template's fixed parts (survives trim)
+_frames = {}
+
+
+def _template_frames(tokenizer):
+    """(regexes that match a prompt this tokenizer's chat template renders from [user] and [system, user] messages,
+    with one group per message's text; whether the template writes BOS itself), cached per template."""
+    template = getattr(tokenizer, "chat_template", None)
+    key = (id(tokenizer), template if isinstance(template, str) else repr(template))
+    if key not in _frames:
+        frames, writes_bos = [], False
+        bos = getattr(tokenizer, "bos_token", None)
+        for roles in (("user",), ("system", "user")):
+            msgs = [{"role": r, "content": _SENTINEL.format(i)} for i, r in enumerate(roles)]
+            try:
+                text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            except Exception:   # no template, or one that refuses a system turn
+                continue
+            parts = re.split(r"PLUMMESSAGE\d", text)
+            if not isinstance(text, str) or len(parts) != len(roles) + 1:
+                continue
+            writes_bos = writes_bos or bool(bos and text.startswith(bos))
+            frames.append(re.compile("(.*?)".join(map(re.escape, parts[:-1])) + "(.*)" + re.escape(parts[-1]),
+                                     re.S))
+        _frames[key] = (frames, writes_bos)
+    return _frames[key]
+
+
 def encode_prompt(tokenizer, text):
-    """Token ids of a prompt: the tokenizer's special tokens added unless the text already starts with BOS (a chat
-    template that writes BOS itself must not get a second one). generation.py prompts the policy with these ids and
-    05 trains on them, so training is on-policy to the token."""
+    """Token ids of a prompt. generation.py prompts the policy with these ids and 05 trains on them (02 records the
+    completion's ids), so training is on-policy to the token. The rules:
+
+    - BOS exactly once: the tokenizer's special tokens are added unless the text already starts with BOS (a chat
+      template that writes BOS itself, as Llama-3's and DeepSeek-Coder's do, must not get a second one); a plain
+      prompt for a model whose chat template starts with BOS gets one BOS even where the tokenizer's post-processor
+      adds none (DeepSeek-Coder under transformers 5);
+    - special-token strings are control tokens only where the chat template wrote them: inside a message's text
+      (`<|im_end|>` or `<|eot_id|>` quoted in an instruction) they are encoded as the plain text they are, so a user
+      cannot end the turn or open a new one. A prompt the template did not render (a base model's) is encoded as the
+      tokenizer does, special-token strings included.
+    Everything else is the tokenizer's own encoding: a rendered chat prompt gives apply_chat_template's ids.
+    """
     bos = getattr(tokenizer, "bos_token", None)
-    return tokenizer(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"]
+    has_bos = bool(bos) and text.startswith(bos)
+    frames, writes_bos = _template_frames(tokenizer)
+    try:
+        enc = tokenizer(text, add_special_tokens=not has_bos, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+    except (NotImplementedError, TypeError, ValueError):   # a slow (Python) tokenizer has no offsets
+        enc, offsets = tokenizer(text, add_special_tokens=not has_bos), None
+    ids = list(enc["input_ids"])
+    if not has_bos and writes_bos and ids[:1] != [tokenizer.bos_token_id]:
+        ids = [tokenizer.bos_token_id] + ids
+    match = next((m for m in (f.fullmatch(text) for f in frames) if m), None) if offsets else None
+    if match is None:
+        return ids
+    spans = [match.span(g) for g in range(1, len(match.groups()) + 1)]
+    added = set(getattr(tokenizer, "added_tokens_decoder", {}))
+    quoted = {k for k, (a, b) in enumerate(offsets)
+              if enc["input_ids"][k] in added and b > a and any(lo <= a and b <= hi for lo, hi in spans)}
+    if not quoted:
+        return ids
+    # rebuild: the template's own control tokens (and the post-processor's, with empty spans) stay; every stretch
+    # of text between them is encoded with special-token strings split into plain tokens. The tokenizer encodes
+    # the text between control tokens independently, so nothing else changes.
+    head = ids[:len(ids) - len(enc["input_ids"])]
+    out, pos = list(head), 0
+    for k, (a, b) in enumerate(offsets):
+        if enc["input_ids"][k] not in added or k in quoted:
+            continue
+        if a > pos:
+            out += tokenizer(text[pos:a], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        out.append(enc["input_ids"][k])
+        pos = max(pos, b)
+    if pos < len(text):
+        out += tokenizer(text[pos:], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -505,6 +583,46 @@ def solution_prompt(instruction, entry_point=None, tests=(), chat=True, stdin=No
     if chat:
         return "\n".join(lines + ["", SOLUTION_INSTRUCTION])
     return '"""\n' + "\n".join(lines) + '\n"""\n'
+
+
+# What a model is asked for a task and how its answer becomes the program judged. One Request per task, built by
+# solution_request for 02_sample.py, for 06_eval.py's --benchmark jsonl and for the toy world's SFT data, and by
+# each benchmark's request function in 06_eval.py: the prompt, its chat wrapping, the stop strings and the program
+# rule are decided together, in one place, so training samples and evaluation cannot drift apart.
+Request = collections.namedtuple("Request", "text chat system stop prefix")
+Request.__doc__ = """What a model is asked, and how its answer becomes the program (generation.render writes the prompt).
+
+    text    the user message (chat) or the text a base model continues (not chat)
+    chat    True: wrap `text` in the model's chat template (after `system`); False: the prompt is `text` as is
+    system  a system message, or None (without a chat template it goes before `text`, separated by a blank line)
+    stop    stop strings: the completion ends before the first one
+    prefix  None: the program is the code extracted from the answer (extract_code); a string: the program is
+            prefix + completion (a base model continuing a code prompt, as human-eval scores it)
+"""
+
+
+def solution_request(task, chat, example_tests=1, template=None):
+    """The Request for a task of tests.jsonl (or an instructions file): solution_prompt's text showing the first
+    `example_tests` assert tests (MBPP style), or `template` (02/06's --prompt_file) filled with {instruction},
+    {entry_point} and {tests}. chat: wrap it in the model's chat template (resolve --chat against the tokenizer
+    first). A base model's completion stops at base_stop; either way the program is the code extracted from the
+    answer, so a sample is judged in 03 exactly as the same answer to a held-out task is judged in 06."""
+    tests = task.get("tests") or []
+    shown = [t for t in tests if isinstance(t, str)][:example_tests]
+    if template is not None:
+        text = template.format(instruction=task["instruction"], entry_point=task.get("entry_point") or "",
+                               tests="\n".join(shown))
+    else:
+        text = solution_prompt(task["instruction"], task.get("entry_point"), shown, chat=chat,
+                               stdin=is_stdin_task(tests))
+    return Request(text, bool(chat), None, () if chat else base_stop(tests), None)
+
+
+def program_of(request, completion, entry_point=None):
+    """The program judged for `completion`, an answer to `request` (see Request.prefix)."""
+    if request.prefix is not None:
+        return request.prefix + completion
+    return extract_code(completion, entry_point)
 
 
 # The prompt 01_generate_tests.py asks for tests with (PLUM section 3.1: the model writes test cases from the
