@@ -9,6 +9,8 @@ passes are kept (PLUM section 3.1).
     python 01_generate_tests.py --completions api_tests.jsonl --dataset mbpp --output tests.jsonl
         # tests written elsewhere (an API model, by hand): {task_id, completion | completions}, parsed and validated here
     sbatch --array=0-7 --gres=gpu:1 --wrap "python 01_generate_tests.py --model M --dataset mbpp --output tests.jsonl"
+    python 01_generate_tests.py --corrupt_from tests.jsonl --corrupt_share 0.25 --output tests.corrupt-0.25.jsonl
+        # a test-quality ablation: a seeded share of the kept (validated) tests get a wrong expected value
 
 Instructions (--dataset):
     mbpp      MBPP train split (task ids 601-974): text, code (the reference), test_setup_code (-> setup); the entry
@@ -38,6 +40,13 @@ ignore the task (returning True, False, the repr of their arguments): a test all
 the function (`assert f(1) == f(1)`, `assert f(x) is not None`, `assert f(2) or True`) and is dropped as trivial,
 with or without a reference. Instructions with fewer than --min_tests kept tests are skipped.
 
+Corruption (--corrupt_from T --corrupt_share P): no model is run. T is a finished tests.jsonl; exactly round(P x
+its kept tests) tests, drawn with --seed, have the expected value of `assert CALL == LITERAL` replaced by a wrong one
+of the same type (int/float + 1, bool negated, str + "x", list/tuple + one element). The call and every other test
+are untouched, and since T's tests passed the reference, each corrupted one fails it. Only tests of that shape can be
+corrupted; asking for more than there are is an error. OUTPUT is T with `tests` changed, plus `corrupted` (indices
+into tests) and `clean_tests` (T's tests); OUTPUT.args.json as below. Written whole (temporary name, renamed).
+
 Writes:
     OUTPUT (tests.jsonl), one record per instruction kept, appended and flushed:
         task_id, instruction, entry_point, tests (list of assert snippets), setup (str, run before the tests),
@@ -55,6 +64,7 @@ written, so a resumed run writes what an uninterrupted one would (keep --tasks_p
 """
 
 import ast
+import json
 import os
 import re
 import textwrap
@@ -75,7 +85,7 @@ def parse_args(argv=None):
 
     p = stage_parser(__doc__.split("\n")[0])
     # instructions
-    p.add_argument("--dataset", required=True, help="mbpp, leetcode, jsonl (with --data_path) or a HF dataset name")
+    p.add_argument("--dataset", default=None, help="mbpp, leetcode, jsonl (with --data_path) or a HF dataset name")
     p.add_argument("--data_path", default=None, help="the instruction file (see the list above for defaults)")
     p.add_argument("--split", default="train", help="split of a Hugging Face dataset")
     p.add_argument("--id_field", default="task_id", help="jsonl/HF: field with a unique id (absent: the row number)")
@@ -108,8 +118,19 @@ def parse_args(argv=None):
     p.add_argument("--tasks_per_call", type=int, default=64,
                    help="instructions per generate call and sandbox batch (records are written after each; keep it "
                         "when resuming: it fixes the chunks that seeds are drawn for)")
+    # test-quality ablation
+    p.add_argument("--corrupt_from", default=None,
+                   help="a finished tests.jsonl to corrupt (see Corruption above); no model, no --dataset")
+    p.add_argument("--corrupt_share", type=float, default=0.0,
+                   help="with --corrupt_from: share of the kept tests given a wrong expected value")
     add_shard_args(p)
     args = p.parse_args(argv)
+    if args.corrupt_from is not None:
+        if not 0.0 <= args.corrupt_share <= 1.0:
+            p.error(f"--corrupt_share must be in [0, 1], got {args.corrupt_share}")
+        return args
+    if args.dataset is None:
+        p.error("--dataset is required (mbpp, leetcode, jsonl with --data_path, or a HF dataset name)")
     if (args.model is None) == (args.completions is None):
         p.error("give exactly one of --model M and --completions FILE")
     if args.tasks_per_call < 1:
@@ -286,6 +307,78 @@ def validate(sb, jobs):
             return results
 
 
+def _wrong_value(v):
+    """A value of v's type that differs from it, or None where this function makes none."""
+    if isinstance(v, bool):
+        return not v
+    if isinstance(v, (int, float)):
+        return v + 1
+    if isinstance(v, str):
+        return v + "x"
+    if isinstance(v, list):
+        return v + [0]
+    if isinstance(v, tuple):
+        return v + (0,)
+    return None
+
+
+def corrupt_expected(test):
+    """`assert CALL == LITERAL` -> the same assert with a wrong LITERAL; None for any other shape of test."""
+    try:
+        tree = ast.parse(test)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+        return None
+    cmp = tree.body[0].test
+    if not (isinstance(cmp, ast.Compare) and len(cmp.ops) == 1 and isinstance(cmp.ops[0], ast.Eq)):
+        return None
+    try:
+        value = ast.literal_eval(cmp.comparators[0])
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    wrong = _wrong_value(value)
+    if wrong is None:
+        return None
+    return f"assert {ast.get_source_segment(test, cmp.left)} == {wrong!r}"
+
+
+def corrupt_tests(records, share, seed):
+    """Records with exactly round(share x kept tests) tests corrupted (corrupt_expected), drawn with `seed` among
+    the tests of a corruptible shape -> (records, n corrupted, n kept). Inputs are not changed."""
+    import random
+
+    slots = []
+    for i, rec in enumerate(records):
+        for j, t in enumerate(rec["tests"]):
+            bad = corrupt_expected(t)
+            if bad is not None:
+                slots.append((i, j, bad))
+    total = sum(len(r["tests"]) for r in records)
+    n = round(share * total)
+    if n > len(slots):
+        raise InputError(f"--corrupt_share {share} asks for {n} of {total} tests, but only {len(slots)} have the "
+                         f"shape `assert CALL == LITERAL` that can be corrupted")
+    out = [dict(r, tests=list(r["tests"]), clean_tests=list(r["tests"]), corrupted=[]) for r in records]
+    for k in sorted(random.Random(f"corrupt_tests:{seed}").sample(range(len(slots)), n)):
+        i, j, bad = slots[k]
+        out[i]["tests"][j] = bad
+        out[i]["corrupted"].append(j)
+    return out, n, total
+
+
+def corrupt_main(args):
+    from common import atomic_write_text
+
+    records = list(read_jsonl(args.corrupt_from, required=("task_id", "tests")))
+    out, n, total = corrupt_tests(records, args.corrupt_share, args.seed)
+    write_args(args.output, args)
+    atomic_write_text(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out))
+    print(f"01_generate_tests: corrupted {n} of {total} tests ({n / max(total, 1):.1%}, asked "
+          f"{args.corrupt_share:.1%}) in {len(records)} instructions of {args.corrupt_from} -> {args.output}")
+    return 0
+
+
 STUB_BODIES = ("return True", "return False", "return repr((args, kwargs))")
 
 
@@ -321,6 +414,8 @@ def read_completions(path):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.corrupt_from is not None:
+        return corrupt_main(args)
     shard_id, num_shards = resolve_shard(args)
     out = shard_path(args.output, shard_id, num_shards)
     skip_path = (out[: -len(".jsonl")] if out.endswith(".jsonl") else out) + ".skipped.jsonl"

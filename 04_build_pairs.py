@@ -9,16 +9,26 @@ or none did can be dropped (they teach KTO less and can never form a DPO pair).
         --output runs/r0/kto.jsonl
     python 04_build_pairs.py --executions 'runs/r0/executions.shard-*.jsonl' --samples 'runs/r0/samples.shard-*.jsonl' \\
         --output runs/r0/dpo.jsonl --format dpo --max_pairs_per_task 4
+    python 04_build_pairs.py ... --output runs/r0/sft.jsonl --format sft                      # RFT: the passing ones
+    python 04_build_pairs.py ... --output runs/r0/sft.jsonl --format sft --sft_filter none    # SFT on every sample
+    python 04_build_pairs.py ... --output runs/r0/kto.jsonl --shuffle_labels    # control: verdicts carry no signal
     sbatch --array=0-3 slurm/04_build_pairs.sbatch     # shards by task: kto.shard-0000K-of-00004.jsonl
 
 Writes (all finished files, written to a temporary name and renamed):
   OUTPUT (--format kto), one line per kept candidate:
     task_id, sample_id, prompt, completion, label (bool: desirable), status, tests_passed, tests_total,
     finish_reason (02's: "eos", "stop", "length"; null when the samples do not say), eos_token_id (02's: the end
-    token an "eos" completion ended with; null when not ended or not said)
+    token an "eos" completion ended with; null when not ended or not said), completion_ids (02's generated token
+    ids, where it wrote them; 05 trains on them)
+  OUTPUT (--format sft), one line per kept candidate that passed (--sft_filter none: every kept candidate), for
+    05_train_kto.py --loss sft (rejection-sampling fine-tuning): the kto fields with `passed` (the verdict) in
+    place of `label`, so 05 trains on every line written
+  With --shuffle_labels (kto), the labels are permuted across the kept candidates (seeded by --seed): the same
+    number of desirable and undesirable examples, no information from the tests; `verdict` keeps the real label.
   OUTPUT (--format dpo), one line per pair (same prompt, one desirable and one undesirable candidate):
     task_id, prompt, chosen, rejected, chosen_sample_id, rejected_sample_id, chosen_finish_reason,
-    rejected_finish_reason, chosen_eos_token_id, rejected_eos_token_id
+    rejected_finish_reason, chosen_eos_token_id, rejected_eos_token_id, chosen_ids and rejected_ids (02's
+    completion_ids, where it wrote them)
   OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
     tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
     no_tests, capped, desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
@@ -47,7 +57,8 @@ def parse_args(argv=None):
     p.add_argument("--executions", required=True, help="executions.jsonl from 03 (a path or a quoted glob)")
     p.add_argument("--samples", required=True, help="samples.jsonl from 02 (a path or a quoted glob)")
     p.add_argument("--output", required=True, help="kto.jsonl or dpo.jsonl to write")
-    p.add_argument("--format", choices=["kto", "dpo"], default="kto", help="unpaired KTO examples or DPO pairs")
+    p.add_argument("--format", choices=["kto", "dpo", "sft"], default="kto",
+                   help="unpaired KTO examples, DPO pairs, or an SFT set (05 --loss sft)")
     p.add_argument("--overwrite", action="store_true",
                    help="accepted for symmetry with the other stages: 04 always rebuilds its output")
     # selection
@@ -59,9 +70,36 @@ def parse_args(argv=None):
                         "before any is used twice (default 8)")
     p.add_argument("--drop_all_pass", action="store_true", help="drop tasks where every candidate passed")
     p.add_argument("--drop_none_pass", action="store_true", help="drop tasks where no candidate passed")
-    p.add_argument("--seed", type=int, default=0, help="which candidates a cap keeps (stable per task)")
+    p.add_argument("--sft_filter", choices=["passing", "none"], default="passing",
+                   help="sft: keep the candidates that passed (RFT), or every candidate (SFT on the policy's own "
+                        "samples, no verdicts)")
+    p.add_argument("--shuffle_labels", action="store_true",
+                   help="kto: permute the labels across the kept candidates (same desirable share; a control for "
+                        "what the verdicts are worth)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="which candidates a cap keeps (stable per task); the permutation of --shuffle_labels")
     add_shard_args(p)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.shuffle_labels and args.format != "kto":
+        p.error("--shuffle_labels applies to --format kto")
+    return args
+
+
+def shuffle_labels(records, seed):
+    """Permute the labels of KTO records in place (seeded): the desirable count is kept exactly, the link between
+    a completion and its verdict is not. The real label is kept as `verdict`."""
+    labels = [r["label"] for r in records]
+    random.Random(f"shuffle_labels:{seed}").shuffle(labels)
+    for r, lab in zip(records, labels):
+        r["verdict"], r["label"] = r["label"], lab
+    return records
+
+
+def sft_record(c):
+    """A candidate as an SFT line: its verdict under `passed`, no `label` (05 --loss sft trains on every line)."""
+    rec = {k: v for k, v in c.items() if k != "label"}
+    rec["passed"] = c["label"]
+    return rec
 
 
 def _task_rng(seed, task_id):
@@ -93,6 +131,8 @@ def load_candidates(executions, samples, stats):
             "status": ex.get("status"), "tests_passed": ex.get("tests_passed"), "tests_total": total,
             "finish_reason": rec.get("finish_reason"),  # 05 appends EOS only where the model produced it,
             "eos_token_id": rec.get("eos_token_id"),    # and the one it produced
+            # the generated token ids, where 02 recorded them: 05 trains on these rather than re-tokenizing
+            **({"completion_ids": rec["completion_ids"]} if rec.get("completion_ids") is not None else {}),
         })
     stats["missing_sample"] = sum(1 for k in verdicts if k not in seen)
     for cands in tasks.values():
@@ -158,6 +198,7 @@ def main(argv=None):
         die(str(e))
 
     lines = []
+    kto_records = []
     n_d = n_u = 0
     task_ids = sorted(tasks)
     for task_id in select_shard(task_ids, shard_id, num_shards):
@@ -173,13 +214,18 @@ def main(argv=None):
             stats["tasks_dropped"] += 1
             continue
         rng = _task_rng(args.seed, task_id)
-        if args.format == "kto":
+        if args.format == "sft":
+            kept = [c for c in cands if c["label"] or args.sft_filter == "none"]
+            lines.extend(json.dumps(sft_record(c), ensure_ascii=False) for c in kept)
+            n_d += sum(c["label"] for c in kept)
+            n_u += sum(not c["label"] for c in kept)
+        elif args.format == "kto":
             good = cap([c for c in cands if c["label"]], args.max_desirable_per_task, rng, stats)
             bad = cap([c for c in cands if not c["label"]], args.max_undesirable_per_task, rng, stats)
             pos = {id(c): i for i, c in enumerate(cands)}
             kept = cap(sorted(good + bad, key=lambda c: pos[id(c)]), args.max_per_task, rng, stats)
             for c in kept:
-                lines.append(json.dumps(c, ensure_ascii=False))
+                kto_records.append(c)
                 n_d += c["label"]
                 n_u += not c["label"]
         else:
@@ -189,18 +235,23 @@ def main(argv=None):
             budget = args.max_pairs_per_task
             for prompt, (good, bad) in by_prompt.items():
                 for ch, rj in dpo_pairs(good, bad, budget, rng):
-                    lines.append(json.dumps({"task_id": task_id, "prompt": prompt, "chosen": ch["completion"],
-                                             "rejected": rj["completion"], "chosen_sample_id": ch["sample_id"],
-                                             "rejected_sample_id": rj["sample_id"],
-                                             "chosen_finish_reason": ch["finish_reason"],
-                                             "rejected_finish_reason": rj["finish_reason"],
-                                             "chosen_eos_token_id": ch["eos_token_id"],
-                                             "rejected_eos_token_id": rj["eos_token_id"]}, ensure_ascii=False))
+                    pair = {"task_id": task_id, "prompt": prompt, "chosen": ch["completion"],
+                            "rejected": rj["completion"], "chosen_sample_id": ch["sample_id"],
+                            "rejected_sample_id": rj["sample_id"], "chosen_finish_reason": ch["finish_reason"],
+                            "rejected_finish_reason": rj["finish_reason"], "chosen_eos_token_id": ch["eos_token_id"],
+                            "rejected_eos_token_id": rj["eos_token_id"]}
+                    for side, c in (("chosen", ch), ("rejected", rj)):
+                        if "completion_ids" in c:
+                            pair[side + "_ids"] = c["completion_ids"]
+                    lines.append(json.dumps(pair, ensure_ascii=False))
                     budget -= 1
                     stats["n_pairs"] += 1
             n_d += sum(c["label"] for c in cands)
             n_u += sum(not c["label"] for c in cands)
 
+    if args.shuffle_labels:
+        shuffle_labels(kto_records, args.seed)
+    lines.extend(json.dumps(c, ensure_ascii=False) for c in kto_records)
     if not lines:
         die(f"no {args.format} record could be built from {args.executions} and {args.samples} "
             f"(tasks {stats['tasks']}, all-pass {stats['tasks_all_pass']}, none-pass {stats['tasks_none_pass']}, "
@@ -209,12 +260,13 @@ def main(argv=None):
                else "check that 03 ran on these samples"))
     w_d, w_u = kto_weights(n_d, n_u)
     stats.update(n_desirable=n_d, n_undesirable=n_u, desirable_weight=w_d, undesirable_weight=w_u,
-                 format=args.format, records=len(lines))
+                 format=args.format, records=len(lines), shuffled_labels=args.shuffle_labels)
     base = out[: -len(".jsonl")] if out.endswith(".jsonl") else out
     write_args(out, args)
     atomic_write_text(out, "".join(line + "\n" for line in lines))
     atomic_write_json(base + ".stats.json", dict(stats))
-    one_class = " (one class only: KTO trains on it; DPO could not)" if min(n_d, n_u) == 0 else ""
+    one_class = (" (one class only: KTO trains on it; DPO could not)"
+                 if min(n_d, n_u) == 0 and args.format != "sft" else "")
     print(f"04_build_pairs: {len(lines)} {args.format} records from {stats['tasks']} tasks -> {out}; "
           f"desirable {n_d}, undesirable {n_u}{one_class}, λ_D {w_d:.3g}, λ_U {w_u:.3g}; "
           f"duplicates {stats['duplicates']}, missing executions {stats['missing_execution']}", file=sys.stderr)

@@ -6,11 +6,17 @@
 #                                                      # the SFT model (.cache/toyworld), 3 rounds, <20 min on 2 CPUs
 #   bash run_plum.sh --rounds 3 --seed 1 --out runs/toy-s1
 #   bash run_plum.sh --loss dpo | --off_policy | --tests reference | --rounds 1      # the paper's ablations
+#   bash run_plum.sh --loss sft | --corrupt_tests 0.25 | --pairs_args "--shuffle_labels"    # baselines, controls
+#   python run_experiments.py                          # every arm x 3 seeds, one table (experiments.md)
 #   bash run_plum.sh --model Qwen/Qwen2.5-Coder-1.5B-Instruct --data mbpp --benchmark mbpp_plus \
 #       --eval_data ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz --backend vllm --out runs/qwen
 #   (on a Slurm cluster: slurm/submit_round.sh runs the same stages as sharded array jobs)
 #
-# Flags (defaults in brackets): --rounds [3] --num_samples [8] --temperature [0.8; toy 1.0] --loss kto|dpo [kto]
+# Flags (defaults in brackets): --rounds [3] --num_samples [8] --temperature [0.8; toy 1.0] --loss kto|dpo|sft [kto]
+#   (sft: rejection-sampling fine-tuning, 04 --format sft keeps the passing samples and 05 --loss sft learns them;
+#   --pairs_args "--sft_filter none" keeps every sample)
+#   --corrupt_tests P (a share of 01's kept tests given a wrong expected value, 01 --corrupt_from; the rounds use
+#   tests/tests.corrupt.jsonl) --eval2_data P (a second benchmark file, evaluated beside --eval_data every round)
 #   --off_policy (every round samples from the starting model; training still continues from the last checkpoint)
 #   --tests generated|reference [generated] (reference: the instruction set's own tests, --tests_file)
 #   --model M [toy SFT model] --data D (01's --dataset: mbpp, leetcode, a HF name, or a JSONL file) [toy train set]
@@ -24,9 +30,10 @@
 #   round-0/eval/                   06 on the starting model (results.json, executions.jsonl, samples.jsonl)
 #   round-K/samples.jsonl           02: samples from round K-1's checkpoint (round 1 and --off_policy: the start)
 #   round-K/executions.jsonl        03: every sample run against its task's tests
-#   round-K/kto.jsonl | dpo.jsonl   04: KTO examples or DPO pairs (+ .stats.json)
+#   tests/tests.corrupt.jsonl       with --corrupt_tests: the tests the rounds use
+#   round-K/kto.jsonl | dpo.jsonl | sft.jsonl   04: KTO examples, DPO pairs or the SFT set (+ .stats.json)
 #   round-K/ckpt/final/             05: the policy after round K (checkpoints and metrics.jsonl beside it)
-#   round-K/eval/                   06 on round K's checkpoint
+#   round-K/eval/                   06 on round K's checkpoint (round-K/eval2/ on --eval2_data)
 #   */logs/NN.log, */.done/NN       each stage's full output; the marker written (atomically) when it exited 0
 #   summary.jsonl, summary.md       per round: held-out pass@1, share of samples passing, kept tests, examples
 #   pass_at_1.png                   pass@1 by round
@@ -43,7 +50,7 @@ die() { echo "error: $*" >&2; exit 1; }
 # flags
 
 ROUNDS=3; NUM_SAMPLES=8; TEMPERATURE=""; LOSS=kto; OFF_POLICY=0; TESTS=generated; MODEL=""; DATA=""
-TESTS_FILE=""; BENCHMARK=""; EVAL_DATA=""; BACKEND=hf; SEED=0; OUT=runs/plum; TOY_DIR="${TOY_DIR:-$REPO/.cache/toyworld}"
+TESTS_FILE=""; BENCHMARK=""; EVAL_DATA=""; EVAL2_DATA=""; CORRUPT=""; BACKEND=hf; SEED=0; OUT=runs/plum; TOY_DIR="${TOY_DIR:-$REPO/.cache/toyworld}"
 TESTS_ARGS=""; SAMPLE_ARGS=""; EXEC_ARGS=""; PAIRS_ARGS=""; TRAIN_ARGS=""; EVAL_ARGS=""
 need() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see the flags at the top of run_plum.sh)"; }
 while [[ $# -gt 0 ]]; do
@@ -59,6 +66,8 @@ while [[ $# -gt 0 ]]; do
     --tests_file) need "$@"; TESTS_FILE=$2; shift 2 ;;
     --benchmark) need "$@"; BENCHMARK=$2; shift 2 ;;
     --eval_data) need "$@"; EVAL_DATA=$2; shift 2 ;;
+    --eval2_data) need "$@"; EVAL2_DATA=$2; shift 2 ;;
+    --corrupt_tests) need "$@"; CORRUPT=$2; shift 2 ;;
     --backend) need "$@"; BACKEND=$2; shift 2 ;;
     --seed) need "$@"; SEED=$2; shift 2 ;;
     --out) need "$@"; OUT=$2; shift 2 ;;
@@ -75,7 +84,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $ROUNDS =~ ^[0-9]+$ ]] || die "--rounds must be a whole number, got '$ROUNDS'"
 [[ $NUM_SAMPLES =~ ^[1-9][0-9]*$ ]] || die "--num_samples must be a positive whole number, got '$NUM_SAMPLES'"
-[[ $LOSS == kto || $LOSS == dpo ]] || die "--loss must be kto or dpo, got '$LOSS'"
+[[ $LOSS == kto || $LOSS == dpo || $LOSS == sft ]] || die "--loss must be kto or dpo, or sft (RFT), got '$LOSS'"
+[[ -z $CORRUPT || $CORRUPT =~ ^(0|1|0?\.[0-9]+)$ ]] || die "--corrupt_tests must be a share in [0, 1], got '$CORRUPT'"
+[[ -z $EVAL2_DATA || -f $EVAL2_DATA ]] || die "--eval2_data $EVAL2_DATA: no such file"
 [[ $TESTS == generated || $TESTS == reference ]] || die "--tests must be generated or reference, got '$TESTS'"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -103,7 +114,7 @@ if [[ $TESTS == reference ]]; then
 fi
 if [[ -f $DATA ]]; then DATA_FLAGS=(--dataset jsonl --data_path "$DATA"); else DATA_FLAGS=(--dataset "$DATA"); fi
 EVAL_FLAGS=(--benchmark "$BENCHMARK"); [[ -n $EVAL_DATA ]] && EVAL_FLAGS+=(--data_path "$EVAL_DATA")
-PAIRS="$LOSS"  # 04's --format: kto examples or dpo pairs
+PAIRS="$LOSS"  # 04's --format: kto examples, dpo pairs or an sft set
 
 # Each stage's own bar is its progress; transformers' bars for every model load and save are noise in the logs.
 export HF_HUB_DISABLE_PROGRESS_BARS="${HF_HUB_DISABLE_PROGRESS_BARS:-1}"
@@ -114,6 +125,9 @@ SETTINGS=$(printf '%s\n' "num_samples=$NUM_SAMPLES" "temperature=$TEMPERATURE" "
   "tests=$TESTS" "model=$MODEL" "data=$DATA" "tests_file=$TESTS_FILE" "benchmark=$BENCHMARK" "eval_data=$EVAL_DATA" \
   "backend=$BACKEND" "seed=$SEED" "tests_args=$TESTS_ARGS" "sample_args=$SAMPLE_ARGS" "exec_args=$EXEC_ARGS" \
   "pairs_args=$PAIRS_ARGS" "train_args=$TRAIN_ARGS" "eval_args=$EVAL_ARGS")
+# the later settings only when given, so folders of runs without them still match
+[[ -n $CORRUPT ]] && SETTINGS+=$'\n'"corrupt_tests=$CORRUPT"
+[[ -n $EVAL2_DATA ]] && SETTINGS+=$'\n'"eval2_data=$EVAL2_DATA"
 if [[ -f $OUT/run.settings ]]; then
   if [[ "$(cat "$OUT/run.settings")" != "$SETTINGS" ]]; then
     diff <(cat "$OUT/run.settings") <(echo "$SETTINGS") >&2 || true
@@ -128,7 +142,8 @@ import json, os, platform, sys
 import numpy, tokenizers, torch, transformers
 
 path, rounds, world_json = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-types = {"num_samples": int, "temperature": float, "off_policy": lambda v: v == "1", "seed": int}
+types = {"num_samples": int, "temperature": float, "off_policy": lambda v: v == "1", "seed": int,
+         "corrupt_tests": float}
 d = {k: types.get(k, str)(v) for k, v in (line.split("=", 1) for line in os.environ["SETTINGS"].splitlines() if line)}
 d["rounds"] = rounds
 env = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
@@ -162,8 +177,9 @@ EOF
 # The file each stage leaves when it finished; a marker without it means the folder was damaged.
 output_of() {  # DIR STAGE
   case "$2" in
-    01) echo "$1/tests.jsonl" ;; 02) echo "$1/samples.jsonl" ;; 03) echo "$1/executions.jsonl" ;;
-    04) echo "$1/$PAIRS.jsonl" ;; 05) echo "$1/ckpt/final/config.json" ;; 06) echo "$1/eval/results.json" ;;
+    01) echo "$1/tests.jsonl" ;; 01c) echo "$1/tests.corrupt.jsonl" ;; 02) echo "$1/samples.jsonl" ;;
+    03) echo "$1/executions.jsonl" ;; 04) echo "$1/$PAIRS.jsonl" ;; 05) echo "$1/ckpt/final/config.json" ;;
+    06) echo "$1/eval/results.json" ;; 06b) echo "$1/eval2/results.json" ;;
   esac
 }
 
@@ -173,7 +189,7 @@ check_folder() {
   local k d s prev_done=1
   for d in "$OUT/tests" "$OUT"/round-*; do
     [[ -d $d ]] || continue
-    for s in 01 02 03 04 05 06; do
+    for s in 01 01c 02 03 04 05 06 06b; do
       if [[ -f $d/.done/$s ]] && [[ ! -e $(output_of "$d" "$s") ]]; then
         die "$d: stage $s is marked done but $(output_of "$d" "$s") is missing (a damaged run folder);" \
             "delete $d/.done/$s (and the later stages' markers of that round) and rerun to redo stage $s"
@@ -274,12 +290,22 @@ if [[ $TESTS == generated ]]; then
 else
   stage "$OUT/tests" 01 "reference tests from $TESTS_FILE" cp "$TESTS_FILE" "$TESTS_OUT"
 fi
+if [[ -n $CORRUPT ]]; then
+  stage "$OUT/tests" 01c "corrupt $CORRUPT of the tests" "$PY" "$REPO/01_generate_tests.py" \
+    --corrupt_from "$TESTS_OUT" --corrupt_share "$CORRUPT" --seed "$SEED" --output "$OUT/tests/tests.corrupt.jsonl"
+  TESTS_OUT="$OUT/tests/tests.corrupt.jsonl"
+fi
 
 # --- round 0: the starting model on the benchmark
 echo "== round 0 (the starting model)"
 # shellcheck disable=SC2086
 stage "$OUT/round-0" 06 "eval" "$PY" "$REPO/06_eval.py" --model "$MODEL" "${EVAL_FLAGS[@]}" \
   --output_dir "$OUT/round-0/eval" --backend "$BACKEND" --seed "$SEED" $TOY_GEN $EVAL_ARGS
+if [[ -n $EVAL2_DATA ]]; then
+  # shellcheck disable=SC2086
+  stage "$OUT/round-0" 06b "eval on $EVAL2_DATA" "$PY" "$REPO/06_eval.py" --model "$MODEL" --benchmark jsonl \
+    --data_path "$EVAL2_DATA" --output_dir "$OUT/round-0/eval2" --backend "$BACKEND" --seed "$SEED" $TOY_GEN $EVAL_ARGS
+fi
 
 # --- rounds
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -307,15 +333,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
   # shellcheck disable=SC2086
   stage "$R" 06 "eval" "$PY" "$REPO/06_eval.py" --model "$R/ckpt/final" "${EVAL_FLAGS[@]}" \
     --output_dir "$R/eval" --backend "$BACKEND" --seed "$SEED" $TOY_GEN $EVAL_ARGS
+  if [[ -n $EVAL2_DATA ]]; then
+    # shellcheck disable=SC2086
+    stage "$R" 06b "eval on $EVAL2_DATA" "$PY" "$REPO/06_eval.py" --model "$R/ckpt/final" --benchmark jsonl \
+      --data_path "$EVAL2_DATA" --output_dir "$R/eval2" --backend "$BACKEND" --seed "$SEED" $TOY_GEN $EVAL_ARGS
+  fi
 done
 
 # ---------------------------------------------------------------------------------------------------------------
 # summary: one row per round, a table and a PNG
 
-"$PY" - "$OUT" "$ROUNDS" "$PAIRS" <<'EOF'
+"$PY" - "$OUT" "$ROUNDS" "$PAIRS" "$TESTS_OUT" <<'EOF'
 import json, os, sys
 
-out, rounds, pairs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, rounds, pairs, tests_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 
 def jsonl(path):
@@ -325,8 +356,10 @@ def jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-tests = jsonl(os.path.join(out, "tests", "tests.jsonl"))
+tests = jsonl(tests_path)
 kept = sum(len(t["tests"]) for t in tests)
+corrupted = sum(len(t.get("corrupted", [])) for t in tests)
+validated = sum(bool(t.get("validated")) for t in tests)
 rows = []
 for r in range(rounds + 1):
     d = os.path.join(out, f"round-{r}")
@@ -337,8 +370,19 @@ for r in range(rounds + 1):
     row = {"round": r, "pass@1": res["pass@k"]["pass@1"], "problems": res.get("problems"),
            "samples": len(ex), "samples_passing": (sum(e["passed"] for e in ex) / len(ex)) if ex else None,
            "tasks_with_tests": len(tests), "kept_tests": kept, f"{pairs}_examples": len(ko) if r else None}
+    if os.path.exists(os.path.join(d, "eval2", "results.json")):
+        with open(os.path.join(d, "eval2", "results.json"), encoding="utf-8") as f:
+            row["pass@1_eval2"] = json.load(f)["pass@k"]["pass@1"]
+    if corrupted or "corrupted" in (tests[0] if tests else {}):
+        row["corrupted_tests"] = corrupted   # each fails the reference: tests right = kept - corrupted
+    row["tasks_validated"] = validated
     if pairs == "kto" and r:
         row["desirable"] = sum(bool(k["label"]) for k in ko)
+    if pairs == "sft" and r:
+        row["desirable"] = sum(bool(k["passed"]) for k in ko)
+    if r:
+        metrics = jsonl(os.path.join(d, "ckpt", "metrics.jsonl"))
+        row["train_steps"] = max((m["step"] for m in metrics if "step" in m), default=None)
     rows.append(row)
 
 tmp = os.path.join(out, ".summary.tmp")
@@ -346,13 +390,16 @@ with open(tmp, "w", encoding="utf-8") as f:
     f.writelines(json.dumps(row) + "\n" for row in rows)
 os.replace(tmp, os.path.join(out, "summary.jsonl"))
 
-ex_col = "KTO examples (desirable)" if pairs == "kto" else "DPO pairs"
-lines = [f"| round | held-out pass@1 | samples passing | kept tests (tasks) | {ex_col} |", "|---|---|---|---|---|"]
+ex_col = {"kto": "KTO examples (desirable)", "dpo": "DPO pairs", "sft": "SFT examples (passing)"}[pairs]
+two = any("pass@1_eval2" in row for row in rows)
+lines = [f"| round | held-out pass@1 |{' second held-out pass@1 |' if two else ''} samples passing | kept tests (tasks) "
+         f"| {ex_col} |", "|---|---|" + ("---|" if two else "") + "---|---|---|"]
 for row in rows:
     sp = "-" if row["samples_passing"] is None else f"{row['samples_passing']:.1%} of {row['samples']}"
-    ex = "-" if not row["round"] else (f"{row['kto_examples']} ({row['desirable']})" if pairs == "kto"
+    ex = "-" if not row["round"] else (f"{row[pairs + '_examples']} ({row['desirable']})" if pairs != "dpo"
                                        else str(row["dpo_examples"]))
-    lines.append(f"| {row['round']} | {row['pass@1']:.1%} | {sp} | {row['kept_tests']} ({row['tasks_with_tests']}) | {ex} |")
+    e2 = f" {row['pass@1_eval2']:.1%} |" if "pass@1_eval2" in row else (" - |" if two else "")
+    lines.append(f"| {row['round']} | {row['pass@1']:.1%} |{e2} {sp} | {row['kept_tests']} ({row['tasks_with_tests']}) | {ex} |")
 table = "\n".join(lines) + "\n"
 tmp = os.path.join(out, ".summary.md.tmp")
 with open(tmp, "w", encoding="utf-8") as f:

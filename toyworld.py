@@ -31,6 +31,11 @@ Files written under --out:
                               entry_point, tests, setup, n_generated, n_kept, validated): `run_plum.sh --tests reference`
     heldout_tests.jsonl       the held-out benchmark, tests.jsonl-shaped (`06_eval.py --benchmark jsonl --data_path`)
     heldout_instructions.jsonl the held-out tasks as instructions (for looking, never trained on)
+    heldout_long_tests.jsonl  a second held-out benchmark that differs in LENGTH: three-step int and str pipelines
+                              ("..., then ..., then ...") where every adjacent pair of steps is a train composition,
+                              where every train task has two (`run_plum.sh --eval2_data`); drawn from its own seed,
+                              so the other files and the SFT model are the same with or without it
+    heldout_long_instructions.jsonl the same tasks as instructions
     sft.jsonl                 SFT pairs: task_id, kind (solution|tests), prompt, completion, corrupted (bool), label
     world.json                what was built: seed, counts per split and family, compositions per split, habits,
                               corrupted share, the exact commands run and the SFT model's path
@@ -280,6 +285,57 @@ def build_tasks(seed, n_sft=1500, n_plum=160, n_heldout=120):
     return sft, plum, held
 
 
+def long_compositions(family):
+    """Three-step pipelines (int or str) whose adjacent pairs are all train compositions: only the length is new."""
+    table = INT_STEPS if family == "int" else STR_STEPS
+    return [c for c in itertools.permutations(table, 3) if not any(p in HELDOUT[family] for p in zip(c, c[1:]))]
+
+
+def make_long_task(family, comp, rng):
+    """make_task's int/str task with three steps."""
+    table = INT_STEPS if family == "int" else STR_STEPS
+    ks = [_k(rng, step) for step in comp]
+    var = "n" if family == "int" else "s"
+    a, b, c = (table[step][0].format(k=k) for step, k in zip(comp, ks))
+    text = (f"Write a function f({var}) that takes {'an integer' if family == 'int' else 'a string'} {var}, "
+            f"{a}, then {b}, then {c}, and returns the result.")
+
+    def fn(v, _fs=tuple(table[step][2] for step in comp), _ks=tuple(ks)):
+        for f, k in zip(_fs, _ks):
+            v = f(v, k)
+        return v
+    return {"family": family, "composition": list(comp), "name": "-".join(comp), "constants": ks,
+            "instruction": text, "arg": var, "steps": [("step", step, k, table[step]) for step, k in zip(comp, ks)],
+            "fn": fn}
+
+
+def build_long_heldout(seed, n=60):
+    """The length-generalisation set: n distinct three-step tasks, int and str alternating, with reference tests."""
+    rng = random.Random(f"heldout_long:{seed}")   # its own stream: build_tasks' draws are untouched
+    comps = {fam: long_compositions(fam) for fam in ("int", "str")}
+    out, seen, tries = [], set(), 0
+    while len(out) < n:
+        tries += 1
+        if tries > 100 * n:
+            raise RuntimeError(f"toyworld: cannot draw {n} distinct long held-out tasks; lower the count")
+        fam = ("int", "str")[tries % 2]
+        t = make_long_task(fam, rng.choice(comps[fam]), rng)
+        if t["instruction"] in seen:
+            continue
+        seen.add(t["instruction"])
+        t["split"] = "heldout_long"
+        t["task_id"] = f"toy/heldout_long/{len(out)}"
+        t["tests"] = reference_tests(t, rng)
+        out.append(t)
+    return out
+
+
+def write_long_heldout(out, seed):
+    tasks = build_long_heldout(seed)
+    write_jsonl(os.path.join(out, "heldout_long_tests.jsonl"), [tests_record(t) for t in tasks])
+    write_jsonl(os.path.join(out, "heldout_long_instructions.jsonl"), [instruction_record(t) for t in tasks])
+
+
 def instruction_record(t):
     return {"task_id": t["task_id"], "instruction": t["instruction"], "reference": program(t),
             "entry_point": ENTRY, "family": t["family"], "composition": t["composition"], "split": t["split"]}
@@ -444,6 +500,7 @@ def main(argv=None):
                 f"{out} --overwrite` (about 5 min), or pass another folder (--out; run_plum.sh --toy_dir)")
         if os.path.exists(done) and (args.data_only or ("environment" in old_cfg
                                                         and os.path.exists(os.path.join(out, "sft", "final")))):
+            write_long_heldout(out, args.seed)   # cheap; a cache built before the file existed gets it too
             print(f"toyworld: cached in {out} (key {old.get('key')}); model {os.path.join(out, 'sft', 'final')}")
             return 0
     if args.overwrite and os.path.isdir(out):
@@ -467,6 +524,7 @@ def main(argv=None):
     write_jsonl(os.path.join(out, "train_tests.jsonl"), [tests_record(t) for t in plum_tasks])
     write_jsonl(os.path.join(out, "heldout_tests.jsonl"), [tests_record(t) for t in held_tasks])
     write_jsonl(os.path.join(out, "heldout_instructions.jsonl"), [instruction_record(t) for t in held_tasks])
+    write_long_heldout(out, args.seed)
     sol = [p for p in pairs if p["kind"] == "solution"]
     info = {
         "key": key, "config": cfg,

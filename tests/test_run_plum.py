@@ -201,3 +201,27 @@ def test_bad_flags_and_changed_settings(world, finished, tmp_path):
     args = plum_args(world, _copy(finished, tmp_path))
     args[args.index("--num_samples") + 1] = "5"
     _fails(args, "was started with other settings")
+
+
+def test_rft_with_corrupted_tests_and_a_second_benchmark(world, tmp_path):
+    """--loss sft trains on the samples that passed; --corrupt_tests gives the rounds a corrupted copy of the tests
+    (the clean file untouched); --eval2_data is evaluated beside the benchmark every round."""
+    out = str(tmp_path / "rft")
+    args = plum_args(world, out)
+    args[args.index("--out"):args.index("--out")] = ["--loss", "sft", "--corrupt_tests", "0.5",
+                                                     "--eval2_data", world["tests"]]
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    clean = [json.loads(x) for x in open(os.path.join(out, "tests", "tests.jsonl"))]
+    bad = [json.loads(x) for x in open(os.path.join(out, "tests", "tests.corrupt.jsonl"))]
+    assert clean == [json.loads(x) for x in open(world["tests"])]
+    assert sum(len(t["corrupted"]) for t in bad) == 3     # half of 6
+    verdict = {(e["task_id"], e["sample_id"]): e["passed"]
+               for e in map(json.loads, open(os.path.join(out, "round-1", "executions.jsonl")))}
+    sft = [json.loads(x) for x in open(os.path.join(out, "round-1", "sft.jsonl"))]
+    assert sft and all(r["passed"] and verdict[(r["task_id"], r["sample_id"])] for r in sft)
+    assert sum(verdict.values()) >= len(sft) and "label" not in sft[0]
+    rows = [json.loads(x) for x in open(os.path.join(out, "summary.jsonl"))]
+    assert [r["corrupted_tests"] for r in rows] == [3, 3]
+    assert all(0 <= r["pass@1_eval2"] <= 1 for r in rows) and rows[1]["train_steps"] >= 1
+    assert os.path.exists(os.path.join(out, "round-1", "eval2", "results.json"))

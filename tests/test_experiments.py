@@ -1,0 +1,218 @@
+"""The experiment arms' stage options (04 --shuffle_labels / --format sft, 01 --corrupt_from, toyworld's second
+held-out set) and run_experiments.py's resume, sharing and paired statistics, on fixtures built here."""
+
+import importlib
+import json
+import math
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+bp = importlib.import_module("04_build_pairs")
+gt = importlib.import_module("01_generate_tests")
+rx = importlib.import_module("run_experiments")
+tw = importlib.import_module("toyworld")
+
+
+def _write(path, recs):
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return str(path)
+
+
+def _read(path):
+    return [json.loads(x) for x in open(path) if x.strip()]
+
+
+def _pairs_world(tmp_path):
+    """12 tasks x 5 distinct candidates; candidate i of task t passes when (t + i) % 3 == 0."""
+    samples, execs = [], []
+    for t in range(12):
+        for i in range(5):
+            ok = (t + i) % 3 == 0
+            samples.append({"task_id": f"t{t}", "sample_id": i, "prompt": f"P{t}", "completion": f"c{t}-{i}"})
+            execs.append({"task_id": f"t{t}", "sample_id": i, "status": "passed" if ok else "failed", "passed": ok,
+                          "tests_passed": 2 if ok else 0, "tests_total": 2})
+    return _write(tmp_path / "ex.jsonl", execs), _write(tmp_path / "sa.jsonl", samples), execs
+
+
+def _build(tmp_path, ex, sa, name, *extra):
+    out = str(tmp_path / name)
+    bp.main(["--executions", ex, "--samples", sa, "--output", out, *extra])
+    return _read(out)
+
+
+def test_shuffle_keeps_the_ratio_is_seeded_and_moves_labels(tmp_path):
+    ex, sa, execs = _pairs_world(tmp_path)
+    plain = _build(tmp_path, ex, sa, "kto.jsonl")
+    a = _build(tmp_path, ex, sa, "a.jsonl", "--shuffle_labels", "--seed", "1")
+    b = _build(tmp_path, ex, sa, "b.jsonl", "--shuffle_labels", "--seed", "1")
+    c = _build(tmp_path, ex, sa, "c.jsonl", "--shuffle_labels", "--seed", "2")
+    assert a == b and [r["label"] for r in a] != [r["label"] for r in c]
+    assert sum(r["label"] for r in a) == sum(r["label"] for r in plain) == sum(e["passed"] for e in execs)
+    # the real verdict travels along; the label no longer follows it
+    assert [r["verdict"] for r in a] == [r["label"] for r in plain]
+    assert sum(r["label"] != r["verdict"] for r in a) > 0
+    assert [(r["task_id"], r["completion"]) for r in a] == [(r["task_id"], r["completion"]) for r in plain]
+    with pytest.raises(SystemExit):
+        bp.parse_args(["--executions", ex, "--samples", sa, "--output", "x", "--format", "dpo", "--shuffle_labels"])
+
+
+def test_rft_set_is_the_passing_samples_and_sft_all_is_every_sample(tmp_path):
+    ex, sa, execs = _pairs_world(tmp_path)
+    passing = {(e["task_id"], e["sample_id"]) for e in execs if e["passed"]}
+    rft = _build(tmp_path, ex, sa, "sft.jsonl", "--format", "sft")
+    assert {(r["task_id"], r["sample_id"]) for r in rft} == passing
+    assert all(r["passed"] is True and "label" not in r for r in rft)
+    everything = _build(tmp_path, ex, sa, "all.jsonl", "--format", "sft", "--sft_filter", "none")
+    assert len(everything) == len(execs) and sum(r["passed"] for r in everything) == len(passing)
+    # 05 --loss sft trains on every line of either file (it drops only label false)
+    m5 = importlib.import_module("05_train_kto")
+    args = m5.parse_args(["--loss", "sft", "--data", str(tmp_path / "all.jsonl"), "--model", "m", "--output_dir", "o"])
+    assert len(m5.load_records(args)) == len(execs)
+
+
+def test_corruption_changes_exactly_the_share_and_only_expected_values(tmp_path):
+    tests = [{"task_id": f"t{i}", "tests": [f"assert f({j}) == {i * j}", f"assert f('{j}') == 's{j}'",
+                                            f"assert g(f([{j}])) == [{j}, 1]", "assert f(1) in (1, 2)"]}
+             for i in range(10) for j in (1,)]
+    src = _write(tmp_path / "tests.jsonl", tests)
+    out = str(tmp_path / "bad.jsonl")
+    gt.main(["--corrupt_from", src, "--corrupt_share", "0.25", "--seed", "3", "--output", out])
+    bad = _read(out)
+    assert sum(len(r["corrupted"]) for r in bad) == 10            # round(0.25 x 40)
+    for old, new in zip(tests, bad):
+        assert new["clean_tests"] == old["tests"]
+        for j, (a, b) in enumerate(zip(old["tests"], new["tests"])):
+            if j not in new["corrupted"]:
+                assert a == b
+                continue
+            assert a != b and j != 3                             # `in` is not an expected value: never touched
+            left_a, left_b = a.split(" == ")[0], b.split(" == ")[0]
+            assert left_a == left_b                              # the call is kept; only the value changes
+            ns = {"f": lambda v: v, "g": lambda v: v}
+            assert eval(a.split(" == ")[1], ns) != eval(b.split(" == ")[1], ns)
+            assert type(eval(a.split(" == ")[1])) is type(eval(b.split(" == ")[1]))
+    # seeded: the same seed picks the same tests, another seed others
+    again, _, _ = gt.corrupt_tests(tests, 0.25, 3)
+    other, _, _ = gt.corrupt_tests(tests, 0.25, 4)
+    assert [r["corrupted"] for r in again] == [r["corrupted"] for r in bad] != [r["corrupted"] for r in other]
+    with pytest.raises(gt.InputError, match="only 30 have the shape"):
+        gt.corrupt_tests(tests, 0.9, 0)
+
+
+def test_a_corrupted_test_fails_the_reference():
+    ref = "def f(n):\n    return n * 3\n"
+    test = "assert f(4) == 12"
+    ns = {}
+    exec(ref, ns)
+    exec(test, ns)
+    with pytest.raises(AssertionError):
+        exec(gt.corrupt_expected(test), ns)
+
+
+def test_long_heldout_set_is_longer_disjoint_and_right():
+    sft, plum, held = tw.build_tasks(0, n_sft=200, n_plum=40, n_heldout=30)
+    long = tw.build_long_heldout(0, n=20)
+    assert tw.build_long_heldout(0, n=20)[5]["instruction"] == long[5]["instruction"]
+    texts = {t["instruction"] for t in sft + plum + held}
+    assert all(len(t["composition"]) == 3 and t["instruction"] not in texts for t in long)
+    for t in long:
+        assert all(p not in tw.HELDOUT[t["family"]] for p in zip(t["composition"], t["composition"][1:]))
+        ns = {}
+        exec(tw.program(t), ns)
+        for line in t["tests"]:
+            exec(line, ns)   # the reference program passes its tests
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the driver
+
+
+def test_paired_stats_on_known_differences():
+    p = rx.paired([1.0, 2.0, 3.0])
+    assert p["mean"] == 2.0 and p["sd"] == 1.0 and p["n"] == 3
+    assert math.isclose(p["t"], 2 * math.sqrt(3)) and p["t_crit"] == 4.303 and not p["significant"]
+    assert p["seeds_needed"] == 4     # 2 / (1 / sqrt(4)) = 4 > 3.182 (3 df); 3.46 < 4.303 at n = 3
+    assert p["signs"] == (3, 0, 0)
+    q = rx.paired([-2.0, -2.0, -2.0])
+    assert q["significant"] and math.isinf(q["t"]) and q["t"] < 0 and rx.verdict(q, True).startswith("reversed")
+    z = rx.paired([1.0, -1.0, 0.0])
+    assert z["seeds_needed"] is None and z["signs"] == (1, 1, 1) and "not resolved with 3 seeds" in rx.verdict(z, True)
+    recs = [{"arm": a, "seed": s, "gain": g} for a, s, g in
+            [("plum", 0, 10), ("plum", 1, 12), ("plum", 2, 14), ("rft", 0, 4), ("rft", 1, 5), ("rft", 2, 6),
+             ("rft", 3, 1)]]
+    c = next(c for c in rx.contrasts(recs, "gain") if c["claim"] == "PLUM > RFT")
+    assert c["seeds"] == [0, 1, 2] and c["diffs"] == [6, 7, 8] and c["verdict"].startswith("reproduces")
+    assert rx.ms([10, 12, 14]) == "12.0 ± 2.0"
+
+
+FAKE_PLUM = r"""#!/usr/bin/env bash
+# records its flags, then writes what a finished run_plum.sh leaves (summary.jsonl with every round)
+out=""; rounds=3; seed=0
+while [[ $# -gt 0 ]]; do case "$1" in --out) out=$2; shift 2;; --rounds) rounds=$2; shift 2;;
+  --seed) seed=$2; shift 2;; *) shift;; esac; done
+echo "$out" >> "$CALLS"
+[[ $out == *fail* ]] && exit 3
+[[ -f $out/tests/.done/01 ]] && echo "tests given" >> "$CALLS"
+mkdir -p "$out/tests/.done" "$out/round-0/.done"; touch "$out/tests/.done/01" "$out/round-0/.done/06" "$out/round-0/.done/06b"
+python3 - "$out" "$rounds" <<'EOF'
+import json, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+with open(out + "/summary.jsonl", "w") as f:
+    for r in range(rounds + 1):
+        f.write(json.dumps({"round": r, "pass@1": 0.5 + 0.05 * r, "pass@1_eval2": 0.3 + 0.01 * r,
+                            "kept_tests": 200, "tasks_with_tests": 100, "tasks_validated": 100,
+                            "train_steps": 10 if r else None, "samples_passing": 0.4 if r else None}) + "\n")
+EOF
+"""
+
+
+def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "run_plum.sh").write_text(FAKE_PLUM)
+    (repo / "toyworld.py").write_text("import sys\nsys.exit(0)\n")
+    toy = tmp_path / "toy"
+    toy.mkdir()
+    (toy / "heldout_long_tests.jsonl").write_text("")
+    monkeypatch.setattr(rx, "REPO", str(repo))
+    monkeypatch.setattr(rx, "test_accuracy", lambda d, refs: 0.75)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("CALLS", str(calls))
+    out = tmp_path / "exp"
+    argv = ["--arms", "plum,rft,offline", "--seeds", "0,1", "--rounds", "2", "--jobs", "2", "--out", str(out),
+            "--toy_dir", str(toy)]
+    # plum seed 0 finished before: skipped; its tests are copied into rft seed 0 before that starts
+    done = out / "plum" / "seed-0"
+    (done / "tests" / ".done").mkdir(parents=True)
+    (done / "tests" / ".done" / "01").write_text("x")
+    (done / "tests" / "tests.jsonl").write_text("{}\n")
+    (done / "round-0" / ".done").mkdir(parents=True)
+    for m in ("06", "06b"):
+        (done / "round-0" / ".done" / m).write_text("x")
+    _write(done / "summary.jsonl", [{"round": r, "pass@1": 0.5, "pass@1_eval2": 0.3, "kept_tests": 200,
+                                     "tasks_with_tests": 100, "tasks_validated": 100} for r in range(3)])
+    assert rx.main(argv) == 0
+    ran = calls.read_text().split("\n")
+    assert str(done) not in ran
+    assert sorted(x for x in ran if x.startswith("/")) == sorted(
+        str(out / a / f"seed-{s}") for a, s in [("plum", 1), ("rft", 0), ("rft", 1), ("offline", 0), ("offline", 1)])
+    assert (out / "rft" / "seed-0" / "tests" / "tests.jsonl").read_text() == "{}\n"
+    # a second run has nothing to do
+    calls.write_text("")
+    assert rx.main(argv) == 0
+    assert calls.read_text() == ""
+    recs = [r for r in _read(out / "experiments.jsonl") if r["kind"] == "run"]
+    assert len(recs) == 6
+    off = next(r for r in recs if r["arm"] == "offline")
+    assert len(off["pass@1"]) == 2 and "--num_samples" in off["flags"] and "16" in off["flags"]
+    assert "6 of 6 runs finished" in (out / "experiments.md").read_text()
+    for png in ("pass_by_round.png", "gain_vs_n.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    # a failing run is reported (exit 1) and the table says partial
+    bad = ["--arms", "plum", "--seeds", "0", "--out", str(tmp_path / "fail"), "--toy_dir", str(toy)]
+    assert rx.main(bad) == 1
+    assert "0 of 1 runs finished (PARTIAL)" in (tmp_path / "fail" / "experiments.md").read_text()
