@@ -71,12 +71,10 @@ import textwrap
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, mbpp_entry_point,
-                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser,
-                    tests_prompt, write_args)
+from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, fenced_blocks,
+                    mbpp_entry_point, parses, read_json_records, read_jsonl, resolve_shard, run_stage, select_shard,
+                    shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
-REPO = os.path.dirname(os.path.abspath(__file__))
-SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
 
 
@@ -143,7 +141,7 @@ def parse_args(argv=None):
 
 
 def _default_path(*parts):
-    p = os.path.join(SHARED_DATA, *parts)
+    p = shared_data(*parts)
     return p if os.path.exists(p) else None
 
 
@@ -203,9 +201,6 @@ def load_instructions(args):
 # ----------------------------------------------------------------------------------------------------------------
 # parsing
 
-_FENCED = re.compile(r"^[ \t]*```[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
-
-
 def _assert_candidates(text):
     """Assert statements (source text) in one block of text, in order."""
     try:
@@ -221,24 +216,16 @@ def _assert_candidates(text):
         if lines[i].lstrip().startswith("assert"):
             stmt = lines[i].strip()
             j = i + 1
-            while not _parses(stmt) and j < len(lines) and j - i < 20:
+            while not parses(stmt) and j < len(lines) and j - i < 20:
                 stmt += "\n" + lines[j]
                 j += 1
-            if not _parses(stmt):
+            if not parses(stmt):
                 stmt, j = lines[i].strip(), i + 1  # never closes: count it once as written, it fails the syntax check
             out.append(stmt)
             i = j
         else:
             i += 1
     return out
-
-
-def _parses(code):
-    try:
-        ast.parse(code)
-        return True
-    except (SyntaxError, ValueError):
-        return False
 
 
 def _calls(node, name):
@@ -257,7 +244,7 @@ def parse_tests(completion, entry_point):
     With no entry point known, a test must call something.
     """
     text = completion.rsplit("</think>", 1)[-1]
-    blocks = [m.group(1) for m in _FENCED.finditer(text)] or [text]
+    blocks = [body for _, body in fenced_blocks(text)] or [text]
     found = [c for b in blocks for c in _assert_candidates(textwrap.dedent(b))]
     _, name = entry_names(entry_point)
     tests, seen = [], set()
@@ -418,7 +405,7 @@ def main(argv=None):
         return corrupt_main(args)
     shard_id, num_shards = resolve_shard(args)
     out = shard_path(args.output, shard_id, num_shards)
-    skip_path = (out[: -len(".jsonl")] if out.endswith(".jsonl") else out) + ".skipped.jsonl"
+    skip_path = stem(out) + ".skipped.jsonl"
     write_args(out, args, shard_id=shard_id, num_shards=num_shards)
     template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
 

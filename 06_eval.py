@@ -107,20 +107,18 @@ Writes, under --output_dir:
 """
 
 import collections
+import functools
 import hashlib
 import json
-import math
 import os
 import pickle
 import sys
 
-from common import (InputError, JsonlWriter, add_shard_args, atomic_write_json, die, done_keys, expand_inputs,
-                    mbpp_entry_point, read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path,
-                    stage_parser, write_args)
+from common import (InputError, JsonlWriter, Request, add_shard_args, atomic_write_json, die, done_keys,
+                    expand_inputs, mbpp_entry_point, program_of, read_json_records, read_jsonl, resolve_shard,
+                    run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser, write_args)
 from sandbox import evalplus_compare
 
-REPO = os.path.dirname(os.path.abspath(__file__))
-SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 
 # EvalPlus's defaults (evalplus/config.py): a test may take 4x the reference's time, and never less than 1 s
 EVALPLUS_MIN_TIME_LIMIT = 1.0
@@ -193,11 +191,7 @@ def mean_pass_at_k(counts, ks):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# benchmarks: each loader returns {task_id: problem}; a problem carries what judging and prompting need
-
-
-def _default_path(rel):
-    return os.path.join(SHARED_DATA, rel)
+# loaders: load(data_path, release) -> {task_id: problem}; a problem carries what its request and job need
 
 
 # Where each benchmark's rows were read from in this process ({name: {"files": [paths]} or {"hub": id}}), so that
@@ -250,8 +244,8 @@ HUB_DATASETS = {
 def _records(name, data_path, rel):
     if data_path:
         return _load_records(data_path, name, f"the {rel} file of ../shared/data has this shape", name)
-    if os.path.exists(_default_path(rel)):
-        return _load_records(_default_path(rel), name, "", name)
+    if os.path.exists(shared_data(rel)):
+        return _load_records(shared_data(rel), name, "", name)
     return _fetch_public(name, rel)
 
 
@@ -265,7 +259,7 @@ def mbpp_task_id(tid):
     return f"Mbpp/{int(s)}"
 
 
-def load_humaneval(data_path):
+def load_humaneval(data_path, release=None):
     if data_path:
         rows = _load_records(data_path, "HumanEval", "HumanEval.jsonl.gz of openai/human-eval", "humaneval")
     else:
@@ -277,7 +271,12 @@ def load_humaneval(data_path):
                                text=r["prompt"], test=r["test"], setup=r["prompt"]) for r in rows}
 
 
-def load_mbpp(data_path):
+def mbpp_code_prompt(text, tests):
+    """EvalPlus's MBPP prompt: the text and its first test in a docstring (MBPP+'s `prompt` field is this)."""
+    return f'"""\n{text}\n{tests[0]}\n"""\n'
+
+
+def load_mbpp(data_path, release=None):
     probs = {}
     for r in _records("mbpp", data_path, "mbpp/mbpp.jsonl"):
         if not 11 <= int(r["task_id"]) <= 510:  # the test split; 1-10 are few-shot, 511-974 validation/train
@@ -285,11 +284,11 @@ def load_mbpp(data_path):
         tid = mbpp_task_id(r["task_id"])
         probs[tid] = dict(task_id=tid, prefix="", entry_point=mbpp_entry_point(r["code"], r["test_list"][0]),
                           reference=r["code"], text=r["text"], tests=list(r["test_list"]),
-                          setup=r.get("test_setup_code") or "")
+                          setup=r.get("test_setup_code") or "", code_prompt=mbpp_code_prompt(r["text"], r["test_list"]))
     return probs
 
 
-def load_mbpp_sanitized(data_path):
+def load_mbpp_sanitized(data_path, release=None):
     probs = {}
     for r in _records("mbpp_sanitized", data_path, "mbpp/sanitized-mbpp.json"):
         if not 11 <= int(r["task_id"]) <= 510:
@@ -298,16 +297,18 @@ def load_mbpp_sanitized(data_path):
         text = r.get("prompt") or r.get("text")  # the hub copy names the field "prompt" as the JSON does
         probs[tid] = dict(task_id=tid, prefix="", entry_point=mbpp_entry_point(r["code"], r["test_list"][0]),
                           reference=r["code"], text=text, tests=list(r["test_list"]),
-                          setup="\n".join(r.get("test_imports") or []))
+                          setup="\n".join(r.get("test_imports") or []), code_prompt=mbpp_code_prompt(text, r["test_list"]))
     return probs
 
 
-def load_humaneval_plus(data_path):
+def load_humaneval_plus(data_path, release=None):
     rows = _records("humaneval_plus", data_path, "evalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
+    if any("mini" in os.path.basename(f).lower() for f in SOURCES["humaneval_plus"].get("files", [])):
+        SOURCES["humaneval_plus"]["dataset"] = "HumanEval+ Mini"   # EvalPlus's reduced plus inputs (--mini)
     return {r["task_id"]: _plus_problem(r, r["base_input"], r["plus_input"], "humaneval") for r in rows}
 
 
-def load_mbpp_plus(data_path):
+def load_mbpp_plus(data_path, release=None):
     rows = _records("mbpp_plus", data_path, "evalplus/MbppPlus-v0.2.0.jsonl.gz")
     probs = {}
     for r in rows:
@@ -482,9 +483,9 @@ def decode_lcb_tests(raw, where):
 
 def _lcb_rows(data_path, release):
     """(rows, release label) from --data_path, ../shared/data's copy, or the hub."""
-    if data_path is None and os.path.exists(_default_path("livecodebench/lcb_release_v1_public_tests.jsonl")) \
+    if data_path is None and os.path.exists(shared_data("livecodebench/lcb_release_v1_public_tests.jsonl")) \
             and release in (None, "release_v1"):
-        data_path = _default_path("livecodebench/lcb_release_v1_public_tests.jsonl")
+        data_path = shared_data("livecodebench/lcb_release_v1_public_tests.jsonl")
     if data_path is not None:
         files, label = lcb_source(data_path, release)
         SOURCES["livecodebench"] = {"files": files}
@@ -502,8 +503,8 @@ def _lcb_rows(data_path, release):
 
 
 def load_livecodebench(data_path, release=None):
-    """LiveCodeBench problems, each judged on its public and private tests. Returns (problems, info) where info
-    says the release and whether the rows carried private tests."""
+    """LiveCodeBench problems, each judged on its public and private tests. Where they came from, the release
+    and whether the rows carried private tests go into SOURCES["livecodebench"] (results.json's data)."""
     rows, label = _lcb_rows(data_path, release)
     probs, without_private = {}, 0
     for r in rows:
@@ -539,12 +540,13 @@ def load_livecodebench(data_path, release=None):
              "LiveCodeBench numbers" if without_private == len(rows) else
              "public + private" if not without_private else
              f"public + private ({without_private} of {len(rows)} problems without private tests)")
-    return probs, {"release": label, "tests": tests}
+    SOURCES["livecodebench"].update(release=label, tests=tests)
+    return probs
 
 
 # ---- LeetCodeDataset (newfacade/LeetCodeDataset): v0.2.0 keeps question_id/difficulty in `meta`; v0.3.x has
 # them at top level with tags, starter_code and estimated_date.
-def load_leetcode(data_path):
+def load_leetcode(data_path, release=None):
     probs = {}
     for r in _records("leetcode", data_path, "leetcodedataset/LeetCodeDataset-v0.2.0-test.jsonl.gz"):
         meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
@@ -556,7 +558,7 @@ def load_leetcode(data_path):
     return probs
 
 
-def load_jsonl_benchmark(data_path):
+def load_jsonl_benchmark(data_path, release=None):
     if not data_path:
         raise InputError("--benchmark jsonl needs --data_path T.jsonl (a tests.jsonl-shaped file: task_id, "
                          "instruction, entry_point, tests, setup)")
@@ -568,24 +570,10 @@ def load_jsonl_benchmark(data_path):
                                  f"give it a non-empty list of assert snippets")
             probs[str(r["task_id"])] = dict(task_id=str(r["task_id"]), prefix="", entry_point=r.get("entry_point"),
                                             reference=r.get("reference"), text=r["instruction"],
-                                            tests=r["tests"], setup=r.get("setup") or "")
+                                            instruction=r["instruction"], tests=r["tests"],
+                                            setup=r.get("setup") or "")
     return probs
 
-
-BENCHMARKS = {
-    # name: (loader, the dataset's name in results.json, default per-test timeout in seconds)
-    "humaneval": (load_humaneval, "HumanEval", 3.0),
-    "humaneval_plus": (load_humaneval_plus, "HumanEval+", None),   # "HumanEval+ Mini" for the -Mini file
-    # MBPP: 10 s per test, not 3, because task 123's own reference needs about 5 s on a shared 2-core machine
-    "mbpp": (load_mbpp, "MBPP test split (task ids 11-510)", 10.0),
-    "mbpp_sanitized": (load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510)", 10.0),
-    "mbpp_plus": (load_mbpp_plus, "MBPP+", None),
-    "livecodebench": (load_livecodebench, "LiveCodeBench", 6.0),
-    # LeetCodeDataset: 3 s, or more where the problem's own reference needs it (leetcode_time_limits)
-    "leetcode": (load_leetcode, "LeetCodeDataset", 3.0),
-    "jsonl": (load_jsonl_benchmark, "custom tests.jsonl", 3.0),
-}
-DATED = {"livecodebench": "contest_date", "leetcode": "estimated_date"}   # what --start_date/--end_date filter on
 
 # Published files this project has checked (../shared/data/README.md): a file with one of these digests is that
 # release whatever it is called; any other file is named by its file name, else "unknown".
@@ -646,36 +634,33 @@ def benchmark_data(name, data_path=None, release=None, start_date=None, end_date
     """(problems, data): the benchmark's problems in the date window, and `data`, the description of what is
     scored that results.json carries (dataset, release and where it was read from, problem counts, window, files
     with their sha256, tests used). `data["version"]` is its one-line form."""
-    if name not in BENCHMARKS:
-        raise InputError(f"--benchmark {name!r} is unknown; choose one of {', '.join(BENCHMARKS)}")
+    row = benchmark(name)
+    dataset, dated = row.dataset, row.dated
     window = parse_window(start_date, end_date)
-    if release is not None and name != "livecodebench":
-        raise InputError(f"--release is LiveCodeBench's; --benchmark {name} takes its release from --data_path")
-    if any(window) and name not in DATED:
-        raise InputError(f"--start_date/--end_date filter LiveCodeBench (contest_date) and LeetCodeDataset "
-                         f"(estimated_date); --benchmark {name} has no dates")
+    if release is not None and not row.releases:
+        raise InputError(f"--release picks LiveCodeBench's releases; --benchmark {name} takes its release from "
+                         f"--data_path")
+    if any(window) and not dated:
+        dated_names = ", ".join(f"{n} ({r.dated})" for n, r in BENCHMARKS.items() if r.dated)
+        raise InputError(f"--start_date/--end_date filter {dated_names}; --benchmark {name} has no dates")
     SOURCES.pop(name, None)
-    loader, dataset, _ = BENCHMARKS[name]
-    extra = {}
-    if name == "livecodebench":
-        probs, extra = loader(data_path, release)
-    else:
-        probs = loader(data_path)
+    probs = row.load(data_path, release)
     n_data = len(probs)
     if any(window):
         undated = [t for t, p in probs.items() if not p.get("date")]
         if undated:
             raise InputError(f"--start_date/--end_date: {len(undated)} problem(s) of this file have no "
-                             f"{DATED[name]} (e.g. {undated[0]!r}); LeetCodeDataset has it from v0.3.0 on: pass "
+                             f"{dated} (e.g. {undated[0]!r}); LeetCodeDataset has it from v0.3.0 on: pass "
                              f"such a file, or drop the window")
         probs = {t: p for t, p in probs.items() if in_window(p["date"], window)}
         if not probs:
-            raise InputError(f"no problem of the data has its {DATED[name]} in {start_date or '...'}.."
+            raise InputError(f"no problem of the data has its {dated} in {start_date or '...'}.."
                              f"{end_date or '...'}; widen the window")
     src = SOURCES.get(name, {})
     files = [{"path": f, "sha256": sha256_file(f)} for f in src.get("files", [])]
+    extra = {k: src[k] for k in ("release", "tests") if k in src}   # a loader that knows its release says it
     release_label, release_from = extra.get("release"), "the data's shards or file name"
-    if name != "livecodebench":
+    if "release" not in extra:
         release_label, release_from = None, None
         if len(files) == 1 and files[0]["sha256"] in PUBLISHED:
             release_label, release_from = PUBLISHED[files[0]["sha256"]], "sha256 of a published file"
@@ -683,15 +668,14 @@ def benchmark_data(name, data_path=None, release=None, start_date=None, end_date
             release_label, release_from = _release_from_name(files[0]["path"]), "file name"
         elif src.get("hub"):
             release_label, release_from = src["hub"], "hub"
-    if name == "humaneval_plus" and any("mini" in os.path.basename(f["path"]).lower() for f in files):
-        dataset = "HumanEval+ Mini"   # EvalPlus's reduced plus inputs (--mini)
+    dataset = src.get("dataset", dataset)   # a loader that tells its data apart by file says which it read
     data = {"dataset": dataset, "release": release_label or "unknown", "release_from": release_from,
             "problems": len(probs), "problems_in_data": n_data,
-            "window": ({"field": DATED[name], "start": start_date, "end": end_date} if any(window) else None),
+            "window": ({"field": dated, "start": start_date, "end": end_date} if any(window) else None),
             "files": files, "hub": src.get("hub")}
     if "tests" in extra:
         data["tests"] = extra["tests"]
-    if name in DATED:
+    if dated:
         data["kept"] = list(probs)
     if len(files) == 1:
         digest = files[0]["sha256"][:12]
@@ -702,7 +686,7 @@ def benchmark_data(name, data_path=None, release=None, start_date=None, end_date
         digest = None
     parts = [f"{len(probs)} problems"]
     if any(window):
-        parts.append(f"{DATED[name]} {start_date or '...'}..{end_date or '...'}")
+        parts.append(f"{dated} {start_date or '...'}..{end_date or '...'}")
     if "tests" in extra and extra["tests"].startswith("public only"):
         parts.append("public tests only")
     data["version"] = (f"{dataset} {data['release']} ({', '.join(parts)}"
@@ -731,17 +715,47 @@ LCB_INT_MAX_STR_DIGITS = 50_000
 OUTPUT_MARGIN = 1 << 20
 
 
-def lcb_job(prob, program, timeout):
+def check_job(prob, program, timeout, expected=None, limits=None):
+    """human-eval's way (HumanEval, LeetCodeDataset): the prompt's code as trusted setup, the program, then the
+    problem's `test` and `check(entry_point)`."""
+    return dict(kind="check", program=program, test=prob["test"], entry_point=prob["entry_point"],
+                setup=prob.get("setup", ""), timeout=timeout)
+
+
+def assert_job(prob, program, timeout, expected=None, limits=None):
+    """MBPP's way (and a tests.jsonl's): the setup code, then each assert; a task whose tests are all
+    {"input", "output"} cases runs as a stdin/stdout program."""
+    if all(isinstance(t, dict) for t in prob["tests"]):
+        return dict(kind="stdio", program=program, tests=prob["tests"], timeout=timeout)
+    return dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"],
+                entry_point=prob["entry_point"], timeout=timeout)
+
+
+def evalplus_job(prob, program, timeout, expected=None, limits=None):
+    """EvalPlus's way (HumanEval+, MBPP+): the entry point called on base + plus inputs, each output compared with
+    the reference's (`expected`: reference_outputs of the task) under the task's atol and special oracles; `limits`
+    are evalplus_time_limits of the reference's per-input times."""
+    nb = len(prob["base_input"])
+    # EvalPlus gives base and plus runs min(60, sum of their limits) + 1 s each; the sandbox takes one per-test
+    # limit, so each input gets the largest of the task's limits
+    return dict(kind="call", program=program, entry_point=prob["entry_point"],
+                inputs=prob["base_input"] + prob["plus_input"], expected=expected["outputs"], atol=prob["atol"],
+                compare=prob["compare"], timeout=max(limits),
+                program_timeout=min(60.0, sum(limits[:nb])) + min(60.0, sum(limits[nb:])) + 2.0)
+
+
+def lcb_job(prob, program, timeout, expected=None, limits=None):
     """The sandbox job judging `program` on a LiveCodeBench problem as lcb_runner/evaluation/testing_util.py does:
     the harness's import header before the program; stdin problems (kind "stdio", run as __main__) graded on
     stdout whatever the exit status, a raised exception being an error; functional problems (kind "call") on
     Solution().<func_name> when the code contains `class Solution` (one instance for every test), else the
     top-level function <func_name>, a returned tuple compared as a list with == (compare "lcb"). A test may take
     `timeout` s, the program (timeout + 1) x tests + 5 s in all, as LiveCodeBench's outer limit."""
+    timeout = 6.0 if timeout is None else timeout
     n = len(prob["expected"]) if prob.get("func_name") else len(prob["lcb_tests"])
     job = dict(program=LCB_IMPORTS + program, int_max_str_digits=LCB_INT_MAX_STR_DIGITS,
                max_output_bytes=max(4 << 20, 2 * prob["max_output"] + OUTPUT_MARGIN),
-               program_timeout=(timeout + 1) * n + 5)
+               program_timeout=(timeout + 1) * n + 5, timeout=timeout)
     if prob.get("func_name"):
         # LiveCodeBench's own test is textual ("class Solution" in code), so is ours
         entry = f"Solution().{prob['func_name']}" if "class Solution" in program else prob["func_name"]
@@ -753,35 +767,12 @@ def lcb_job(prob, program, timeout):
 
 
 def build_job(bench, prob, program, timeout, expected=None, limits=None):
-    """The sandbox job that judges `program` on `prob` the way `bench`'s official harness does. HumanEval+ / MBPP+
-    need `expected` (reference_outputs of the task) and `limits` (evalplus_time_limits of its reference times)."""
-    if bench in ("humaneval", "leetcode"):
-        job = dict(kind="check", program=program, test=prob["test"], entry_point=prob["entry_point"],
-                   setup=prob.get("setup", ""))
-    elif bench in ("mbpp", "mbpp_sanitized"):
-        job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"],
-                   entry_point=prob["entry_point"])
-    elif bench == "jsonl":
-        if all(isinstance(t, dict) for t in prob["tests"]):
-            job = dict(kind="stdio", program=program, tests=prob["tests"])
-        else:
-            job = dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"],
-                       entry_point=prob["entry_point"])
-    elif bench in ("humaneval_plus", "mbpp_plus"):
-        inputs = prob["base_input"] + prob["plus_input"]
-        nb = len(prob["base_input"])
-        # EvalPlus gives base and plus runs min(60, sum of their limits) + 1 s each; the sandbox takes one
-        # per-test limit, so each input gets the largest of the task's limits
-        job = dict(kind="call", program=program, entry_point=prob["entry_point"], inputs=inputs,
-                   expected=expected["outputs"], atol=prob["atol"], compare=prob["compare"], timeout=max(limits),
-                   program_timeout=min(60.0, sum(limits[:nb])) + min(60.0, sum(limits[nb:])) + 2.0)
-        return job
-    elif bench == "livecodebench":
-        job = lcb_job(prob, program, timeout if timeout is not None else 6.0)
-    else:
-        raise InputError(f"--benchmark {bench!r} is unknown")
-    if timeout is not None:
-        job["timeout"] = timeout
+    """The sandbox job that judges `program` on `prob` the way `bench`'s official harness does (its row's job).
+    HumanEval+ / MBPP+ need `expected` (reference_outputs of the task) and `limits` (evalplus_time_limits of its
+    reference times)."""
+    job = benchmark(bench).job(prob, program, timeout, expected, limits)
+    if job.get("timeout") is None:   # the sandbox's default per-test limit
+        job.pop("timeout", None)
     return job
 
 
@@ -791,7 +782,7 @@ def execution_record(task_id, sample_id, res, plus_prob=None):
     rec = dict(task_id=task_id, sample_id=sample_id, status=res["status"], passed=bool(res["passed"]),
                tests_passed=res["tests_passed"], tests_total=res["tests_total"], test_status=res["test_status"],
                error=res["error"], seconds=res["seconds"])
-    if plus_prob is not None:
+    if plus_prob is not None and "base_input" in plus_prob:
         n_base = len(plus_prob["base_input"])
         ts = res["test_status"]
         rec["base_passed"] = len(ts) >= n_base and all(s == "passed" for s in ts[:n_base])
@@ -876,18 +867,11 @@ def reference_time_limits(ref_times, min_limit, factor):
 # ----------------------------------------------------------------------------------------------------------------
 # the programs' environment: what a benchmark's programs import must import inside the sandbox
 
-BENCHMARK_MODULES = {
-    "humaneval_plus": ("numpy",),            # EvalPlus's environment; references and tests use it
-    "mbpp_plus": ("numpy",),
-    "livecodebench": ("numpy", "sortedcontainers"),   # LiveCodeBench's grader imports numpy; solutions use both
-    "leetcode": ("sortedcontainers",),        # LeetCodeDataset v0.3's prompt prelude imports it
-}
-
 def sandbox_environment(sandbox, bench):
     """{"python": version, module: version} as a program of `bench` sees them inside the sandbox; InputError naming
     each module that does not import there (every program using it would fail for that reason alone)."""
     try:
-        return sandbox.environment(BENCHMARK_MODULES.get(bench, ()))
+        return sandbox.environment(benchmark(bench).modules)
     except RuntimeError as e:   # a module missing, or no Python program runs at all
         raise InputError(f"--benchmark {bench}: {e}; its programs need them: pip install -r requirements.txt into "
                          f"the Python that runs 06_eval.py (see the sandbox section of the README)") from None
@@ -902,16 +886,14 @@ def read_samples(pattern, bench, probs):
     file and line of a bad record."""
     seen = set()
     counter = collections.Counter()
+    normalise = benchmark(bench).task_id
     for path in expand_inputs(pattern):
         for nth, rec in enumerate(read_jsonl(path, required=("task_id",)), 1):
             where = _Where(path, nth)
-            tid = rec["task_id"]
-            if bench in ("mbpp", "mbpp_sanitized", "mbpp_plus"):
-                try:
-                    tid = mbpp_task_id(tid)
-                except InputError as e:
-                    raise InputError(f"{where}: {e}") from None
-            tid = str(tid)
+            try:
+                tid = str(normalise(rec["task_id"]))
+            except InputError as e:
+                raise InputError(f"{where}: {e}") from None
             if tid not in probs:
                 raise InputError(f"{where}: task_id {rec['task_id']!r} is not a task of --benchmark {bench}; "
                                  f"check --benchmark (and --data_path) or drop the line")
@@ -954,57 +936,95 @@ class _Where:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# generation (--model): each benchmark's customary prompt
+# requests (--model): what each benchmark's own harness asks a model, as a common.Request (text, chat wrapping,
+# system message, stop strings, how the answer becomes the program). chat: the model is prompted through its chat
+# template (--chat, resolved against the tokenizer).
 
 
-def prompt_for(bench, prob, chat):
-    """(text for the model, mode, stop strings, system message or None). mode "complete": a base model continues a
-    code prompt and the program is that prompt + the completion, cut at the stop strings; "instruct": the model
-    answers a request (wrapped in the chat template when the tokenizer has one, after the system message) and the
-    program is the code extracted from it."""
-    if bench in ("humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus"):
-        if bench in ("mbpp", "mbpp_sanitized"):
-            # EvalPlus's MBPP prompt: the text and its first test in a docstring (MBPP+'s `prompt` field is this)
-            code_prompt = f'"""\n{prob["text"]}\n{prob["tests"][0]}\n"""\n'
-        else:
-            code_prompt = prob["code_prompt"]
-        if not chat:
-            return code_prompt, "complete", COMPLETION_STOPS, None
-        return f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", "instruct", (), None
-    if bench == "livecodebench":
-        if prob["starter_code"]:
-            fmt = f"### Format: {LCB_FORMAT_STARTER}\n```python\n{prob['starter_code']}\n```\n\n"
-        else:
-            fmt = f"### Format: {LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n"
-        text = f"### Question:\n{prob['text']}\n\n{fmt}### Answer: (use the provided format with backticks)\n\n"
-        return text, "instruct", LCB_STOP, LCB_SYSTEM
-    if bench == "leetcode":
-        return prob["text"], "instruct", (), None  # LeetCodeDataset's query: the problem and its starter code
-    if bench == "jsonl":
-        # the prompt 02 samples with (its default --example_tests 1), so a held-out task is asked exactly as a
-        # training one: the first test shown, as MBPP shows its first test
-        from common import base_stop, solution_prompt
-        text = solution_prompt(prob["text"], prob["entry_point"], tests=prob["tests"][:1], chat=chat,
-                               stdin=all(isinstance(t, dict) for t in prob["tests"]))
-        return (text, "instruct", (), None) if chat else (text, "complete", base_stop(prob["tests"]), None)
-    raise InputError(f"--benchmark {bench!r} is unknown")
+def evalplus_request(prob, chat):
+    """HumanEval(+), MBPP(+) as EvalPlus asks: a base model continues the code prompt (program = prompt +
+    completion, cut at the Codex stops); a chat model gets EvalPlus's instruction and the prompt in a fence, and the
+    program is the code extracted from its answer."""
+    code_prompt = prob["code_prompt"]
+    if not chat:
+        return Request(code_prompt, False, None, COMPLETION_STOPS, code_prompt)
+    return Request(f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", True, None, (), None)
 
 
-def model_prompt(be, text, system, chat_flag_value, mode):
-    """The exact prompt string: a code prompt as is; a request in the chat template (after `system` when given;
-    a template that refuses a system turn gets it at the top of the user turn); without a chat template, the
-    request as plain text, after `system`."""
-    if mode == "complete":
-        return be.build_prompt(text, chat=False)
-    use_chat = be.chat if chat_flag_value is None else chat_flag_value
-    if system is None or not use_chat:
-        return be.build_prompt(text if system is None else f"{system}\n\n{text}", chat=chat_flag_value)
-    try:
-        return be.tokenizer.apply_chat_template([{"role": "system", "content": system},
-                                                 {"role": "user", "content": text}],
-                                                tokenize=False, add_generation_prompt=True)
-    except Exception:   # e.g. Gemma's template: "System role not supported"
-        return be.build_prompt(f"{system}\n\n{text}", chat=chat_flag_value)
+def lcb_request(prob, chat):
+    """LiveCodeBench's generic chat prompt: its system message, the question, the format section (the starter code,
+    or a stdin program) and the answer cue; stops at "###"."""
+    if prob["starter_code"]:
+        fmt = f"### Format: {LCB_FORMAT_STARTER}\n```python\n{prob['starter_code']}\n```\n\n"
+    else:
+        fmt = f"### Format: {LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n"
+    text = f"### Question:\n{prob['text']}\n\n{fmt}### Answer: (use the provided format with backticks)\n\n"
+    return Request(text, chat, LCB_SYSTEM, LCB_STOP, None)
+
+
+def leetcode_request(prob, chat):
+    """LeetCodeDataset's query (the problem and its starter code) as the message."""
+    return Request(prob["text"], chat, None, (), None)
+
+
+def jsonl_request(prob, chat, template=None, example_tests=1):
+    """A held-out task of a tests.jsonl is asked exactly as 02_sample.py asks a training task (common.
+    solution_request, with the same --prompt_file and --example_tests), so training and evaluation cannot drift."""
+    return solution_request(prob, chat, example_tests, template)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the benchmarks: one row each, plain functions and constants. Adding a benchmark is a loader, a request and a job
+# function (or reuse of one) and its row here; nothing else in this file names a benchmark.
+
+Benchmark = collections.namedtuple("Benchmark", [
+    "load",        # (data_path, release) -> {task_id: problem}
+    "dataset",     # its name in results.json
+    "timeout",     # default seconds per test (None: EvalPlus's per-input limits from the reference's times)
+    "request",     # (problem, chat) -> common.Request: what a model is asked (--model)
+    "job",         # (problem, program, timeout, expected, limits) -> the sandbox job that judges it
+    "reference",   # None, "outputs" (EvalPlus: the reference's outputs are the expected ones, its times the
+                   # limits) or "times" (a problem may take --time_limit_factor x the reference's time)
+    "modules",     # what its programs import: probed inside the sandbox at start-up
+    "dated",       # the field --start_date/--end_date filter on, or None
+    "releases",    # the --release names it takes, or None (the release comes from --data_path)
+    "sampling",    # defaults of the sampling flags
+    "task_id",     # a sample file's task id -> ours (MBPP's 11, "11" and "Mbpp/11" are one task)
+    "time_rule",   # results.json's time_limits, formatted with the flags and {timeout}
+], defaults=[None, (), None, None, DEFAULT_SAMPLING, str, "{timeout} s per test"])
+
+EVALPLUS_RULE = "per input max({min_time_limit}, {time_limit_factor} x the reference's time) (EvalPlus's rule)"
+BENCHMARKS = {
+    "humaneval": Benchmark(load_humaneval, "HumanEval", 3.0, evalplus_request, check_job),
+    "humaneval_plus": Benchmark(load_humaneval_plus, "HumanEval+", None, evalplus_request, evalplus_job,
+                                reference="outputs", modules=("numpy",), time_rule=EVALPLUS_RULE),
+    # MBPP: 10 s per test, not 3, because task 123's own reference needs about 5 s on a shared 2-core machine
+    "mbpp": Benchmark(load_mbpp, "MBPP test split (task ids 11-510)", 10.0, evalplus_request, assert_job,
+                      task_id=mbpp_task_id),
+    "mbpp_sanitized": Benchmark(load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510)", 10.0,
+                                evalplus_request, assert_job, task_id=mbpp_task_id),
+    "mbpp_plus": Benchmark(load_mbpp_plus, "MBPP+", None, evalplus_request, evalplus_job, reference="outputs",
+                           modules=("numpy",), task_id=mbpp_task_id, time_rule=EVALPLUS_RULE),
+    # LiveCodeBench's grader imports numpy; its solutions use sortedcontainers too
+    "livecodebench": Benchmark(load_livecodebench, "LiveCodeBench", 6.0, lcb_request, lcb_job,
+                               modules=("numpy", "sortedcontainers"), dated="contest_date",
+                               releases=(*LCB_RELEASES, "release_latest"), sampling=LCB_SAMPLING,
+                               time_rule="{timeout} s per test, (timeout + 1) x tests + 5 s per program "
+                                         "(LiveCodeBench's limits)"),
+    # LeetCodeDataset: 3 s, or more where the problem's own reference needs it (reference_time_limits)
+    "leetcode": Benchmark(load_leetcode, "LeetCodeDataset", 3.0, leetcode_request, check_job, reference="times",
+                          modules=("sortedcontainers",), dated="estimated_date",   # v0.3's prelude imports it
+                          time_rule="per problem max({timeout}, {time_limit_factor} x the reference's time for "
+                                    "the whole check) (EvalPlus's rule)"),
+    "jsonl": Benchmark(load_jsonl_benchmark, "custom tests.jsonl", 3.0, jsonl_request, assert_job),
+}
+
+
+def benchmark(name):
+    """The row of --benchmark `name`; InputError listing the choices for an unknown one."""
+    if name not in BENCHMARKS:
+        raise InputError(f"--benchmark {name!r} is unknown; choose one of {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
 
 
 def generate_samples(args, bench, probs, samples_path, shard_id=0):
@@ -1015,8 +1035,7 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     seed, and writes only its missing samples, so a resumed run writes what an uninterrupted one does."""
     from tqdm import tqdm
 
-    from common import extract_code
-    from generation import backend_from_args, chat_flag, derive_seed
+    from generation import backend_from_args, derive_seed, render, use_chat
 
     if args.gen_chunk < 1:
         raise InputError("--gen_chunk must be at least 1")
@@ -1028,22 +1047,20 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     if not todo:
         return 0
     be = backend_from_args(args)
-    flag = chat_flag(args)
-    chat = be.chat if flag is None else flag
+    chat = use_chat(be, args)
+    request_for = benchmark(bench).request
+    if args.prompt_file or args.example_tests != 1:   # only a tests.jsonl benchmark is asked 02's way
+        template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
+        request_for = functools.partial(request_for, template=template, example_tests=args.example_tests)
     temperature = args.temperature
     written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
             tqdm(total=sum(len(chunks[c]) for c in todo), desc=f"generate {bench}", file=sys.stderr) as bar:
         for c in todo:
             chunk = chunks[c]
-            texts, modes, stops, prompts = [], [], [], []
-            for t in chunk:
-                text, mode, stop, system = prompt_for(bench, probs[t], chat)
-                texts.append(text)
-                modes.append(mode)
-                stops.append(stop)
-                # a code prompt is continued as is; only requests are wrapped in the chat template
-                prompts.append(model_prompt(be, text, system, flag, mode))
+            requests = [request_for(probs[t], chat) for t in chunk]
+            prompts = [render(be, r) for r in requests]
+            stops = [tuple(r.stop) for r in requests]
             # a prompt longer than the context gets no generation but an empty sample, which fails: dropping the
             # task instead would raise pass@k on exactly the hardest (longest) problems
             fits = [be.fits(p, args.max_new_tokens) for p in prompts]
@@ -1055,18 +1072,15 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
                 if not idx:
                     continue
                 res = be.generate([prompts[i] for i in idx], n=args.n_samples, max_new_tokens=args.max_new_tokens,
-                                  temperature=temperature, top_p=args.top_p, stop=stop,
+                                  temperature=temperature, top_p=args.top_p, stop=list(stop),
                                   seed=derive_seed(args.seed, shard_id, c, group))
                 for i, r in zip(idx, res):
                     outs[i] = r
-            for t, text, mode, prompt, comps in zip(chunk, texts, modes, prompts, outs):
+            for t, req, prompt, comps in zip(chunk, requests, prompts, outs):
                 for sid, comp in enumerate(comps):
                     if (t, sid) in done:
                         continue
-                    if mode == "complete":
-                        code = text + comp
-                    else:
-                        code = extract_code(comp, probs[t]["entry_point"])
+                    code = program_of(req, comp, probs[t]["entry_point"])
                     w.write(dict(task_id=t, sample_id=sid, prompt=prompt, completion=comp, code=code,
                                  model=args.model, round=None))
                     written += 1
@@ -1127,6 +1141,11 @@ def parse_args(argv=None):
     g.add_argument("--top_p", type=float, default=None, help="nucleus sampling (ignored when greedy; default: 0.95)")
     g.add_argument("--seed", type=int, default=0,
                    help="sampling seed; each chunk of --gen_chunk tasks is seeded from (seed, shard, chunk)")
+    g.add_argument("--prompt_file", default=None,
+                   help="--benchmark jsonl: the template 02_sample.py was given (fields {instruction}, "
+                        "{entry_point}, {tests}), so held-out tasks are asked as training ones")
+    g.add_argument("--example_tests", type=int, default=1,
+                   help="--benchmark jsonl: tests shown in the prompt, as 02_sample.py's flag")
     g.add_argument("--gen_chunk", type=int, default=32,
                    help="tasks per generate call (a kill loses at most these; keep it the same when resuming)")
     # sharding (a Slurm array): shard K takes problems i % M == K and writes *.shard-K-of-M files; --merge scores
@@ -1142,7 +1161,7 @@ def parse_args(argv=None):
 def resolve_sampling(args):
     """Fill the sampling flags left unset with the benchmark's defaults: LiveCodeBench's runner's for
     livecodebench, else ours (greedy for one sample)."""
-    defaults = LCB_SAMPLING if args.benchmark == "livecodebench" else DEFAULT_SAMPLING
+    defaults = benchmark(args.benchmark).sampling
     for key in ("n_samples", "top_p", "max_new_tokens"):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
@@ -1152,15 +1171,7 @@ def resolve_sampling(args):
 
 def time_limit_rule(bench, timeout, args):
     """How long a test may run, in words for results.json."""
-    if bench in ("humaneval_plus", "mbpp_plus"):
-        return (f"per input max({args.min_time_limit}, {args.time_limit_factor} x the reference's time) "
-                f"(EvalPlus's rule)")
-    if bench == "leetcode":
-        return (f"per problem max({timeout}, {args.time_limit_factor} x the reference's time for the whole check) "
-                f"(EvalPlus's rule)")
-    if bench == "livecodebench":
-        return f"{timeout} s per test, (timeout + 1) x tests + 5 s per program (LiveCodeBench's limits)"
-    return f"{timeout} s per test"
+    return benchmark(bench).time_rule.format(**{**vars(args), "timeout": timeout})
 
 
 def main(argv=None):
@@ -1203,7 +1214,7 @@ def score(bench, samples, exec_paths, ks, n_total):
     """pass@k and counts of `samples` [(task_id, sample_id, program, model)] from the execution records in
     `exec_paths` (n_total: the benchmark's problems, reported): every sample must have one (InputError otherwise);
     records of other samples are ignored."""
-    plus = bench in ("humaneval_plus", "mbpp_plus")
+    plus = benchmark(bench).reference == "outputs"
     n_per_task = collections.Counter(t for t, _, _, _ in samples)
     wanted = {(t, sid) for t, sid, _, _ in samples}
     correct, base_correct, statuses = collections.Counter(), collections.Counter(), collections.Counter()
@@ -1244,6 +1255,10 @@ def run(args):
     except ValueError:
         raise InputError(f"--k {args.k!r}: give a comma list of integers such as 1,10,100") from None
     bench = args.benchmark
+    row = benchmark(bench)
+    if (args.prompt_file or args.example_tests != 1) and row.request is not jsonl_request:
+        raise InputError(f"--prompt_file/--example_tests set how a tests.jsonl benchmark is asked (02_sample.py's "
+                         f"prompt); --benchmark {bench} is asked as its own harness asks")
     resolve_sampling(args)
     probs, data = benchmark_data(bench, args.data_path, release=args.release, start_date=args.start_date,
                                  end_date=args.end_date)
@@ -1252,7 +1267,7 @@ def run(args):
         print(f"warning: {data['version']}: {data['tests']}", file=sys.stderr)
     if args.limit is not None:
         probs = dict(list(probs.items())[:args.limit])
-    timeout = args.timeout if args.timeout is not None else BENCHMARKS[bench][2]
+    timeout = args.timeout if args.timeout is not None else row.timeout
     os.makedirs(args.output_dir, exist_ok=True)
     results_path = os.path.join(args.output_dir, "results.json")
     if args.merge:
@@ -1283,7 +1298,7 @@ def run(args):
 
     # work
     from sandbox import Sandbox
-    plus = bench in ("humaneval_plus", "mbpp_plus")
+    plus = row.reference == "outputs"
     with Sandbox(workers=args.workers, timeout=timeout or 3.0, memory_mb=args.memory_mb) as sb:
         isolation = sb.isolation
         environment = sandbox_environment(sb, bench)   # stops here, naming the module, when one is missing
@@ -1291,7 +1306,7 @@ def run(args):
         if plus and todo:
             expected = reference_outputs(bench, probs, sb, _cache_dir(args.cache_dir),
                                          task_ids=sorted({t for t, _, _, _ in todo}))
-        if bench == "leetcode" and todo:
+        if row.reference == "times" and todo:
             task_limits = reference_time_limits(
                 reference_times(bench, probs, sb, _cache_dir(args.cache_dir), {t for t, _, _, _ in todo}),
                 timeout, args.time_limit_factor)

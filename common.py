@@ -267,6 +267,12 @@ def write_args(output, args, **extra):
     atomic_write_json(base + ".args.json", d)
 
 
+def shared_data(*parts):
+    """A path under ../shared/data beside the repo: where the benchmark and instruction files are read from by
+    default (01's --dataset loaders, 06's benchmarks)."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared", "data", *parts)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # sharding
 
@@ -430,7 +436,7 @@ def mbpp_entry_point(code, first_test):
     return None
 
 
-def _parses(code):
+def parses(code):
     try:
         ast.parse(code)
         return True
@@ -442,7 +448,7 @@ def _defines(code, name):
     return re.search(rf"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b", code, re.M) is not None
 
 
-def _fenced_blocks(text):
+def fenced_blocks(text):
     """[(language tag, body)] of the fenced blocks in `text`; an unclosed last block (truncated output) runs to the end.
 
     A fence line is ``` or ~~~ (3 or more) at a line start, optionally indented, with an optional language tag.
@@ -471,7 +477,7 @@ def _bare_code(text):
     lines = text[m.start():].splitlines()
     for end in range(len(lines), 0, -1):
         code = "\n".join(lines[:end])
-        if _parses(code):
+        if parses(code):
             return code
     return ""
 
@@ -522,9 +528,9 @@ def extract_code(completion, entry_point=None):
         text = text.rsplit("</think>", 1)[1]
     head, name = entry_names(entry_point)
     code = None
-    blocks = _fenced_blocks(text)
+    blocks = fenced_blocks(text)
     first_fence = _FENCE.search(text)
-    if first_fence and not first_fence.group(2) and _parses(text[:first_fence.start()]) \
+    if first_fence and not first_fence.group(2) and parses(text[:first_fence.start()]) \
             and _CODE_START.search(text[:first_fence.start()]):
         code = text[:first_fence.start()]  # rule 3: the prompt opened the fence
     elif blocks:

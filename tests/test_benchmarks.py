@@ -320,7 +320,7 @@ def test_version_of_custom_or_unknown_data_is_never_a_known_release(tmp_path):
 
 
 def test_a_module_missing_in_the_sandbox_stops_the_run(tmp_path, monkeypatch):
-    monkeypatch.setitem(ev.BENCHMARK_MODULES, "humaneval", ("plum_no_such_module",))
+    monkeypatch.setitem(ev.BENCHMARKS, "humaneval", ev.BENCHMARKS["humaneval"]._replace(modules=("plum_no_such_module",)))
     samples = write_jsonl(tmp_path / "s.jsonl", [dict(task_id="HumanEval/0", completion="    return True\n")])
     with pytest.raises(ev.InputError, match=r"plum_no_such_module do not import inside the sandbox.*requirements"):
         ev.run(ev.parse_args(["--benchmark", "humaneval", "--samples", str(samples), "--output_dir",
