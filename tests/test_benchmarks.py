@@ -344,6 +344,7 @@ class ScriptedBackend:
     """The backend interface 02 and 06 use, answering every prompt with `answer` (cut at the stop strings, as a
     real backend does), and recording what it was asked."""
     max_context = None
+    last_ids = None   # no token ids: 02 records none, as for a backend that only returns text
 
     def __init__(self, answer, chat):
         self.answer, self.chat, self.calls = answer, chat, []
