@@ -471,10 +471,12 @@ def write_jsonl(path, records):
 
 
 def prompts(num_tests):
-    """The exact prompts 02/06 (solution) and 01 (tests) give a base model without a chat template."""
-    from common import solution_prompt, tests_prompt
+    """The exact prompts 02/06 (solution: common.solution_request, the one place that decides it) and 01 (tests)
+    give a base model without a chat template."""
+    from common import solution_request, tests_prompt
 
-    return (lambda instr, shown: solution_prompt(instr, ENTRY, tests=[shown], chat=False),
+    return (lambda instr, shown: solution_request({"instruction": instr, "entry_point": ENTRY, "tests": [shown]},
+                                                  chat=False).text,
             lambda instr: tests_prompt(instr, ENTRY, k=num_tests, chat=False))
 
 
