@@ -39,7 +39,9 @@ How it trains:
   trained on cut short. An end token is appended to a completion the model ended itself (02 strips it and
   records finish_reason "eos" and which token, eos_token_id; records without finish_reason count as ended and get
   the tokenizer's EOS), never to one cut at a stop string or at --max_new_tokens, so the policy is not taught to
-  stop where it did not, nor with another end token than its own; --no_eos appends none.
+  stop where it did not, nor with another end token than its own; --no_eos appends none. A completion is the
+  token ids 02 generated (completion_ids, chosen_ids, rejected_ids) where the record has them, else its text
+  tokenized; a prompt is common.encode_prompt of its text, the ids 02 prompted with.
 
 Stopping and resuming: a checkpoint is written every --save_every steps, at the end of every epoch, after the last
 step, and when SIGTERM (what Slurm sends before it kills a job) or SIGINT (Ctrl-C) arrives: the running step
@@ -184,9 +186,14 @@ def load_records(args):
     return records
 
 
-def encode_completion(tok, text, eos):
-    """Token ids of a completion, then `eos` (a token id) when it is not None."""
-    ids = tok(text, add_special_tokens=False)["input_ids"]
+def encode_completion(tok, text, eos, ids=None, ids_key="completion_ids"):
+    """Token ids of a completion, then `eos` (a token id) when it is not None. `ids`: the ids the model generated
+    (02's completion_ids), used as they are: re-tokenizing the text need not give back the sampled tokens."""
+    if ids is None:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+    elif not isinstance(ids, list) or not all(type(t) is int and 0 <= t < len(tok) for t in ids):
+        raise InputError(f"{ids_key} holds something other than token ids of this tokenizer ({len(tok)} tokens); "
+                         f"were the samples written by another model?")
     return ids + [eos] if eos is not None else ids
 
 
@@ -214,7 +221,8 @@ def tokenize(records, tok, args, counts):
         # 02's finish_reason: "eos", "stop", "length"; records written elsewhere, without it, count as ended
         ended = [rec.get(f) in (None, "eos") for f in finish_keys]
         counts["not_ended"] += ended.count(False)
-        comps = [encode_completion(tok, rec[k], end_token(tok, rec.get(e), e) if x and not args.no_eos else None)
+        comps = [encode_completion(tok, rec[k], end_token(tok, rec.get(e), e) if x and not args.no_eos else None,
+                                   rec.get(k + "_ids"), k + "_ids")
                  for k, x, e in zip(keys, ended, eos_keys)]
         room = args.max_length - max(len(c) for c in comps)
         if room < 1 or not all(comps):

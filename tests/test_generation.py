@@ -84,12 +84,13 @@ def test_completion_ends_at_eos_and_keeps_text_exactly(be):
     prompt_ids = be.encode("def f(x):\n")
     body = tok(" return x  # done\n", add_special_tokens=False)["input_ids"]
     eos, pad = be.eos_ids[0], tok.pad_token_id
-    # (text, the end token that ended it or None)
-    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == (" return x  # done\n", eos)
-    assert be._decode_completion(prompt_ids, [eos] + body) == ("", eos)
-    assert be._decode_completion(prompt_ids, body) == (" return x  # done\n", None)  # max_new_tokens ran out
+    # (text, the end token that ended it or None, the ids before it)
+    assert be._decode_completion(prompt_ids, body + [eos, pad, pad]) == (" return x  # done\n", eos, body)
+    assert be._decode_completion(prompt_ids, [eos] + body) == ("", eos, [])
+    assert be._decode_completion(prompt_ids, body) == (" return x  # done\n", None, body)  # max_new_tokens ran out
     # tokens after EOS never leak, special tokens the model wrote before it stay
-    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == ("<|pad|> return x  # done\n", eos)
+    assert be._decode_completion(prompt_ids, [pad] + body + [eos] + body) == ("<|pad|> return x  # done\n", eos,
+                                                                             [pad] + body)
 
 
 def test_chat_template(tiny_model, tiny_chat_model, be):
