@@ -27,8 +27,8 @@ model wrote none) is judged like any program, fails its tests, and is counted in
 import collections
 import time
 
-from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, expand_inputs, read_jsonl,
-                    resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
+from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, execution_record, expand_inputs,
+                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
 
 # what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
 # environment): MBPP-style and LeetCodeDataset tasks use them
@@ -105,12 +105,6 @@ def make_job(sample, tasks, samples_path):
     return job
 
 
-def record(sample, res):
-    return {"task_id": sample["task_id"], "sample_id": sample["sample_id"], "status": res["status"],
-            "passed": res["passed"], "tests_passed": res["tests_passed"], "tests_total": res["tests_total"],
-            "test_status": res["test_status"], "error": res["error"], "seconds": res["seconds"]}
-
-
 def main(argv=None):
     args = parse_args(argv)
     from sandbox import Sandbox
@@ -172,7 +166,7 @@ def main(argv=None):
                 tqdm(desc="execute", unit="prog", dynamic_ncols=True) as bar:
             for i, res in sb.run(jobs()):   # the pool pulls a job only when a worker is free: memory stays flat
                 sample = pending.pop(i)
-                w.write(record(sample, res))
+                w.write(execution_record(sample["task_id"], sample["sample_id"], res))
                 counts[res["status"]] += 1
                 n_empty += not sample["code"].strip()
                 bar.update(1)

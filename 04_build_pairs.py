@@ -47,7 +47,7 @@ import sys
 from collections import defaultdict
 
 from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, die, read_jsonl,
-                    resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
+                    resolve_shard, run_stage, select_shard, shard_path, stage_parser, stem, write_args)
 from kto_loss import kto_weights
 
 
@@ -261,7 +261,7 @@ def main(argv=None):
     w_d, w_u = kto_weights(n_d, n_u)
     stats.update(n_desirable=n_d, n_undesirable=n_u, desirable_weight=w_d, undesirable_weight=w_u,
                  format=args.format, records=len(lines), shuffled_labels=args.shuffle_labels)
-    base = out[: -len(".jsonl")] if out.endswith(".jsonl") else out
+    base = stem(out)
     write_args(out, args)
     atomic_write_text(out, "".join(line + "\n" for line in lines))
     atomic_write_json(base + ".stats.json", dict(stats))

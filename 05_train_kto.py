@@ -86,7 +86,7 @@ from types import SimpleNamespace
 import torch
 
 from common import (InputError, JsonlWriter, die, encode_prompt, expand_inputs, read_jsonl, run_stage, stage_parser,
-                    write_args)
+                    stem, write_args)
 from kto_loss import (dpo_loss, kl_estimate, kto_loss, kto_weights, linear_token_logps, sft_loss, sum_per_sequence,
                       token_logps)
 
@@ -586,7 +586,7 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
                                      args.loss, average, args.seed, args.dtype, args.bf16],
                                     sort_keys=True).encode()).hexdigest()[:16]
     first = expand_inputs(args.data)[0]
-    cache = (first[:-len(".jsonl")] if first.endswith(".jsonl") else first) + f".ref-{key}.pt"
+    cache = stem(first) + f".ref-{key}.pt"
     rows = rows_of(args.loss, examples, range(len(examples)), sigma, args.max_length)
     model = None
     missing = proc.all_sum([0.0 if proc.rank or os.path.exists(cache) else 1.0])[0]  # rank 0's view decides for all
@@ -663,14 +663,15 @@ def build_policy(args, proc, model, resume_from, state):
     model.train()
     net = SequenceLogps(model)
     if args.fsdp:
-        from functools import partial
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, MixedPrecision
-        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
-        layers = {type(m) for m in model.modules() if type(m).__name__.endswith("DecoderLayer")}
-        mp = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if args.bf16 else None
-        net = FSDP(net, auto_wrap_policy=partial(transformer_auto_wrap_policy, transformer_layer_cls=layers),
-                   device_id=proc.device if proc.device.type == "cuda" else None, use_orig_params=True,
-                   mixed_precision=mp)
+        # FSDP2 (fully_shard): each decoder layer is a unit, gathered for its forward and backward and sharded
+        # again after; the root unit is SequenceLogps, so the embeddings, final norm and LM head (which it reads
+        # directly, not through the model's forward) are gathered for the whole forward. Runs on CPU (gloo) too.
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if args.bf16
+              else MixedPrecisionPolicy())
+        for m in [m for m in model.modules() if type(m).__name__.endswith("DecoderLayer")]:
+            fully_shard(m, mp_policy=mp)
+        fully_shard(net, mp_policy=mp)
     elif proc.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[proc.device] if proc.device.type == "cuda" else None)
@@ -703,14 +704,18 @@ def checkpoints(output_dir):
     return [os.path.join(output_dir, d) for d in sorted(found, key=lambda d: int(d[11:]))]
 
 
+def full_state_options():
+    # full (unsharded) tensors, gathered to rank 0's CPU memory one at a time; other ranks get an empty dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+    return StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
 def unwrapped_state_dict(wrapped, args):
-    """Under FSDP: a full float state dict of the HF model, on rank 0 (None elsewhere). Otherwise None: the model
-    saves its own weights."""
+    """Under FSDP: the HF model's full state dict, on rank 0 (None elsewhere; every rank must call this). Otherwise
+    None: the model saves its own weights."""
     if args.fsdp:
-        from torch.distributed.fsdp import FullStateDictConfig, FullyShardedDataParallel as FSDP, StateDictType
-        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT,
-                                  FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
-            sd = wrapped.state_dict()
+        from torch.distributed.checkpoint.state_dict import get_model_state_dict
+        sd = get_model_state_dict(wrapped, options=full_state_options())
         return {k[len("model."):]: v for k, v in sd.items()} if sd else None
     return None
 
@@ -726,12 +731,9 @@ def save_model_dir(path, hf_model, tok, state_dict, args):
 
 
 def optimizer_state(wrapped, opt, args):
-    if args.fsdp:
-        from torch.distributed.fsdp import FullOptimStateDictConfig, FullStateDictConfig, StateDictType
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT, FullStateDictConfig(rank0_only=True),
-                                  FullOptimStateDictConfig(rank0_only=True)):
-            return FSDP.optim_state_dict(wrapped, opt)
+    if args.fsdp:  # keyed by parameter name, unsharded, on rank 0: a checkpoint any number of ranks can resume
+        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+        return get_optimizer_state_dict(wrapped, opt, options=full_state_options())
     return opt.state_dict()
 
 
@@ -773,9 +775,9 @@ def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint,
 
 def restore_training_state(state, net, opt, sched, args):
     """Load a checkpoint's optimizer, scheduler and RNG state; returns the step it was written after."""
-    if args.fsdp:
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-        opt.load_state_dict(FSDP.optim_state_dict_to_load(net, opt, state["optimizer"]))
+    if args.fsdp:  # every rank read the full state; each keeps its shard
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+        set_optimizer_state_dict(net, opt, state["optimizer"], options=StateDictOptions(full_state_dict=True))
     else:
         opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
@@ -1020,8 +1022,9 @@ def start_processes(args):
         device = torch.device("cpu")
     if world > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=2))
-    if args.fsdp and world == 1 and device.type == "cuda":
-        print("warning: --fsdp with one process shards nothing", file=sys.stderr)
+    if args.fsdp and world == 1:
+        die("--fsdp shards the model across torchrun's processes: run under torchrun --nproc_per_node N (N >= 2), "
+            "or drop --fsdp")
     if args.fsdp and args.lora:
         die("--fsdp with --lora is not supported; LoRA adapters are small enough for plain DDP")
 
@@ -1157,10 +1160,11 @@ def main(argv=None):
                 for k, v in micro_sums.items():
                     add(sums, k, v * weight)
             if args.max_grad_norm > 0:
-                gn = (net.clip_grad_norm_(args.max_grad_norm) if args.fsdp
-                      else torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm))
+                gn = torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
             else:
                 gn = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
+            if args.fsdp:  # the norm of sharded gradients is a DTensor
+                gn = gn.full_tensor()
             lr = sched.get_last_lr()[0]
             opt.step()
             sched.step()

@@ -115,7 +115,7 @@ import pickle
 import sys
 
 from common import (InputError, JsonlWriter, Request, add_shard_args, atomic_write_json, die, done_keys,
-                    expand_inputs, mbpp_entry_point, program_of, read_json_records, read_jsonl, resolve_shard,
+                    execution_record, expand_inputs, mbpp_entry_point, program_of, read_json_records, read_jsonl, resolve_shard,
                     run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser, write_args)
 from sandbox import evalplus_compare
 
@@ -776,12 +776,10 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
     return job
 
 
-def execution_record(task_id, sample_id, res, plus_prob=None):
-    """The executions.jsonl record of one sandbox result. For HumanEval+ / MBPP+ (`plus_prob` given) base_passed is
+def eval_record(task_id, sample_id, res, plus_prob=None):
+    """common.execution_record of one sandbox result; for HumanEval+ / MBPP+ (`plus_prob` given) also base_passed,
     EvalPlus's base verdict: the job runs base inputs first, then plus inputs, so the base ones are a prefix."""
-    rec = dict(task_id=task_id, sample_id=sample_id, status=res["status"], passed=bool(res["passed"]),
-               tests_passed=res["tests_passed"], tests_total=res["tests_total"], test_status=res["test_status"],
-               error=res["error"], seconds=res["seconds"])
+    rec = execution_record(task_id, sample_id, res)
     if plus_prob is not None and "base_input" in plus_prob:
         n_base = len(plus_prob["base_input"])
         ts = res["test_status"]
@@ -1321,7 +1319,7 @@ def run(args):
         with JsonlWriter(exec_path, overwrite=args.overwrite) as w:
             for i, res in tqdm(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", file=sys.stderr):
                 t, sid = todo[i][0], todo[i][1]
-                w.write(execution_record(t, sid, res, probs[t] if plus else None))
+                w.write(eval_record(t, sid, res, probs[t] if plus else None))
 
     # write: pass@k over the samples given, whatever run judged them (a shard's file covers its problems only)
     results = {"benchmark": bench, "version": data["version"],

@@ -273,6 +273,14 @@ def shared_data(*parts):
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared", "data", *parts)
 
 
+def execution_record(task_id, sample_id, res):
+    """The executions.jsonl record (DESIGN.md) of one sandbox result: what 03 writes per sample and 06 per
+    benchmark sample (06 adds EvalPlus's base verdict)."""
+    return {"task_id": task_id, "sample_id": sample_id, "status": res["status"], "passed": bool(res["passed"]),
+            "tests_passed": res["tests_passed"], "tests_total": res["tests_total"],
+            "test_status": res["test_status"], "error": res["error"], "seconds": res["seconds"]}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # sharding
 
