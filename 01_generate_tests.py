@@ -60,7 +60,9 @@ Writes:
 A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again. Instructions are asked in
 fixed chunks of --tasks_per_call (the shard's order), one generate call each, seeded with generation.derive_seed(--seed,
 shard_id, chunk index); a chunk with finished instructions is generated again in full and only the missing ones are
-written, so a resumed run writes what an uninterrupted one would (keep --tasks_per_call when resuming).
+written, so a resumed run writes what an uninterrupted one would (keep --tasks_per_call when resuming). With
+--backend vllm or openai each instruction is one request seeded from (--seed, task_id), and a rerun asks only for the
+instructions not yet written.
 """
 
 import ast
@@ -470,10 +472,15 @@ def main(argv=None):
                 prompt_of = {rec["task_id"]: be.build_prompt(tests_prompt(rec["instruction"], rec["entry_point"],
                                                                           args.num_tests, chat=chat, template=template),
                                                              chat=chat) for rec in whole}
-                ask = [rec["task_id"] for rec in whole if be.fits(prompt_of[rec["task_id"]], args.max_new_tokens)]
+                # a backend that seeds each instruction's request from (--seed, task_id) is asked for the missing
+                # instructions alone; the others regenerate the whole chunk
+                per_prompt = getattr(be, "seeds_per_prompt", False)
+                ask = [rec["task_id"] for rec in (chunk if per_prompt else whole)
+                       if be.fits(prompt_of[rec["task_id"]], args.max_new_tokens)]
+                keys = {"keys": [(args.seed, t) for t in ask]} if per_prompt else {}
                 res = be.generate([prompt_of[t] for t in ask], n=args.num_generations,
                                   max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                  top_p=args.top_p, stop=stop, seed=derive_seed(args.seed, shard_id, c))
+                                  top_p=args.top_p, stop=stop, seed=derive_seed(args.seed, shard_id, c), **keys)
                 got = dict(zip(ask, res))
                 for j, rec in enumerate(chunk):
                     prompts[j] = prompt_of[rec["task_id"]]
@@ -567,7 +574,8 @@ def main(argv=None):
           f"({totals['unvalidated']} unvalidated: no reference); tests generated {totals['generated']}, "
           f"parsed {totals['parsed']}, trivial {totals['trivial']}, kept {totals['tests']}; {skipped} skipped "
           f"[{skip_path}]"
-          + (f": {why}" if why else "") + f"; sandbox isolation: {isolation}")
+          + (f": {why}" if why else "") + f"; sandbox isolation: {isolation}"
+          + (f"; {be.usage_line()}" if hasattr(be, "usage_line") else ""))
     return 0 if totals["kept"] or done else 1
 
 

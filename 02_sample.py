@@ -39,6 +39,8 @@ one generate call seeded with generation.derive_seed(--seed, shard_id, chunk ind
 lacks samples in full, with the same seed, and writes only the missing ones, so OUTPUT ends up with exactly the
 records an uninterrupted run writes (same machine, same flags: --num_samples, --tasks_per_call and --batch_size
 shape the batches). A kill costs at most the chunk being written. Shard K of M samples tasks i % M == K.
+With --backend vllm or openai each task is one request seeded from (--seed, task_id): a rerun asks only for the
+tasks that lack samples, and a task's samples do not depend on --tasks_per_call, the sharding or the batch.
 """
 
 import sys
@@ -120,6 +122,8 @@ def main(argv=None):
 
     be = backend_from_args(args)
     chat = use_chat(be, args)
+    # vLLM and API backends seed each task's request from (--seed, task_id): its samples do not depend on the batch
+    per_prompt = getattr(be, "seeds_per_prompt", False)
     # the request (prompt text, chat wrapping, stop strings, how the answer becomes the program) is decided in one
     # place, common.solution_request, which 06_eval.py's --benchmark jsonl uses too
     requests = {rec["task_id"]: solution_request(rec, chat, args.example_tests, template) for rec in tasks}
@@ -148,6 +152,8 @@ def main(argv=None):
                     bar.update(len(missing(rec)))
                     continue
                 ready.append((rec, prompt))
+            if per_prompt:   # each task's samples depend on its own seed only: ask for the missing tasks alone
+                ready = [(rec, prompt) for rec, prompt in ready if missing(rec)]
             if not ready:
                 continue
             # finished tasks of the chunk are generated again (and not written): the batch, and so every row's
@@ -159,9 +165,10 @@ def main(argv=None):
                 part = [i for i, (rec, _) in enumerate(ready) if stop_for(rec) == stop]
                 seed = derive_seed(args.seed, shard_id, c) if group == 0 else derive_seed(args.seed, shard_id, c,
                                                                                           group)
+                keys = {"keys": [(args.seed, ready[i][0]["task_id"]) for i in part]} if per_prompt else {}
                 outs = be.generate([ready[i][1] for i in part], n=args.num_samples,
                                    max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                   top_p=args.top_p, stop=list(stop), seed=seed)
+                                   top_p=args.top_p, stop=list(stop), seed=seed, **keys)
                 # the completion's token ids where the backend knows them: 05 trains on these, not on a
                 # re-tokenization of the text, which need not give back what the model sampled
                 ids = be.last_ids or [None] * len(part)
@@ -192,7 +199,8 @@ def main(argv=None):
 
     print(f"02_sample: wrote {n_written} samples for {n_tasks} tasks to {out} "
           f"({resumed} tasks resumed, {len(skipped)} skipped [{skip_path}], {n_empty} empty completions, "
-          f"{n_nocode} without code, {n_cut} cut at --max_new_tokens)")
+          f"{n_nocode} without code, {n_cut} cut at --max_new_tokens)"
+          + (f"; {be.usage_line()}" if hasattr(be, "usage_line") else ""))
     if skipped:
         print(f"02_sample: skipped {len(skipped)} task(s) whose prompt does not fit, e.g. {skipped[0]!r}; lower "
               f"--max_new_tokens or use a model with a longer context", file=sys.stderr)

@@ -1046,6 +1046,7 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
         return 0
     be = backend_from_args(args)
     chat = use_chat(be, args)
+    per_prompt = getattr(be, "seeds_per_prompt", False)
     request_for = benchmark(bench).request
     if args.prompt_file or args.example_tests != 1:   # only a tests.jsonl benchmark is asked 02's way
         template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
@@ -1065,17 +1066,20 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
             too_long += fits.count(False)
             outs = [[""] * args.n_samples if not ok else None for ok in fits]
             # finished tasks of the chunk are generated again (not written): the batch fixes every row's draws
+            # (a backend that seeds each task's request from (--seed, task_id) is asked for the unfinished ones)
             for group, stop in enumerate(dict.fromkeys(stops)):
-                idx = [i for i, s in enumerate(stops) if s == stop and fits[i]]
+                idx = [i for i, s in enumerate(stops) if s == stop and fits[i]
+                       and not (per_prompt and all((chunk[i], k) in done for k in range(args.n_samples)))]
                 if not idx:
                     continue
+                keys = {"keys": [(args.seed, chunk[i]) for i in idx]} if per_prompt else {}
                 res = be.generate([prompts[i] for i in idx], n=args.n_samples, max_new_tokens=args.max_new_tokens,
                                   temperature=temperature, top_p=args.top_p, stop=list(stop),
-                                  seed=derive_seed(args.seed, shard_id, c, group))
+                                  seed=derive_seed(args.seed, shard_id, c, group), **keys)
                 for i, r in zip(idx, res):
                     outs[i] = r
             for t, req, prompt, comps in zip(chunk, requests, prompts, outs):
-                for sid, comp in enumerate(comps):
+                for sid, comp in enumerate(comps or ()):   # None: finished, not asked again
                     if (t, sid) in done:
                         continue
                     code = program_of(req, comp, probs[t]["entry_point"])
@@ -1086,6 +1090,8 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     if too_long:
         print(f"warning: {too_long} prompt(s) plus --max_new_tokens {args.max_new_tokens} exceed the model's context; "
               f"their samples are empty and count as failures", file=sys.stderr)
+    if hasattr(be, "usage_line"):
+        print(f"06_eval: {be.usage_line()}")
     return written
 
 

