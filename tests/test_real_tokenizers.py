@@ -187,13 +187,20 @@ def test_stop_string_cut_keeps_the_tokens_before_it():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_greedy_is_the_models_argmax(real, backend):
     """Greedy decoding is the model's own argmax, token for token: nothing of generation_config.json (Qwen's
-    repetition_penalty 1.05, its top_k 20) changes it, and it stops at the first end id."""
+    repetition_penalty 1.05, its top_k 20) changes it, and it stops at the first end id. The output layer is set so
+    that a prompt token A wins the first step by 1% over a token B the prompt lacks: a repetition penalty of even
+    1.05 would pick B."""
     import torch
     from generation import load_backend
     be = load_backend(real["path"], backend=backend)
     prompt = be.build_prompt("Write a function add(a, b).")
-    out = be.generate([prompt], n=1, max_new_tokens=MAX_NEW, temperature=0.0)
     ids = torch.tensor([be.encode(prompt)])
+    a, b = ids[0, -2].item(), next(t for t in range(1000, 2000) if t not in ids[0].tolist())
+    with torch.no_grad():
+        h = be.model.model(ids).last_hidden_state[0, -1]
+        be.model.lm_head.weight[a] = h / h.norm() * 20
+        be.model.lm_head.weight[b] = be.model.lm_head.weight[a] * 0.99
+    out = be.generate([prompt], n=1, max_new_tokens=MAX_NEW, temperature=0.0)
     want = []
     with torch.no_grad():
         for _ in range(MAX_NEW):
@@ -203,7 +210,7 @@ def test_greedy_is_the_models_argmax(real, backend):
                 break
             ids = torch.cat([ids, torch.tensor([[t]])], 1)
     ended = want[-1] in real["end_ids"]
-    assert be.last_ids[0][0] == (want[:-1] if ended else want)
+    assert want[0] == a and be.last_ids[0][0] == (want[:-1] if ended else want)
     assert be.last_eos[0][0] == (want[-1] if ended else None) and out[0][0] == be.tokenizer.decode(be.last_ids[0][0])
 
 
