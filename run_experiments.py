@@ -198,6 +198,7 @@ def run_one(args, arm, seed, lock):
     info_path = os.path.join(d, "experiment.json")
     info = json.load(open(info_path)) if os.path.exists(info_path) else {"wall_s": 0.0}
     info["wall_s"] = info["wall_s"] + wall
+    info["commit"] = git_commit()
     info["test_accuracy"] = test_accuracy(d, os.path.join(args.toy_dir, "train_instructions.jsonl"))
     with open(info_path + ".tmp", "w") as f:
         json.dump(info, f)
@@ -248,7 +249,7 @@ def collect(args):
                 "test_accuracy": info.get("test_accuracy"),
                 "train_steps": sum(r.get("train_steps") or 0 for r in rows[1:]),
                 "samples_passing": [r.get("samples_passing") for r in rows[1:]],
-                "wall_s": info.get("wall_s"),
+                "wall_s": info.get("wall_s"), "commit": info.get("commit"),
             })
     return recs
 
@@ -263,6 +264,8 @@ def paired(diffs):
     n = len(diffs)
     mean = statistics.fmean(diffs) if n else float("nan")
     sd = statistics.stdev(diffs) if n >= 2 else float("nan")
+    if n >= 2 and sd < 1e-9:   # equal differences (float noise aside): no spread
+        sd = 0.0
     if n >= 2 and sd > 0:
         t = mean / (sd / math.sqrt(n))
     elif n >= 2:
@@ -304,13 +307,14 @@ def contrasts(recs, key):
     return out
 
 
-def ms(values, digits=1):
+def ms(values, digits=1, sign=False):
     vals = [v for v in values if v is not None]
     if not vals:
         return "-"
+    f = f"{'+' if sign else ''}.{digits}f"
     if len(vals) == 1:
-        return f"{vals[0]:.{digits}f}"
-    return f"{statistics.fmean(vals):.{digits}f} ± {statistics.stdev(vals):.{digits}f}"
+        return format(vals[0], f)
+    return f"{format(statistics.fmean(vals), f)} ± {statistics.stdev(vals):.{digits}f}"
 
 
 def fmt_t(t):
@@ -328,14 +332,15 @@ def table(args, recs, cons, header):
     for arm in args.arms:
         rs = [r for r in recs if r["arm"] == arm]
         if not rs:
-            lines.append(f"| {arm} | 0 |" + " |" * (rounds + 8) + f" {ARMS[arm][1]} (not run) |")
+            lines.append(f"| {arm} | - |" + " |" * (rounds + 7) + f" {ARMS[arm][1]} (not run yet) |")
             continue
         cells = [ms([r["pass@1"][k] if k < len(r["pass@1"]) else None for r in rs]) for k in range(rounds)]
         long0 = ms([r["pass@1_long"][0] if r["pass@1_long"] else None for r in rs])
         long1 = ms([r["pass@1_long"][-1] if r["pass@1_long"] else None for r in rs])
         lines.append(
             f"| {arm} | {','.join(str(r['seed']) for r in rs)} | " + " | ".join(cells) +
-            f" | {ms([r['gain'] for r in rs])} | {long0} → {long1} | {ms([r['gain_long'] for r in rs])} "
+            f" | {ms([r['gain'] for r in rs], sign=True)} | {long0} → {long1} "
+            f"| {ms([r['gain_long'] for r in rs], sign=True)} "
             f"| {ms([r['kept_tests'] for r in rs], 0)} ({ms([r['tasks_with_tests'] for r in rs], 0)}) "
             f"| {ms([100 * r['validated_share'] if r['validated_share'] is not None else None for r in rs], 0)}% "
             f"| {ms([100 * r['test_accuracy'] if r['test_accuracy'] is not None else None for r in rs], 1)}% "
@@ -424,11 +429,16 @@ def plots(args, recs):
             "test accuracy (% of kept tests the reference passes)")
 
 
+def git_commit():
+    return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() or "?"
+
+
 def write_table(args):
     recs = collect(args)
     cons = contrasts(recs, "gain") + contrasts(recs, "gain_long")
-    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "?"
+    commit = git_commit()
+    run_commits = sorted({r["commit"] for r in recs if r.get("commit")})
     env = {}
     for r in recs:
         p = os.path.join(run_dir(args, r["arm"], r["seed"]), "run.json")
@@ -439,7 +449,8 @@ def write_table(args):
     walls = [r["wall_s"] for r in recs if r["wall_s"]]
     driver = sum(x["wall_s"] for x in read_jsonl(os.path.join(args.out, "driver.jsonl")))
     header = (f"Toy world, `python run_experiments.py --arms {','.join(args.arms)} --seeds "
-              f"{','.join(map(str, args.seeds))} --rounds {args.rounds} --jobs {args.jobs}` at commit {commit}; "
+              f"{','.join(map(str, args.seeds))} --rounds {args.rounds} --jobs {args.jobs}`; runs at commit "
+              f"{', '.join(run_commits) or '(not recorded)'}, table written at {commit}; "
               f"{len(recs)} of {expected} runs finished" + ("" if len(recs) == expected else " (PARTIAL)") +
               f". Versions: {', '.join(f'{k} {v}' for k, v in env.items())}. Wall time: the driver {driver / 60:.0f} min "
               f"(toy world build included); each run {ms([w / 60 for w in walls])} min with {args.jobs} side by side, "
