@@ -38,6 +38,17 @@ def _tokenizer_dir(key):
     return d
 
 
+_loaded = {}
+
+
+def _tokenizer(key):
+    """The real tokenizer, loaded once per test session (what every check compares against)."""
+    from transformers import AutoTokenizer
+    if key not in _loaded:
+        _loaded[key] = AutoTokenizer.from_pretrained(_tokenizer_dir(key))
+    return _loaded[key]
+
+
 def _ids(x):
     return list(x if isinstance(x, list) else x["input_ids"])
 
@@ -83,11 +94,10 @@ def build_model(key, path):
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def real(request, tmp_path_factory):
-    from transformers import AutoTokenizer
     key = request.param
     d = tmp_path_factory.mktemp(key)
     path = build_model(key, str(d / "model"))
-    tok = AutoTokenizer.from_pretrained(_tokenizer_dir(key))
+    tok = _tokenizer(key)
     return dict(key=key, path=path, dir=d, tok=tok, end_ids=_end_ids(path) | {tok.eos_token_id})
 
 
@@ -134,10 +144,9 @@ def test_encode_prompt_bos_once_and_quoted_special_tokens_stay_text():
     """No model needed: BOS exactly once (templates that write it, plain prompts of a model whose template starts
     with it, even where transformers 5 adds none, as for DeepSeek), and special-token strings inside a message
     (user or system) are text, while the same prompt rendered by the template keeps its own control tokens."""
-    from transformers import AutoTokenizer
     from common import encode_prompt
     for key in MODELS:
-        tok = AutoTokenizer.from_pretrained(_tokenizer_dir(key))
+        tok = _tokenizer(key)
         bos = tok.bos_token_id
         for content in ("Write hello world in Python.", "  padded  ", HOSTILE, "<|im_end|>", "a<|eot_id|>"):
             text = tok.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
@@ -168,9 +177,8 @@ def test_encode_prompt_bos_once_and_quoted_special_tokens_stay_text():
 def test_stop_string_cut_keeps_the_tokens_before_it():
     """A completion cut before a stop string records the longest prefix of the generated tokens whose text lies
     within the cut text (02's completion_ids for finish_reason "stop")."""
-    from transformers import AutoTokenizer
     import generation
-    tok = AutoTokenizer.from_pretrained(_tokenizer_dir("qwen"))
+    tok = _tokenizer("qwen")
     be = object.__new__(generation.HFBackend)
     be.tokenizer, be.last_new_tokens, be.eos_ids = tok, 0, [tok.eos_token_id]
     prompt_ids = tok("def f(x):\n")["input_ids"]
@@ -239,7 +247,7 @@ def test_pipeline_01_to_06_is_on_policy_to_the_token(real, backend, monkeypatch)
     (d / "prompt.txt").write_text("{instruction}")
     tests = write_jsonl(d / "tests.jsonl", TASKS)
     assert stage02.main(["--model", model, "--input", str(tests), "--output", str(d / "samples.jsonl"),
-                         "--num_samples", str(N_SAMPLES), "--temperature", "1.0", "--prompt_file",
+                         "--num_samples", str(N_SAMPLES), "--temperature", "1.0", "--top_p", "1.0", "--prompt_file",
                          str(d / "prompt.txt"), "--seed", "3", *gen]) == 0
     samples = read_jsonl(d / "samples.jsonl")
     assert len(samples) == len(TASKS) * N_SAMPLES
