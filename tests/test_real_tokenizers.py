@@ -309,3 +309,39 @@ def test_pipeline_01_to_06_is_on_policy_to_the_token(real, backend, monkeypatch)
     for text, ids in spy.encoded.items():
         check_prompt(tok, text, ids)
     assert json.load(open(d / "eval" / "results.json"))
+
+
+def test_dpo_and_sft_pairs_carry_the_generated_ids(tmp_path):
+    """04 --format dpo/sft carries 02's completion_ids (chosen_ids, rejected_ids), 05 trains on them with the end
+    id each sample ended with, and refuses ids that are not this tokenizer's."""
+    stage04, stage05 = importlib.import_module("04_build_pairs"), importlib.import_module("05_train_kto")
+    from common import InputError
+    tok = _tokenizer("llama")
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Write add."}], tokenize=False,
+                                     add_generation_prompt=True)
+    # non-canonical ids: "def" spelled as "d" + "ef", which re-tokenizing the text would merge
+    spelled = tok.convert_tokens_to_ids(["d", "ef"]) + tok(" add(a, b): return a + b", add_special_tokens=False)[
+        "input_ids"]
+    assert tok(tok.decode(spelled), add_special_tokens=False)["input_ids"] != spelled
+    other = tok("def add(a, b): return a - b", add_special_tokens=False)["input_ids"]
+    samples = [dict(task_id="t", sample_id=0, prompt=prompt, completion=tok.decode(spelled), finish_reason="eos",
+                    eos_token_id=128008, completion_ids=spelled),
+               dict(task_id="t", sample_id=1, prompt=prompt, completion=tok.decode(other), finish_reason="length",
+                    eos_token_id=None, completion_ids=other)]
+    execs = [dict(task_id="t", sample_id=i, passed=i == 0, status="passed" if i == 0 else "failed", tests_total=1)
+             for i in range(2)]
+    sa, ex = write_jsonl(tmp_path / "s.jsonl", samples), write_jsonl(tmp_path / "e.jsonl", execs)
+    prompt_ids = _template_ids(tok, "Write add.")
+    for fmt, loss, want in (("dpo", "dpo", [spelled + [128008], other]), ("sft", "sft", [spelled + [128008]])):
+        out = tmp_path / f"{fmt}.jsonl"
+        stage04.main(["--executions", str(ex), "--samples", str(sa), "--output", str(out), "--format", fmt])
+        args = stage05.parse_args(["--model", _tokenizer_dir("llama"), "--data", str(out), "--output_dir",
+                                   str(tmp_path / "o"), "--loss", loss])
+        _, examples, _ = stage05.load_examples(args)
+        assert [e["prompt"] for e in examples] == [prompt_ids] and examples[0]["completions"] == want
+    bad = dict(read_jsonl(tmp_path / "sft.jsonl")[0], completion_ids=[len(tok) + 5])
+    write_jsonl(tmp_path / "bad.jsonl", [bad])
+    with pytest.raises(InputError, match="completion_ids"):
+        stage05.load_examples(stage05.parse_args(["--model", _tokenizer_dir("llama"), "--data",
+                                                  str(tmp_path / "bad.jsonl"), "--output_dir", str(tmp_path / "o"),
+                                                  "--loss", "sft"]))
