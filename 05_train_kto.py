@@ -30,7 +30,8 @@ How it trains:
   log-ratio;
 - a step's loss is the sum over its global batch divided by the global batch's size (tokens for SFT), whatever
   the split into ranks and accumulation micro-batches, so torchrun on W processes equals one process with the
-  same global batch; data order is a seeded permutation per epoch, a function of (--seed, step) alone;
+  same global batch (KTO's z0, a mean over each micro-batch, is the one number --grad_accum changes); data order
+  is a seeded permutation per epoch, a function of (--seed, step) alone;
 - a micro-batch's rows are packed into one sequence with no padding (positions restart at 0 on each row and
   attention stays within a row, packed_attention), so padding costs nothing; --no_packing pads them instead, and
   models whose attention is not plain causal (sliding windows shorter than --max_length, soft-capping) are padded;
@@ -42,6 +43,16 @@ How it trains:
   stop where it did not, nor with another end token than its own; --no_eos appends none. A completion is the
   token ids 02 generated (completion_ids, chosen_ids, rejected_ids) where the record has them, else its text
   tokenized; a prompt is common.encode_prompt of its text, the ids 02 prompted with.
+
+Processes and precision: under torchrun each process takes every W-th example of each micro-batch and DDP
+all-reduces the gradients; --fsdp shards weights, gradients and AdamW's state instead (FSDP2, fully_shard, each
+decoder layer a unit; NCCL on GPUs, gloo on CPUs) for the same numbers. Its checkpoints gather the full weights and
+optimizer state on rank 0 and are the same Hugging Face folders, loadable by one process; one resumes under --fsdp
+(a run's --fsdp is a training setting). --fsdp needs 2 processes or more and does not take --lora. --bf16 is
+bfloat16 autocast: the matmuls run in bfloat16, the weights, gradients, AdamW's state and the checkpoints stay
+float32 (under --fsdp too: weights are gathered in float32). --dtype bfloat16 makes the weights themselves, AdamW's
+state and the checkpoints bfloat16. The reference's log-probs are computed with the same --dtype and --bf16, so the
+policy equals the reference before its first step.
 
 Stopping and resuming: a checkpoint is written every --save_every steps, at the end of every epoch, after the last
 step, and when SIGTERM (what Slurm sends before it kills a job) or SIGINT (Ctrl-C) arrives: the running step
@@ -144,10 +155,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="data order, KL pairing, dropout, LoRA init")
     p.add_argument("--no_shuffle", action="store_true", help="read the data in file order")
     # precision, memory, parallelism
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (float32 weights and optimizer)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (float32 weights, optimizer and checkpoints)")
     p.add_argument("--gradient_checkpointing", action="store_true",
                    help="recompute each layer's activations in the backward pass: less memory, about 1/3 more time")
-    p.add_argument("--fsdp", action="store_true", help="shard the model with FSDP (torchrun on GPUs)")
+    p.add_argument("--fsdp", action="store_true", help="shard weights, gradients and optimizer state across torchrun's processes "
+                                                      "(FSDP2; GPUs or CPUs)")
     p.add_argument("--ref_batch_size", type=int, default=None,
                    help="rows per reference forward (default: twice --batch_size)")
     p.add_argument("--no_packing", action="store_true",
@@ -666,12 +678,14 @@ def build_policy(args, proc, model, resume_from, state):
         # FSDP2 (fully_shard): each decoder layer is a unit, gathered for its forward and backward and sharded
         # again after; the root unit is SequenceLogps, so the embeddings, final norm and LM head (which it reads
         # directly, not through the model's forward) are gathered for the whole forward. Runs on CPU (gloo) too.
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-        mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if args.bf16
-              else MixedPrecisionPolicy())
+        # Weights are gathered in their own dtype and --bf16 is the same autocast as in one process: with
+        # MixedPrecisionPolicy(param_dtype=torch.bfloat16) the gathers would move half the bytes, but the norms
+        # and embeddings would then compute in bfloat16, so the policy would differ from the reference (scored
+        # with float32 weights) before its first step.
+        from torch.distributed.fsdp import fully_shard
         for m in [m for m in model.modules() if type(m).__name__.endswith("DecoderLayer")]:
-            fully_shard(m, mp_policy=mp)
-        fully_shard(net, mp_policy=mp)
+            fully_shard(m)
+        fully_shard(net)
     elif proc.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[proc.device] if proc.device.type == "cuda" else None)

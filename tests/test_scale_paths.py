@@ -26,8 +26,7 @@ WEIGHT_ATOL = 5e-5
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    """The tiny Llama with head dimension 32 (2 heads of a 64-wide model), the smallest the CPU kernels of vLLM
-    and oneDNN's bf16 paths take."""
+    """The tiny Llama with head dimension 32 (2 heads of a 64-wide model), as in the toy world's model."""
     from tinylm import build_tiny_model
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny32") / "model"), hidden=64, heads=2)
 
@@ -161,12 +160,12 @@ def test_accumulated_uneven_micro_batches_equal_one_big_batch(model, tmp_path):
     data = tmp_path / "sft.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"Write f{i}(x).\n", "completion": "def f(x):\n    return x\n"
                                         + "#" * (i % 7)}) + "\n" for i in range(22)))
-    common = ["--model", model, "--data", str(data), "--loss", "sft", "--lr", "1e-3", "--epochs", "2",
+    common = ["--model", model, "--data", str(data), "--loss", "sft", "--lr", "1e-3", "--epochs", "1",
               "--no_plot", "--save_every", "0"]
     big, acc = str(tmp_path / "big"), str(tmp_path / "acc")
     tr.main(common + ["--output_dir", big, "--batch_size", "9"])
     tr.main(common + ["--output_dir", acc, "--batch_size", "3", "--grad_accum", "3"])
-    assert [r["examples"] for r in _metrics(acc)] == [9, 9, 4] * 2  # the third step: 3 + 1
+    assert [r["examples"] for r in _metrics(acc)] == [9, 9, 4]  # the third step: 3 + 1
     _same_run(big, acc, keys=("loss", "grad_norm", "tokens", "lr"))
     assert _metrics(acc)[-1]["loss"] < _metrics(acc)[0]["loss"]
 
@@ -184,10 +183,11 @@ def test_bf16_autocast_is_close_to_float32_and_checkpoints_as_documented(model, 
             dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
         # --bf16 computes in bfloat16 and keeps float32 weights (and saves them); --dtype sets the weights' dtype
         assert dtypes == {"BF16" if name == "bf16_weights" else "F32"}, (name, dtypes)
-    for name in ("bf16", "bf16_weights"):
+    # seen: autocast within 0.5% of float32 over these 3 steps (the loss within 0.01%), bfloat16 weights within 2%
+    for name, rel in (("bf16", 0.01), ("bf16_weights", 0.04)):
         for x, y in zip(runs["fp32"], runs[name]):
             for k in ("loss", "z0", "grad_norm", "rewards_desirable"):
                 assert torch.isfinite(torch.tensor(y[k])), (name, x["step"], k)
-                assert y[k] == pytest.approx(x[k], rel=0.05, abs=0.02), (name, x["step"], k)
+                assert y[k] == pytest.approx(x[k], rel=rel, abs=1e-6), (name, x["step"], k)
     # bfloat16 rounding shows: the runs are close, not equal
     assert any(x["loss"] != y["loss"] for x, y in zip(runs["fp32"], runs["bf16"]))
