@@ -10,8 +10,10 @@ for --rounds rounds with 8 samples per prompt, changing only what its row names:
     plum        on-policy KTO on the model's own tests (the method)
     rft         rejection-sampling fine-tuning: SFT on the samples that pass the same tests (--loss sft)
     shuffled    KTO with the labels permuted across the round's examples: the same desirable share, no verdicts
-    offline     one round sampling the SFT model with R x 8 samples per prompt (05 trains one epoch over it: about
-                the steps of R online rounds; the table reports the steps)
+    offline     one round sampling the SFT model with R x 8 samples per prompt, one epoch (fewer steps than R
+                online rounds: many of the R x 8 samples are duplicates, which 04 drops)
+    offline_steps   the same, trained for the optimizer steps that the seed's plum run took over its R rounds
+                (--max_steps; runs once that plum run has finished)
     off_policy  every round samples the SFT model; training continues from the last checkpoint
     dpo         DPO pairs instead of KTO examples
     reference   the instruction set's reference tests instead of model-written ones
@@ -58,6 +60,8 @@ ARMS = {
     "rft": (["--loss", "sft"], "RFT: SFT on the samples passing the same tests"),
     "shuffled": (["--pairs_args", "--shuffle_labels"], "KTO, labels shuffled (same desirable share)"),
     "offline": (["--rounds", "1", "--num_samples", "{offline_n}"], "offline: 1 round, R x 8 samples of the SFT model"),
+    "offline_steps": (["--rounds", "1", "--num_samples", "{offline_n}", "--train_args", "--max_steps {plum_steps}"],
+                      "offline, trained for PLUM's steps"),
     "off_policy": (["--off_policy"], "off-policy: every round samples the SFT model"),
     "dpo": (["--loss", "dpo"], "DPO instead of KTO"),
     "reference": (["--tests", "reference"], "reference tests instead of model-written"),
@@ -75,6 +79,7 @@ N_OF = {"n1": 1, "n2": 2, "n4": 4, "plum": 8, "n16": 16}
 CONTRASTS = [
     ("on-policy > off-policy", "plum", "off_policy"),
     ("online > offline", "plum", "offline"),
+    ("online > offline (same steps)", "plum", "offline_steps"),
     ("PLUM > RFT", "plum", "rft"),
     ("tests > no tests (shuffled labels)", "plum", "shuffled"),
     ("tests > no tests (SFT on every sample)", "plum", "sft_all"),
@@ -108,9 +113,18 @@ def parse_args(argv=None):
     return args
 
 
-def arm_flags(arm, args):
+def plum_steps(args, seed):
+    """The optimizer steps of the seed's finished plum run (all rounds), or None."""
+    d = run_dir(args, "plum", seed)
+    if not finished(d, args.rounds):
+        return None
+    return sum(r.get("train_steps") or 0 for r in read_jsonl(os.path.join(d, "summary.jsonl"))[1:])
+
+
+def arm_flags(arm, args, seed=None):
     flags, _ = ARMS[arm]
-    flags = [f.format(offline_n=8 * args.rounds) for f in flags]
+    steps = plum_steps(args, seed) if any("{plum_steps}" in f for f in flags) else None
+    flags = [f.format(offline_n=8 * args.rounds, plum_steps=steps) for f in flags]
     if "--rounds" not in flags:
         flags = ["--rounds", str(args.rounds)] + flags
     return flags + ["--toy_dir", args.toy_dir, "--eval2_data", os.path.join(args.toy_dir, "heldout_long_tests.jsonl")]
@@ -182,10 +196,14 @@ def test_accuracy(d, references):
 
 def run_one(args, arm, seed, lock):
     d = run_dir(args, arm, seed)
+    flags = arm_flags(arm, args, seed)
+    if any("None" in f for f in flags):
+        print(f"  {arm} seed {seed}: needs the finished plum run of seed {seed}; not started", flush=True)
+        return False
     os.makedirs(d, exist_ok=True)
     with lock:
         seed_shared(args, arm, seed)
-    cmd = ["bash", os.path.join(REPO, "run_plum.sh"), *arm_flags(arm, args), "--seed", str(seed), "--out", d]
+    cmd = ["bash", os.path.join(REPO, "run_plum.sh"), *flags, "--seed", str(seed), "--out", d]
     t0 = time.time()
     with open(os.path.join(d, "run.log"), "a", encoding="utf-8") as log:
         log.write("+ " + " ".join(cmd) + "\n")
@@ -238,7 +256,7 @@ def collect(args):
                 os.path.join(d, "experiment.json")) else {}
             last = rows[-1]
             recs.append({
-                "kind": "run", "arm": arm, "seed": seed, "flags": arm_flags(arm, args),
+                "kind": "run", "arm": arm, "seed": seed, "flags": arm_flags(arm, args, seed),
                 "pass@1": [100 * r["pass@1"] for r in rows],
                 "pass@1_long": [100 * r["pass@1_eval2"] for r in rows] if "pass@1_eval2" in last else None,
                 "gain": 100 * (last["pass@1"] - rows[0]["pass@1"]),
@@ -274,10 +292,9 @@ def paired(diffs):
         t = float("nan")
     signs = (sum(d > 0 for d in diffs), sum(d < 0 for d in diffs), sum(d == 0 for d in diffs))
     needed = None
-    if n >= 2 and mean:
-        needed = next((m for m in range(2, 1001) if sd == 0 or abs(mean) / (sd / math.sqrt(m)) > t_crit(m - 1)),
-                      None)
-    called = n >= 2 and abs(t) > t_crit(n - 1)
+    if n >= 2 and mean and sd > 0:
+        needed = next((m for m in range(2, 1001) if abs(mean) / (sd / math.sqrt(m)) > t_crit(m - 1)), None)
+    called = n >= 2 and sd > 0 and abs(t) > t_crit(n - 1)
     return {"n": n, "mean": mean, "sd": sd, "t": t, "t_crit": t_crit(n - 1) if n >= 2 else None, "signs": signs,
             "significant": called, "seeds_needed": needed}
 
@@ -285,6 +302,9 @@ def paired(diffs):
 def verdict(p, claim_is_directional):
     if p["n"] < 2:
         return "too few seeds"
+    if p["sd"] == 0:
+        return (f"the same difference in all {p['n']} seeds: no spread to test it against (more seeds, or a "
+                f"larger benchmark, would show one)") if p["mean"] else f"no difference in any of {p['n']} seeds"
     if p["significant"]:
         if not claim_is_directional:
             return "differs (5%, two-sided)"

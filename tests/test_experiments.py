@@ -137,8 +137,10 @@ def test_paired_stats_on_known_differences():
     assert math.isclose(p["t"], 2 * math.sqrt(3)) and p["t_crit"] == 4.303 and not p["significant"]
     assert p["seeds_needed"] == 4     # 2 / (1 / sqrt(4)) = 4 > 3.182 (3 df); 3.46 < 4.303 at n = 3
     assert p["signs"] == (3, 0, 0)
-    q = rx.paired([-2.0, -2.0, -2.0])
-    assert q["significant"] and math.isinf(q["t"]) and q["t"] < 0 and rx.verdict(q, True).startswith("reversed")
+    q = rx.paired([-3.0, -4.0, -5.0])   # t = -6.93 at n = 3; at n = 2 it would be -5.66 > -12.706
+    assert q["significant"] and q["seeds_needed"] == 3 and rx.verdict(q, True).startswith("reversed")
+    e = rx.paired([1.7, 1.7 + 1e-12, 1.7])   # one benchmark task apart in every seed: no spread, nothing to call
+    assert e["sd"] == 0 and not e["significant"] and "same difference in all 3 seeds" in rx.verdict(e, True)
     z = rx.paired([1.0, -1.0, 0.0])
     assert z["seeds_needed"] is None and z["signs"] == (1, 1, 1) and "not resolved with 3 seeds" in rx.verdict(z, True)
     recs = [{"arm": a, "seed": s, "gain": g} for a, s, g in
@@ -183,7 +185,7 @@ def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tm
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("CALLS", str(calls))
     out = tmp_path / "exp"
-    argv = ["--arms", "plum,rft,offline", "--seeds", "0,1", "--rounds", "2", "--jobs", "2", "--out", str(out),
+    argv = ["--arms", "plum,rft,offline,offline_steps", "--seeds", "0,1", "--rounds", "2", "--jobs", "2", "--out", str(out),
             "--toy_dir", str(toy)]
     # plum seed 0 finished before: skipped; its tests are copied into rft seed 0 before that starts
     done = out / "plum" / "seed-0"
@@ -194,22 +196,27 @@ def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tm
     for m in ("06", "06b"):
         (done / "round-0" / ".done" / m).write_text("x")
     _write(done / "summary.jsonl", [{"round": r, "pass@1": 0.5, "pass@1_eval2": 0.3, "kept_tests": 200,
-                                     "tasks_with_tests": 100, "tasks_validated": 100} for r in range(3)])
+                                     "tasks_with_tests": 100, "tasks_validated": 100, "train_steps": 7 if r else None}
+                                    for r in range(3)])
     assert rx.main(argv) == 0
     ran = calls.read_text().split("\n")
     assert str(done) not in ran
     assert sorted(x for x in ran if x.startswith("/")) == sorted(
-        str(out / a / f"seed-{s}") for a, s in [("plum", 1), ("rft", 0), ("rft", 1), ("offline", 0), ("offline", 1)])
+        str(out / a / f"seed-{s}") for a, s in [("plum", 1), ("rft", 0), ("rft", 1), ("offline", 0), ("offline", 1),
+                                                ("offline_steps", 0), ("offline_steps", 1)])
     assert (out / "rft" / "seed-0" / "tests" / "tests.jsonl").read_text() == "{}\n"
     # a second run has nothing to do
     calls.write_text("")
     assert rx.main(argv) == 0
     assert calls.read_text() == ""
     recs = [r for r in _read(out / "experiments.jsonl") if r["kind"] == "run"]
-    assert len(recs) == 6
+    assert len(recs) == 8
     off = next(r for r in recs if r["arm"] == "offline")
     assert len(off["pass@1"]) == 2 and "--num_samples" in off["flags"] and "16" in off["flags"]
-    assert "6 of 6 runs finished" in (out / "experiments.md").read_text()
+    # trained for the plum run's steps of the same seed: 7 + 7 (seed 0, made above), 10 + 10 (seed 1, the fake's)
+    assert [r["flags"][r["flags"].index("--train_args") + 1] for r in recs if r["arm"] == "offline_steps"] == [
+        "--max_steps 14", "--max_steps 20"]
+    assert "8 of 8 runs finished" in (out / "experiments.md").read_text()
     for png in ("pass_by_round.png", "gain_vs_n.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     # a failing run is reported (exit 1) and the table says partial
