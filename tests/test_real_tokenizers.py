@@ -28,7 +28,7 @@ TASKS = [dict(task_id="add", instruction="Write a function add(a, b) that return
          dict(task_id="neg", instruction="  Write neg(x) returning -x.  ", entry_point="neg", setup="",
               tests=["assert neg(1) == -1"])]
 N_SAMPLES, MAX_NEW = 4, 10
-SCALE = {"qwen": 1.6, "deepseek": 0.6, "llama": 1.0}   # chosen so that samples end with each end id and run out
+SCALE = {"qwen": 0.8, "deepseek": 0.6, "llama": 0.9}   # chosen so that samples end with each end id and run out
 
 
 def _tokenizer_dir(key):
@@ -77,8 +77,9 @@ def build_model(key, path):
     heads, kv = 2, (2 if key == "deepseek" else 1)   # keep the real model's MHA or GQA
     with open(os.path.join(src, "config.json")) as f:
         cfg = json.load(f)
+    # tied embeddings halve what every stage loads and 05 saves (the vocabulary is most of these models)
     cfg.update(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=heads,
-               num_key_value_heads=kv, head_dim=32)
+               num_key_value_heads=kv, head_dim=32, tie_word_embeddings=True)
     cfg = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(cfg)
