@@ -141,7 +141,8 @@ def main():
         model = build_tiny_model(os.path.join(tempfile.mkdtemp(), "tiny"), heads=2 if args.vllm else 4)
     be = load_backend(model, device=args.device, batch_size=args.batch_size)
     prompts = make_prompts(args.num_prompts)
-    print(f"model {args.model or 'tinylm (2 x 64 Llama, head dim %d)' % (32 if args.vllm else 16)} on {be.device} ({be.model.dtype}), "
+    name = args.model or f"tinylm (2 x 64 Llama, head dim {32 if args.vllm else 16})"
+    print(f"model {name} on {be.device} ({be.model.dtype}), "
           f"{len(prompts)} prompts x {args.num_samples} samples, max_new_tokens {args.max_new_tokens}, "
           f"torch threads {torch.get_num_threads()}")
 
