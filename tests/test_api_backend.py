@@ -281,3 +281,24 @@ def test_vllm_serve_answers_as_the_hf_backend(vllm_server):
     one = api.generate(prompts[:1], keys=[(0, "a")], **kw)
     assert api.generate(prompts, keys=[(0, "a"), (0, "b"), (0, "c")], **kw)[0] == one[0]
     assert len(one[0]) == 3 and len(set(one[0])) > 1
+
+
+def test_02_samples_through_the_api(tmp_path, server, capsys):
+    from generation import derive_seed
+    s02 = importlib.import_module("02_sample")
+    tests = write_jsonl(tmp_path / "tests.jsonl", [
+        dict(task_id=f"t{i}", instruction=f"Write a function f{i}(x) that returns x + {i}.", entry_point=f"f{i}",
+             tests=[f"assert f{i}(1) == {i + 1}"]) for i in range(3)])
+    out = tmp_path / "samples.jsonl"
+    server.faults = ["500"]
+    assert s02.main(["--backend", "openai", "--model", "m", "--api_base", server.url, "--api_backoff", "0",
+                     "--input", str(tests), "--output", str(out), "--num_samples", "3", "--seed", "5"]) == 0
+    recs = read_jsonl(out)
+    assert sorted((r["task_id"], r["sample_id"]) for r in recs) == [(f"t{i}", k) for i in range(3) for k in range(3)]
+    assert all(r["finish_reason"] == "eos" and r["eos_token_id"] is None and "assert" in r["completion"]
+               for r in recs)
+    bodies = {b["messages"][0]["content"]: b for _, b, _ in server.requests[1:]}
+    assert len(bodies) == 3 and all(b["n"] == 3 and b["temperature"] == 0.8 for b in bodies.values())
+    seeds = sorted(b["seed"] for b in bodies.values())
+    assert seeds == sorted(derive_seed(5, f"t{i}") for i in range(3))
+    assert "API m: 3 requests (1 retried)" in capsys.readouterr().out
