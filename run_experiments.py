@@ -399,8 +399,8 @@ def plots(args, recs):
         ax.set_xlabel("round")
         ax.grid(alpha=0.3)
 
-    main = [a for a in ("plum", "rft", "shuffled", "offline", "off_policy", "dpo", "reference", "sft_all")
-            if a in args.arms]
+    main = [a for a in ("plum", "rft", "shuffled", "offline", "offline_steps", "off_policy", "dpo", "reference",
+                        "sft_all") if a in args.arms]
     other = [a for a in ("n1", "n2", "n4", "plum", "n16", "corrupt10", "corrupt25", "corrupt50") if a in args.arms]
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
     for col, arms in enumerate((main, other)):
