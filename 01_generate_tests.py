@@ -436,10 +436,9 @@ def main(argv=None):
     be = chat = None
     stop = ()
     if given is None:
-        from generation import backend_from_args, chat_flag, derive_seed
+        from generation import backend_from_args, derive_seed, use_chat
         be = backend_from_args(args)
-        flag = chat_flag(args)
-        chat = be.chat if flag is None else flag
+        chat = use_chat(be, args)
         stop = () if chat else ('\n"""', "\ndef ", "\nclass ", "\n```")  # a base model's asserts end at new code
 
     from sandbox import Sandbox

@@ -1048,7 +1048,7 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     chat = use_chat(be, args)
     per_prompt = getattr(be, "seeds_per_prompt", False)
     request_for = benchmark(bench).request
-    if args.prompt_file or args.example_tests != 1:   # only a tests.jsonl benchmark is asked 02's way
+    if request_for is jsonl_request:   # a tests.jsonl benchmark is asked 02's way, with 02's prompt flags
         template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
         request_for = functools.partial(request_for, template=template, example_tests=args.example_tests)
     temperature = args.temperature
