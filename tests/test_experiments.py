@@ -4,10 +4,6 @@ held-out set) and run_experiments.py's resume, sharing and paired statistics, on
 import importlib
 import json
 import math
-import os
-import stat
-import subprocess
-import sys
 
 import pytest
 
