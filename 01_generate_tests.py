@@ -73,9 +73,9 @@ import textwrap
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, entry_names, fenced_blocks,
-                    mbpp_entry_point, parses, read_json_records, read_jsonl, resolve_shard, run_stage, select_shard,
-                    shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
+from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, entry_names,
+                    fenced_blocks, mbpp_entry_point, open_sandbox, parses, read_json_records, read_jsonl, resolve_shard,
+                    run_stage, select_shard, shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
 
@@ -115,6 +115,7 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=os.cpu_count(), help="sandbox worker processes")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per test when running the reference")
     p.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program in the sandbox")
+    add_sandbox_args(p)
     p.add_argument("--tasks_per_call", type=int, default=64,
                    help="instructions per generate call and sandbox batch (records are written after each; keep it "
                         "when resuming: it fixes the chunks that seeds are drawn for)")
@@ -441,12 +442,10 @@ def main(argv=None):
         chat = use_chat(be, args)
         stop = () if chat else ('\n"""', "\ndef ", "\nclass ", "\n```")  # a base model's asserts end at new code
 
-    from sandbox import Sandbox
-
     totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, trivial=0, tests=0)
     reasons = {}
     with JsonlWriter(out, overwrite=args.overwrite) as w, JsonlWriter(skip_path, overwrite=args.overwrite) as sk, \
-            Sandbox(workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb, \
+            open_sandbox(args, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb, \
             tqdm(total=len(todo), desc="01_generate_tests", unit="task") as bar:
 
         def skip(rec, reason, counts, completions=None):

@@ -27,8 +27,9 @@ model wrote none) is judged like any program, fails its tests, and is counted in
 import collections
 import time
 
-from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, execution_record, expand_inputs,
-                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
+from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, execution_record,
+                    expand_inputs, open_sandbox, read_jsonl, resolve_shard, run_stage, select_shard, shard_path,
+                    stage_parser, write_args)
 
 # what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
 # environment): MBPP-style and LeetCodeDataset tasks use them
@@ -49,8 +50,7 @@ def parse_args(argv=None):
                    help="seconds per program, loading included (default: timeout x (tests + 1))")
     p.add_argument("--memory_mb", type=int, default=2048, help="address-space limit per program (MiB)")
     p.add_argument("--max_output_bytes", type=int, default=4 << 20, help="stdout+stderr cap per program")
-    p.add_argument("--no_namespaces", action="store_true",
-                   help="skip user/net/mount/pid namespaces (only where the kernel refuses them anyway)")
+    add_sandbox_args(p)
     # sharding
     add_shard_args(p)
     return p.parse_args(argv)
@@ -107,7 +107,6 @@ def make_job(sample, tasks, samples_path):
 
 def main(argv=None):
     args = parse_args(argv)
-    from sandbox import Sandbox
     from tqdm import tqdm
 
     # setup
@@ -152,9 +151,8 @@ def main(argv=None):
             k += 1
             yield job
 
-    with Sandbox(workers=args.workers, timeout=args.timeout, program_timeout=args.program_timeout,
-                 memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes,
-                 namespaces=not args.no_namespaces) as sb:
+    with open_sandbox(args, workers=args.workers, timeout=args.timeout, program_timeout=args.program_timeout,
+                      memory_mb=args.memory_mb, max_output_bytes=args.max_output_bytes) as sb:
         # the programs' environment (requirements.txt): a package the sandbox cannot import would fail every
         # program that uses it, silently; stop here and name it
         try:

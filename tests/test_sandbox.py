@@ -344,9 +344,12 @@ def test_call_kind_reference_outputs_for_not_none_and_times(sb):
     assert r[1]["status"] == "error" and r[1]["outputs"] == [None]   # a re.Match is not plain data
 
 
-def test_degraded_mode_still_judges_and_says_so():
-    with Sandbox(workers=1, timeout=2.0, namespaces=False) as s:
-        assert s.isolation.startswith("NO namespaces")
+def test_unisolated_mode_needs_the_opt_in_and_still_judges_and_says_so():
+    from sandbox import IsolationRefused
+    with pytest.raises(IsolationRefused, match="--unsafe_no_isolation"):
+        Sandbox(workers=1, namespaces=False).__enter__()
+    with Sandbox(workers=1, timeout=2.0, namespaces=False, unsafe_no_isolation=True) as s:
+        assert s.isolation.startswith("UNSAFE: NO isolation") and "user+net" not in s.isolation
         r = run(s, [{"kind": "assert", "program": "def f(x):\n    return x", "setup": "",
                      "tests": ["assert f(1) == 1", "assert f(1) == 2"]},
                     {"kind": "assert", "program": "import os\ndef f(x):\n    os._exit(0)", "setup": "",
