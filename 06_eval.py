@@ -116,7 +116,8 @@ import sys
 
 from common import (InputError, JsonlWriter, Request, add_sandbox_args, add_shard_args, atomic_write_json, die,
                     done_keys, execution_record, expand_inputs, mbpp_entry_point, open_sandbox, program_of,
-                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser, write_args)
+                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, shared_data,
+                    solution_request, stage_parser, write_args)
 from sandbox import evalplus_compare
 
 
