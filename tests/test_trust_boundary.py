@@ -383,3 +383,45 @@ def test_repository_inside_the_interpreter_prefix_is_hidden(tmp_root):
     got = json.loads(p.stdout.strip().splitlines()[-1])
     assert inside in got["isolation"]   # named among what is hidden
     assert [r["passed"] for r in got["results"]] == [False, True], got["results"]
+
+
+def test_time_slept_while_loading_buys_no_time_later():
+    """Family 10: the limit moves only by run-queue wait. A program that sleeps 0.9 s while loading, then computes
+    for 1.4 s against a 1 s per-test limit is a timeout (it passed when the limit moved by the job's CPU rate); the
+    same computation at 0.3 s passes."""
+    from sandbox import Sandbox
+    prog = ("import time\ntime.sleep(0.9)\n\ndef f(seconds):\n    t = time.process_time()\n"
+            "    while time.process_time() - t < seconds:\n        pass\n    return 1\n")
+    jobs = [{"kind": "assert", "setup": "", "entry_point": "f", "program": prog, "tests": [f"assert f({s}) == 1"],
+             "timeout": 1.0, "program_timeout": 6.0} for s in (1.4, 0.3)]
+    with Sandbox(workers=1) as sb:
+        res = dict(sb.run(jobs))
+    assert res[0]["status"] == "timeout", res[0]
+    assert res[1]["passed"], res[1]
+
+
+def test_hostile_programs_through_03_and_06(tmp_path):
+    """The same hostile programs and controls as samples of a PLUM round (03) and of a JSONL benchmark (06): no
+    hostile program passes, every control does, one record each."""
+    jobs, names = all_jobs()
+    asserts = [(n, j) for n, j in zip(names, jobs) if j["kind"] == "assert"]
+    tests = [{"task_id": f"t{i}", "instruction": n, "entry_point": "f", "setup": "", "tests": j["tests"],
+              "n_generated": 1, "n_kept": 1, "validated": True} for i, (n, j) in enumerate(asserts)]
+    samples = [{"task_id": f"t{i}", "sample_id": 0, "prompt": "p", "completion": j["program"], "code": j["program"],
+                "model": "m", "round": 0} for i, (n, j) in enumerate(asserts)]
+    write_jsonl(tmp_path / "tests.jsonl", tests)
+    write_jsonl(tmp_path / "samples.jsonl", samples)
+    want = {f"t{i}": n.startswith("control") or n == "thread idiom" for i, (n, _) in enumerate(asserts)}
+    p = subprocess.run([sys.executable, os.path.join(REPO, "03_execute.py"), "--samples",
+                        str(tmp_path / "samples.jsonl"), "--tests", str(tmp_path / "tests.jsonl"), "--output", str(tmp_path / "ex.jsonl"),
+                        "--workers", "1"], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = {r["task_id"]: r["passed"] for r in map(json.loads, open(tmp_path / "ex.jsonl"))}
+    assert got == want, [t for t in got if got[t] != want[t]]
+    p = subprocess.run([sys.executable, os.path.join(REPO, "06_eval.py"), "--benchmark", "jsonl", "--data_path",
+                        str(tmp_path / "tests.jsonl"), "--samples", str(tmp_path / "samples.jsonl"), "--workers", "1",
+                        "--output_dir", str(tmp_path / "eval")], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = {r["task_id"]: r["passed"] for d, _, fs in os.walk(tmp_path / "eval") for f in fs
+           if f == "executions.jsonl" for r in map(json.loads, open(os.path.join(d, f)))}
+    assert got == want, [t for t in got if got[t] != want[t]]
