@@ -413,8 +413,9 @@ def test_hostile_programs_through_03_and_06(tmp_path):
     write_jsonl(tmp_path / "samples.jsonl", samples)
     want = {f"t{i}": n.startswith("control") or n == "thread idiom" for i, (n, _) in enumerate(asserts)}
     p = subprocess.run([sys.executable, os.path.join(REPO, "03_execute.py"), "--samples",
-                        str(tmp_path / "samples.jsonl"), "--tests", str(tmp_path / "tests.jsonl"), "--output", str(tmp_path / "ex.jsonl"),
-                        "--workers", "1"], capture_output=True, text=True, timeout=600, cwd=REPO)
+                        str(tmp_path / "samples.jsonl"), "--tests", str(tmp_path / "tests.jsonl"),
+                        "--output", str(tmp_path / "ex.jsonl"), "--workers", "1"],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
     assert p.returncode == 0, p.stderr[-2000:]
     got = {r["task_id"]: r["passed"] for r in map(json.loads, open(tmp_path / "ex.jsonl"))}
     assert got == want, [t for t in got if got[t] != want[t]]
