@@ -34,11 +34,14 @@ the statement parses). A test is kept only if it is one syntactically valid asse
 (by name, or as a method: "Solution().twoSum" -> `.twoSum(`); duplicates (same syntax tree) are dropped.
 
 Validation: every parsed test is run against the reference in the sandbox (sandbox.py, kind "assert", the
-instruction's setup first); only tests the reference passes are kept. An instruction without a reference keeps its
-parsed tests unvalidated (validated=false). Every test is also run against three stubs of the entry point that
-ignore the task (returning True, False, the repr of their arguments): a test all three pass checks no behaviour of
-the function (`assert f(1) == f(1)`, `assert f(x) is not None`, `assert f(2) or True`) and is dropped as trivial,
-with or without a reference. Instructions with fewer than --min_tests kept tests are skipped.
+instruction's setup first, the entry point named); only tests the reference passes are kept. The sandbox's rule
+applies: a name in a test resolves to builtins, the setup, the test itself or a standard-library module, and only
+the entry point comes from the program, so a test that leans on another name of the reference (`pi` it imported, a
+helper or class it defines) fails against it and is dropped: kept tests are self-contained. An instruction without
+a reference keeps its parsed tests unvalidated (validated=false). Every test is also run against three stubs of the
+entry point that ignore the task (returning True, False, the repr of their arguments): a test all three pass checks
+no behaviour of the function (`assert f(1) == f(1)`, `assert f(x) is not None`, `assert f(2) or True`) and is
+dropped as trivial, with or without a reference. Instructions with fewer than --min_tests kept tests are skipped.
 
 Corruption (--corrupt_from T --corrupt_share P): no model is run. T is a finished tests.jsonl; exactly round(P x
 its kept tests) tests, drawn with --seed, have the expected value of `assert CALL == LITERAL` replaced by a wrong one
@@ -502,12 +505,12 @@ def main(argv=None):
                 if tests and rec["reference"]:
                     job_of[j] = len(jobs)
                     jobs.append({"program": rec["reference"], "kind": "assert", "tests": tests,
-                                 "setup": rec["setup"]})
+                                 "setup": rec["setup"], "entry_point": rec["entry_point"] or ""})
                 if tests:
                     stubs = stub_programs(rec["entry_point"])
                     stubs_of[j] = list(range(len(jobs), len(jobs) + len(stubs)))
-                    jobs.extend({"program": p, "kind": "assert", "tests": tests, "setup": rec["setup"]}
-                                for p in stubs)
+                    jobs.extend({"program": p, "kind": "assert", "tests": tests, "setup": rec["setup"],
+                                 "entry_point": rec["entry_point"] or ""} for p in stubs)
             # ---- validate against the references
             results = validate(sb, jobs)
             # ---- write

@@ -1,9 +1,12 @@
 """Stage 4: label each executed candidate and write KTO examples (unpaired) or DPO pairs for 05_train_kto.py.
 
 A candidate is desirable when it passed every one of its task's tests (`passed` true and at least one test run);
-anything else (a failed test, a timeout, an error, a program that never ran) is undesirable. Identical completions
-within a task are kept once. Per-task caps keep one task from dominating, and tasks where every candidate passed
-or none did can be dropped (they teach KTO less and can never form a DPO pair).
+anything else (a failed test, a timeout, an error, a crash) is undesirable. Identical completions within a task are
+kept once. Per-task caps keep one task from dominating, and tasks where every candidate passed or none did can be
+dropped (they teach KTO less and can never form a DPO pair). Nothing is left out silently: a program that ran has a
+label, even where its record lacks test counts (an older sandbox wrote tests_total 0 for a program that crashed
+mid-test: undesirable, counted as zero_test_failures); only a sample 03 never ran (no execution record, or a task
+without tests) has none. Every candidate left out is counted by reason in the stats' `left_out` and the summary.
 
     python 04_build_pairs.py --executions runs/r0/executions.jsonl --samples runs/r0/samples.jsonl \\
         --output runs/r0/kto.jsonl
@@ -31,7 +34,9 @@ Writes (all finished files, written to a temporary name and renamed):
     completion_ids, where it wrote them)
   OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
     tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
-    no_tests, capped, desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
+    no_tests, capped, duplicate_executions (a later record of the same sample wins), zero_test_failures (kept,
+    undesirable), left_out ({reason: candidates}: every candidate with a sample that is in no record written, and
+    why), desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
     05_train_kto.py applies the same rule to the examples it loads, unless given --desirable_weight/
     --undesirable_weight)
   OUTPUT.args.json: the resolved arguments
@@ -49,6 +54,18 @@ from collections import defaultdict
 from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, die, read_jsonl,
                     resolve_shard, run_stage, select_shard, shard_path, stage_parser, stem, write_args)
 from kto_loss import kto_weights
+
+
+# (stats key, why): every reason a candidate with a sample is in no record written
+LEFT_OUT = (("missing_execution", "not run by 03 (no execution record)"),
+            ("no_tests", "never ran (its task has no tests)"),
+            ("duplicate_copies", "copies of a completion (the first one kept)"),
+            ("conflicting_duplicates", "duplicates whose verdicts disagree (none kept)"),
+            ("capped", "over a per-task cap"),
+            ("dropped_task_candidates", "in tasks dropped by --drop_all_pass/--drop_none_pass"),
+            ("sft_not_passing", "not passing (--format sft keeps the passing ones)"),
+            ("dpo_unpaired", "in no DPO pair"),
+            ("missing_sample", "executions without a sample (no prompt or completion to train on)"))
 
 
 def parse_args(argv=None):
@@ -107,11 +124,21 @@ def _task_rng(seed, task_id):
     return random.Random(int(hashlib.sha256(f"{seed}:{task_id}".encode()).hexdigest()[:16], 16))
 
 
+def never_ran(ex):
+    """An execution record of zero tests whose program never ran: a task without tests (the sandbox refuses the job:
+    "... has no tests"), or a record claiming a pass of nothing. Any other record of zero tests is a program that ran
+    and failed (a crash an older sandbox reported with tests_total 0): it keeps its undesirable label."""
+    return ex.get("tests_total") == 0 and (ex.get("passed") is True or ex.get("status") == "passed"
+                                           or "has no tests" in str(ex.get("error") or ""))
+
+
 def load_candidates(executions, samples, stats):
     """Join executions and samples on (task_id, sample_id) -> {task_id: [candidate, ...]} sorted by sample_id."""
     verdicts = {}
     for rec in read_jsonl(executions, required=("task_id", "sample_id", "passed")):
-        verdicts[(rec["task_id"], rec["sample_id"])] = rec
+        key = (rec["task_id"], rec["sample_id"])
+        stats["duplicate_executions"] += key in verdicts   # a resumed or repeated run: the later record wins
+        verdicts[key] = rec
     tasks = defaultdict(list)
     seen = set()
     for rec in read_jsonl(samples, required=("task_id", "sample_id", "prompt", "completion")):
@@ -122,9 +149,11 @@ def load_candidates(executions, samples, stats):
             stats["missing_execution"] += 1
             continue
         total = ex.get("tests_total")
-        if total == 0:  # passing zero tests earns nothing
+        if never_ran(ex):  # no test ran it: no verdict (passing zero tests earns nothing)
             stats["no_tests"] += 1
             continue
+        if total == 0:
+            stats["zero_test_failures"] += 1
         tasks[rec["task_id"]].append({
             "task_id": rec["task_id"], "sample_id": rec["sample_id"], "prompt": rec["prompt"],
             "completion": rec["completion"], "label": ex["passed"] is True,
@@ -151,6 +180,7 @@ def dedupe(cands, stats):
         if len({c["label"] for c in group}) > 1:  # a flaky verdict (e.g. a timeout under load): trust neither
             stats["conflicting_duplicates"] += len(group)
             continue
+        stats["duplicate_copies"] += len(group) - 1
         kept.append(group[0])
     kept.sort(key=lambda c: (str(type(c["sample_id"])), c["sample_id"]))
     return kept
@@ -212,10 +242,12 @@ def main(argv=None):
         stats["tasks_none_pass"] += none_pass
         if (all_pass and args.drop_all_pass) or (none_pass and args.drop_none_pass):
             stats["tasks_dropped"] += 1
+            stats["dropped_task_candidates"] += len(cands)
             continue
         rng = _task_rng(args.seed, task_id)
         if args.format == "sft":
             kept = [c for c in cands if c["label"] or args.sft_filter == "none"]
+            stats["sft_not_passing"] += len(cands) - len(kept)
             lines.extend(json.dumps(sft_record(c), ensure_ascii=False) for c in kept)
             n_d += sum(c["label"] for c in kept)
             n_u += sum(not c["label"] for c in kept)
@@ -233,8 +265,10 @@ def main(argv=None):
             for c in cands:
                 by_prompt[c["prompt"]][0 if c["label"] else 1].append(c)
             budget = args.max_pairs_per_task
+            paired = set()
             for prompt, (good, bad) in by_prompt.items():
                 for ch, rj in dpo_pairs(good, bad, budget, rng):
+                    paired.update((id(ch), id(rj)))
                     pair = {"task_id": task_id, "prompt": prompt, "chosen": ch["completion"],
                             "rejected": rj["completion"], "chosen_sample_id": ch["sample_id"],
                             "rejected_sample_id": rj["sample_id"], "chosen_finish_reason": ch["finish_reason"],
@@ -248,19 +282,23 @@ def main(argv=None):
                     stats["n_pairs"] += 1
             n_d += sum(c["label"] for c in cands)
             n_u += sum(not c["label"] for c in cands)
+            stats["dpo_unpaired"] += sum(id(c) not in paired for c in cands)
 
     if args.shuffle_labels:
         shuffle_labels(kto_records, args.seed)
     lines.extend(json.dumps(c, ensure_ascii=False) for c in kto_records)
+    left_out = {key: stats[key] for key, _ in LEFT_OUT if stats[key]}
+    why = dict(LEFT_OUT)
+    left_text = ", ".join(f"{n} {why[key]}" for key, n in left_out.items()) or "none"
     if not lines:
         die(f"no {args.format} record could be built from {args.executions} and {args.samples} "
             f"(tasks {stats['tasks']}, all-pass {stats['tasks_all_pass']}, none-pass {stats['tasks_none_pass']}, "
-            f"missing executions {stats['missing_execution']}); "
+            f"left out: {left_text}); "
             + ("DPO needs a task with both a passing and a failing candidate; try --format kto" if args.format == "dpo"
                else "check that 03 ran on these samples"))
     w_d, w_u = kto_weights(n_d, n_u)
-    stats.update(n_desirable=n_d, n_undesirable=n_u, desirable_weight=w_d, undesirable_weight=w_u,
-                 format=args.format, records=len(lines), shuffled_labels=args.shuffle_labels)
+    stats.update(left_out=left_out, n_desirable=n_d, n_undesirable=n_u, desirable_weight=w_d,
+                 undesirable_weight=w_u, format=args.format, records=len(lines), shuffled_labels=args.shuffle_labels)
     base = stem(out)
     write_args(out, args)
     atomic_write_text(out, "".join(line + "\n" for line in lines))
@@ -269,7 +307,9 @@ def main(argv=None):
                  if min(n_d, n_u) == 0 and args.format != "sft" else "")
     print(f"04_build_pairs: {len(lines)} {args.format} records from {stats['tasks']} tasks -> {out}; "
           f"desirable {n_d}, undesirable {n_u}{one_class}, λ_D {w_d:.3g}, λ_U {w_u:.3g}; "
-          f"duplicates {stats['duplicates']}, missing executions {stats['missing_execution']}", file=sys.stderr)
+          f"left out: {left_text}"
+          + (f"; {stats['zero_test_failures']} that crashed without test counts kept as undesirable"
+             if stats["zero_test_failures"] else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -735,13 +735,14 @@ def assert_job(prob, program, timeout, expected=None, limits=None):
 def evalplus_job(prob, program, timeout, expected=None, limits=None):
     """EvalPlus's way (HumanEval+, MBPP+): the entry point called on base + plus inputs, each output compared with
     the reference's (`expected`: reference_outputs of the task) under the task's atol and special oracles; `limits`
-    are evalplus_time_limits of the reference's per-input times."""
+    are evalplus_time_limits of the reference's per-input times. EvalPlus judges base and plus inputs in two runs,
+    each starting from the task's atol (the float rule's 1e-6 does not carry over): atol_reset_at."""
     nb = len(prob["base_input"])
     # EvalPlus gives base and plus runs min(60, sum of their limits) + 1 s each; the sandbox takes one per-test
     # limit, so each input gets the largest of the task's limits
     return dict(kind="call", program=program, entry_point=prob["entry_point"],
                 inputs=prob["base_input"] + prob["plus_input"], expected=expected["outputs"], atol=prob["atol"],
-                compare=prob["compare"], timeout=max(limits),
+                atol_reset_at=nb, compare=prob["compare"], timeout=max(limits),
                 program_timeout=min(60.0, sum(limits[:nb])) + min(60.0, sum(limits[nb:])) + 2.0)
 
 

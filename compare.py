@@ -73,8 +73,9 @@ def _is_floats(x):
 
 def compare_call(out, exp, args, atol_state, compare):
     """One EvalPlus (evalplus/eval/__init__.py unsafe_execute) or LiveCodeBench functional comparison.
-    `atol_state` is a one-item list: EvalPlus's atol, which becomes 1e-6 for the rest of a task once an expected
-    value is a float (a quirk of its loop, kept on purpose)."""
+    `atol_state` is a one-item list: EvalPlus's atol, which becomes 1e-6 for the rest of a run once an expected
+    value is a float (a quirk of its loop, kept on purpose; its base and plus inputs are two runs, each from the
+    task's atol: the caller starts a new list there, as sandbox's "atol_reset_at")."""
     if compare == "lcb":
         if type(out) is tuple:
             out = list(out)

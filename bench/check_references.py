@@ -13,14 +13,17 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "evalplus")
+FILES = {"humaneval_plus": "HumanEvalPlus-v0.1.10.jsonl.gz", "mbpp_plus": "MbppPlus-v0.2.0.jsonl.gz"}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--output_dir", default="runs/check_references", help="results and executions go here")
     ap.add_argument("--workers", type=int, default=2, help="sandbox workers")
+    ap.add_argument("--benchmarks", nargs="+", choices=list(FILES), default=list(FILES), help="which to check")
     args = ap.parse_args()
-    for bench, name in (("humaneval_plus", "HumanEvalPlus-v0.1.10.jsonl.gz"), ("mbpp_plus", "MbppPlus-v0.2.0.jsonl.gz")):
+    for bench in args.benchmarks:
+        name = FILES[bench]
         data = os.path.join(DATA, name)
         out = os.path.join(args.output_dir, bench)
         os.makedirs(out, exist_ok=True)

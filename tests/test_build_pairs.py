@@ -144,3 +144,39 @@ def test_sharding_splits_tasks(tmp_path):
         p = tmp_path / f"s.shard-{k:05d}-of-00002.jsonl"
         seen.append({json.loads(line)["task_id"] for line in p.read_text().splitlines()})
     assert seen[0] | seen[1] == {"a", "b", "c", "d"} and not seen[0] & seen[1]
+
+
+def test_crashed_programs_keep_their_label_and_every_left_out_is_counted(tmp_path, capsys):
+    """Issue 19, family 8: a program that ran and crashed is an undesirable example, even in a record without test
+    counts (the sandbox once wrote tests_total 0 for a program that died in a fast-path test); only a sample that
+    never ran has no label, and every candidate left out is counted, by reason, in the stats and the summary."""
+    def ex(task, sid, status, total, error=None, statuses=None):
+        return {"task_id": task, "sample_id": sid, "status": status, "passed": status == "passed",
+                "tests_passed": total if status == "passed" else 0, "tests_total": total,
+                "test_status": statuses if statuses is not None else [status] * total, "error": error,
+                "seconds": 0.1}
+    execs = [ex("t", 0, "passed", 2),
+             ex("t", 1, "error", 0, "sandbox: TypeError: keywords must be strings", []),   # crashed, old record
+             ex("t", 2, "error", 2, "test 0: the program exited or was killed during the test",
+                ["error", "not_run"]),                                                      # crashed, new record
+             ex("t", 3, "timeout", 0, "timeout (test 0)", []),                              # ran, no counts
+             ex("u", 0, "error", 0, "assert job has no tests", []),                         # never ran
+             ex("t", 9, "failed", 2)]                                                       # no sample
+    samples = [{"task_id": t, "sample_id": i, "prompt": f"P[{t}]", "completion": f"c{t}{i}"}
+               for t, i in [("t", 0), ("t", 1), ("t", 2), ("t", 3), ("t", 4), ("u", 0)]]   # t/4: not executed
+    e, s = _write(tmp_path / "executions.jsonl", execs), _write(tmp_path / "samples.jsonl", samples)
+    recs, stats = _run(tmp_path, e, s)
+    assert {(r["task_id"], r["sample_id"]): r["label"] for r in recs} == {
+        ("t", 0): True, ("t", 1): False, ("t", 2): False, ("t", 3): False}
+    assert stats["zero_test_failures"] == 2 and stats["no_tests"] == 1
+    assert stats["left_out"] == {"missing_execution": 1, "no_tests": 1, "missing_sample": 1}
+    err = capsys.readouterr().err
+    assert "left out: 1 not run by 03 (no execution record), 1 never ran (its task has no tests), " \
+           "1 executions without a sample" in err
+    assert "2 that crashed without test counts kept as undesirable" in err
+    # DPO and SFT say what their format leaves out too
+    recs, stats = _run(tmp_path, e, s, "--format", "dpo", "--max_pairs_per_task", "1", name="dpo.jsonl")
+    assert len(recs) == 1 and stats["left_out"]["dpo_unpaired"] == 2
+    recs, stats = _run(tmp_path, e, s, "--format", "sft", name="sft.jsonl")
+    assert len(recs) == 1 and stats["left_out"]["sft_not_passing"] == 3
+    assert "3 not passing" in capsys.readouterr().err

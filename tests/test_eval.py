@@ -357,3 +357,26 @@ def test_a_reference_that_does_not_run_says_which_and_what_to_change(tmp_path):
     with Sandbox(workers=1, timeout=5.0, memory_mb=2048) as sb:
         out = ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/2"])
     assert out["T/2"]["outputs"][0] == [(0, "ab"), (1, "ab")] and type(out["T/2"]["outputs"][1]) is Digest
+
+
+def test_evalplus_jobs_start_atol_again_at_the_plus_inputs_as_evalplus_does():
+    """EvalPlus judges base and plus inputs in two runs (untrusted_check twice), each from the task's atol: the
+    1e-6 a float expected value brings on a base input does not carry into the plus inputs, where it would let
+    np.allclose pass 10**8 + 1 for 10**8. 06's one job restarts atol at the first plus input."""
+    from evalplus.eval import FAIL, PASS, untrusted_check
+    from sandbox import Sandbox
+    prog = "def f(x):\n    return x if x < 1 else x + 1\n"
+    prob = {"entry_point": "f", "base_input": [[0.5], [10 ** 8]], "plus_input": [[10 ** 8]], "atol": 0,
+            "compare": None}
+    expected = {"outputs": [0.5, 10 ** 8, 10 ** 8], "times": [0.001] * 3}
+    job = ev.evalplus_job(prob, prog, None, expected, [1.0] * 3)
+    assert job["atol_reset_at"] == 2
+    with Sandbox(workers=1, timeout=2.0) as sb:
+        res = dict(sb.run([job]))[0]
+    got = res["test_status"]
+    base = untrusted_check("humaneval", prog, prob["base_input"], "f", expected=[0.5, 10 ** 8], atol=0,
+                           ref_time=[0.001] * 2)[0]
+    plus = untrusted_check("humaneval", prog, prob["plus_input"], "f", expected=[10 ** 8], atol=0,
+                           ref_time=[0.001])[0]
+    assert (base, plus) == (PASS, FAIL)
+    assert got == ["passed", "passed", "failed"], res

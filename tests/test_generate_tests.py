@@ -160,3 +160,22 @@ def test_bad_inputs(tmp_path):
                         str(tmp_path / "no_such_model"), "--output", str(tmp_path / "t.jsonl")],
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "no such directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_validation_drops_tests_that_lean_on_the_references_own_names(tmp_path):
+    """The sandbox's rule (issue 19, families 3-4): only the entry point comes from the program. A model-written test
+    that uses a name the reference defines or imports (`pi`, a helper, a class) fails against the reference and is
+    dropped; a standard-library module the test names itself (`math`) is the judge's own, and the test is kept."""
+    pytest.importorskip("sandbox")
+    ref = ("from math import pi\nclass Circle:\n    def __init__(self, r):\n        self.r = r\n"
+           "def double(x):\n    return 2 * x\ndef area(r):\n    return pi * r * r\n")
+    _write(tmp_path / "ins.jsonl", [{"task_id": "area", "instruction": "Area of a circle.", "reference": ref,
+                                     "entry_point": "area"}])
+    _write(tmp_path / "comp.jsonl", [{"task_id": "area", "completion": (
+        "```python\nassert abs(area(2) - pi * 4) < 1e-6\nassert area(1) == double(area(1)) / 2\n"
+        "assert area(Circle(1).r) > 3\nassert abs(area(1) - math.pi) < 1e-6\nassert area(0) == 0\n```")}])
+    r = _run01(tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = _jsonl(tmp_path / "tests.jsonl")[0]
+    assert rec["tests"] == ["assert abs(area(1) - math.pi) < 1e-6", "assert area(0) == 0"], rec
+    assert rec["validated"] and rec["n_parsed"] == 5 and rec["n_kept"] == 2

@@ -124,18 +124,16 @@ SCAN_MEMORY = """def f(x):
     # the expected value's text, found without ever holding it: '76' then the other digits
     tail = [ord(c) for c in '1' + '3' + '5' + '2' + '9']
     found = 0
+    # read through ctypes, not /proc/self/mem: a program running as uid 65534 under a root harness may not open
+    # its own mem file (the worker made it non-dumpable), but every mapping it can read is in its address space
+    import ctypes
     with open('/proc/self/maps') as m:
         regions = [l.split() for l in m]
-    mem = open('/proc/self/mem', 'rb')
     for r in regions:
-        if 'rw' not in r[1]:
+        if 'rw' not in r[1] or (len(r) > 5 and r[5].startswith('[v')):
             continue
         a, b = (int(v, 16) for v in r[0].split('-'))
-        try:
-            mem.seek(a)
-            buf = mem.read(b - a)
-        except (OSError, OverflowError, ValueError):
-            continue
+        buf = ctypes.string_at(a, b - a)
         i = buf.find(b'76')
         while i >= 0:
             if list(buf[i + 2:i + 7]) == tail:
@@ -159,6 +157,10 @@ def test_expected_value_is_not_in_the_programs_memory(sb):
     r = run(sb, jobs + [killer, killer] + jobs + [killer] + jobs)
     assert not any(x["passed"] for x in r), [x["status"] for x in r]
     assert all(x["status"] == "failed" for x in r[:4]), r[:4]
+    # the scan works: a value the program itself holds is found
+    holder = "_held = bytearray(b'76') + bytearray(b'13529')\n" + SCAN_MEMORY
+    r = run(sb, [{"kind": "assert", "setup": "", "program": holder, "tests": ["assert f(2) == 7613529"]}])
+    assert r[0]["passed"], r[0]
 
 
 def test_expected_value_never_reaches_the_program(sb):

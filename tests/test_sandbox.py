@@ -2,8 +2,11 @@
 known answers, per-job time limits, exactly one result per job, and a codec that builds only exact builtins."""
 
 import math
+import os
 import pickle
 import struct
+import sys
+import time
 
 import pytest
 
@@ -101,10 +104,10 @@ def test_assert_kind_per_test_verdicts(sb):
          "tests": ["assert add(2, 3) == 5", "assert add(2, 2) == 5", "assert add('a', 1) == 1",
                    "assert set([add(1, 1)]) == {2}", "assert math.isclose(add(0.1, 0.2), 0.3)"]},
     ])[0]
-    # the last two are not `== LITERAL`, so they run in the judge child; neither program nor setup imports
-    # math, so the last one errors (NameError) as it would in MBPP's harness
+    # the last two are not `== LITERAL`, so they run in the judge child; `math` there is the standard module of
+    # that name, imported by the judge (DESIGN.md: never the program's), whether or not anyone imported it
     assert r["test_status"][:4] == ["passed", "failed", "error", "passed"]
-    assert r["test_status"][4] == "error" and r["status"] == "failed"
+    assert r["test_status"][4] == "passed" and r["status"] == "failed"
 
 
 def test_assert_kind_setup_and_program_imports_reach_the_tests(sb):
@@ -167,8 +170,13 @@ def test_program_objects_are_handles_calls_go_back_to_the_program(sb):
     prog = ("class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
             "def longest(pairs, n):\n    return max(p.b - p.a for p in pairs[:n])\n")
     r = run(sb, [{"kind": "assert", "setup": "", "program": prog,
-                  "tests": ["assert longest([Pair(1, 5), Pair(2, 3)], 2) == 4"]}])[0]
-    assert r["status"] == "passed", r
+                  "tests": ["assert longest([Pair(1, 5), Pair(2, 3)], 2) == 4"]},
+                 {"kind": "assert", "setup": "", "program": prog + "def pair(a, b):\n    return Pair(a, b)\n",
+                  "entry_point": "pair", "tests": ["assert pair(1, 5).b - pair(1, 5).a == 4"]}])
+    # the test names the program's class: only the entry point comes from the program (DESIGN.md), so `Pair` is
+    # a NameError in the test; objects the entry point returns are handles whose attributes are read in C
+    assert r[0]["status"] == "error" and "NameError" in r[0]["error"], r[0]
+    assert r[1]["status"] == "passed", r[1]
 
 
 def test_stdio_kind(sb):
@@ -237,7 +245,8 @@ def test_call_kind_huge_ints_cross_exactly(sb):
 
 def test_call_kind_outputs_too_large_to_cross_are_compared_by_digest(sb):
     """MBPP+ task 255's reference returns 1.66 M tuples (1.1 GB in the codec) on one plus input; outputs past
-    DIGEST_AT cross as a Digest of their canonical bytes and are compared type-strictly."""
+    DIGEST_AT cross as a Digest of their canonical bytes and are compared by it: == for exact builtins, numbers
+    included (1 == 1.0, as EvalPlus's ==), but no atol."""
     n = 3_000_000   # 3 M ints: past the codec's piece budget, so the reply is digested
     base = {"kind": "call", "entry_point": "f", "inputs": [[5], [n]], "setup": "", "atol": 0, "timeout": 30}
     ref = run(sb, [dict(base, program="def f(n):\n    return list(range(n))", expected=None)])[0]
@@ -253,7 +262,7 @@ def test_call_kind_outputs_too_large_to_cross_are_compared_by_digest(sb):
     r = run(sb, [dict(base, program=p, expected=ref["outputs"]) for p in progs.values()]
                 + [dict(base, program=progs["last item wrong"], expected=ref["outputs"], atol=1e-6)])
     assert [x["test_status"] for x in r] == [["passed", "passed"], ["passed", "failed"], ["passed", "failed"],
-                                              ["passed", "failed"], ["passed", "error"]]
+                                              ["passed", "passed"], ["passed", "error"]]
     assert "digest" in r[1]["error"] and "cannot apply 'atol'" in r[4]["error"]
     # oracles that never look at the value judge a digested output as they judge any other
     right = dict(base, program=progs["right, another way"])
@@ -263,18 +272,104 @@ def test_call_kind_outputs_too_large_to_cross_are_compared_by_digest(sb):
     assert [x["test_status"] for x in r] == [["passed", "passed"], ["passed", "failed"], ["passed", "passed"]]
 
 
+# -- scale: flow control between the worker and C (issue 19, family 6) --------------------------------------------
+# Requests were pipelined up to 64 KiB of bytes ahead of their replies, but the kernel charges each small write on
+# an AF_UNIX socket ~1 KB of buffer: past a few hundred calls the worker blocked writing requests while C blocked
+# writing replies, until the job's whole time was up ("sandbox: TimeoutError"). Each job below sets a short
+# program_timeout so that such a hang fails in seconds, and is held to a time proportional to its work.
+
+def test_a_call_job_of_thousands_of_inputs_finishes_in_time(sb):
+    n = 5000
+    t0 = time.monotonic()
+    r = run(sb, [{"kind": "call", "program": "def f(x):\n    return [x, str(x)]", "entry_point": "f",
+                  "inputs": [[i] for i in range(n)], "expected": [[i, str(i)] for i in range(n)], "atol": 0,
+                  "program_timeout": 15},
+                 {"kind": "call", "program": "def f(x):\n    return x * 2", "entry_point": "f",
+                  "inputs": [[i] for i in range(n)], "expected": None, "program_timeout": 15}])
+    assert r[0]["status"] == "passed" and r[0]["tests_passed"] == n, r[0]["error"]
+    assert r[1]["status"] == "passed" and r[1]["outputs"] == [2 * i for i in range(n)], r[1]["error"]
+    assert len(r[1]["times"]) == n
+    assert time.monotonic() - t0 < 20
+
+
+def test_an_assert_job_of_thousands_of_tests_finishes_in_time(sb):
+    n = 3000
+    t0 = time.monotonic()
+    r = run(sb, [{"kind": "assert", "program": "def f(x):\n    return x + 1", "setup": "", "entry_point": "f",
+                  "tests": [f"assert f({i}) == {i + 1}" for i in range(n)], "program_timeout": 15},
+                 {"kind": "assert", "program": "def f(x):\n    return x + 1", "setup": "", "entry_point": "f",
+                  "tests": [f"assert f({i}) == {i + 1 + (i == n - 1)}" for i in range(n)], "program_timeout": 15}])
+    assert r[0]["status"] == "passed" and r[0]["tests_passed"] == n, r[0]["error"]
+    assert r[1]["test_status"] == ["passed"] * (n - 1) + ["failed"], r[1]["error"]
+    assert time.monotonic() - t0 < 20
+
+
+def test_large_requests_and_replies_cross_without_deadlock(sb):
+    """Requests and replies of 40 KB each: frames the socket takes in pieces, both ways at once."""
+    n = 300
+    inputs = [["%05d" % i * 8000] for i in range(n)]
+    r = run(sb, [{"kind": "call", "program": "def f(s):\n    return s[::-1]", "entry_point": "f", "inputs": inputs,
+                  "expected": [s[::-1] for (s,) in inputs], "atol": 0, "program_timeout": 15}])[0]
+    assert r["status"] == "passed" and r["tests_passed"] == n, r["error"]
+
+
+def test_reference_outputs_of_many_megabytes_come_back_as_digests(sb):
+    """HumanEval/15's reference returns strings of up to 6.9 MB, 147 MB in all: one result frame past MAX_FRAME
+    ("the sandbox worker died"), and every job judged against them as large. A job without expected values returns
+    an output over REF_INLINE_AT as its Digest (and all of them past REF_INLINE_TOTAL); they judge as any other."""
+    big = 6 << 20   # 6 MB each, 13 of them: 78 MB, over MAX_FRAME
+    inputs = [[3]] + [[big + k] for k in range(13)]
+    base = {"kind": "call", "entry_point": "f", "inputs": inputs, "atol": 0, "timeout": 20, "program_timeout": 60}
+    right = "def f(n):\n    return 'ab' * (n // 2) + 'a' * (n % 2)"
+    t0 = time.monotonic()
+    ref = run(sb, [dict(base, program=right, expected=None)])[0]
+    assert ref["status"] == "passed", ref["error"]
+    outs = ref["outputs"]
+    assert outs[0] == "aba" and all(type(o) is sandbox.Digest for o in outs[1:])
+    assert outs[1] == sandbox.plain_digest(("ab" * big)[:big])
+    wrong = right.replace("'a' * (n % 2)", "'a' * (n % 2) + ('x' if n % 13 == 0 else '')")
+    r = run(sb, [dict(base, program=right, expected=outs), dict(base, program=wrong, expected=outs)])
+    assert r[0]["status"] == "passed", r[0]["error"]
+    assert [k for k, s in enumerate(r[1]["test_status"]) if s != "passed"] == [
+        k for k, (n,) in enumerate(inputs) if n % 13 == 0] and r[1]["status"] == "failed"
+    assert "digest" in r[1]["error"]
+    # HumanEval+ 130's reference mixes ints and floats (3.0 where a right program may return 3; == holds, and
+    # EvalPlus passes it): a digested reference output judges it the same
+    mixed = {"kind": "call", "entry_point": "tri", "inputs": [[4], [400_000]], "atol": 0, "timeout": 20}
+    ref = run(sb, [dict(mixed, expected=None, program="def tri(n):\n    return [1] + [k / 2 + 1 if k % 2 == 0 "
+                                                     "else k for k in range(1, n + 1)]")])[0]
+    assert ref["status"] == "passed" and type(ref["outputs"][1]) is sandbox.Digest, ref["error"]
+    r = run(sb, [dict(mixed, expected=ref["outputs"], program=p) for p in (
+        "def tri(n):\n    return [1] + [k // 2 + 1 if k % 2 == 0 else k for k in range(1, n + 1)]",
+        "def tri(n):\n    return [1] + [k // 2 + 1 + (k == n > 9) if k % 2 == 0 else k for k in range(1, n + 1)]")])
+    assert [x["test_status"] for x in r] == [["passed", "passed"], ["passed", "failed"]], r
+    assert time.monotonic() - t0 < 60
+
+
+def test_atol_starts_again_at_the_plus_inputs_like_evalplus(sb):
+    """EvalPlus judges base and plus inputs in two runs, each from the task's atol: a float expected on a base input
+    makes atol 1e-6 for the rest of the base run only (np.allclose would pass 10**8 + 1 for 10**8 under it)."""
+    base = {"kind": "call", "program": "def f(x):\n    return x if x < 1 else x + 1", "entry_point": "f",
+            "inputs": [[0.5], [10 ** 8]], "expected": [0.5, 10 ** 8], "atol": 0}
+    r = run(sb, [base, dict(base, atol_reset_at=1), dict(base, atol_reset_at="1")])
+    assert r[0]["test_status"] == ["passed", "passed"]        # one run: the quirk carries atol to the second input
+    assert r[1]["test_status"] == ["passed", "failed"]        # two runs, as EvalPlus's base and plus
+    assert r[2]["status"] == "error" and "atol_reset_at" in r[2]["error"]
+
+
 def test_numpy_and_builtin_subclass_results_become_plain_values(sb):
     prog = ("import numpy as np\nfrom collections import namedtuple, OrderedDict\nP = namedtuple('P', 'x y')\n"
             "def a():\n    return np.float64(0.5)\ndef b():\n    return np.array([1, 2])\n"
             "def c():\n    return P(1, 2)\ndef d():\n    return OrderedDict(k=1)\n")
-    r = run(sb, [{"kind": "assert", "setup": "", "program": prog,
-                  "tests": ["assert a() == 0.5", "assert b() == [1, 2]", "assert c() == (1, 2)",
-                            "assert d() == {'k': 1}"]}])[0]
-    assert r["status"] == "passed", r
+    tests = {"a": "assert a() == 0.5", "b": "assert b() == [1, 2]", "c": "assert c() == (1, 2)",
+             "d": "assert d() == {'k': 1}"}
+    r = run(sb, [{"kind": "assert", "setup": "", "program": prog, "entry_point": e, "tests": [t]}
+                 for e, t in tests.items()])
+    assert all(x["status"] == "passed" for x in r), r
 
 
 def test_timeouts_are_per_job_and_slow_but_correct_passes_when_given_time(sb):
-    # 1.2 s of CPU (limits count the program's CPU where the machine is loaded; a sleeper gets 3x, see below)
+    # 1.2 s of CPU (a limit moves only by the time a loaded machine kept the program waiting for a CPU)
     prog = "import time\ndef slow(x):\n    t = time.process_time()\n    while time.process_time() - t < 1.2:\n" \
            "        pass\n    return x\n"
     jobs = [{"kind": "assert", "setup": "", "program": prog, "tests": ["assert slow(1) == 1"], "timeout": 0.4},
@@ -288,7 +383,7 @@ def test_timeouts_are_per_job_and_slow_but_correct_passes_when_given_time(sb):
 
 
 def test_every_job_gets_one_result_even_malformed_ones(sb):
-    jobs = [{"kind": "assert", "program": "x = 1", "setup": "", "tests": ["assert x == 1"]},
+    jobs = [{"kind": "assert", "program": "def x():\n    return 1", "setup": "", "tests": ["assert x() == 1"]},
             {"kind": "nonsense", "program": "x = 1"},
             {"program": None},
             {"kind": "call", "program": "def f(): return 1", "entry_point": "f", "inputs": [[]],
@@ -384,14 +479,26 @@ def test_stdio_exit_status_under_exit_ok_and_per_job_limits(sb):
     assert r[12]["status"] == "error" and "exit_ok" in r[12]["error"]
 
 
-def test_time_limits_count_the_programs_cpu_on_a_loaded_machine(sb):
-    """A limit is wall time extended while the program is starved of CPU (a loaded machine must not turn a slow-but-
-    correct program into a timeout), up to 3x: a program that sleeps, using no CPU, is stopped near 3x its limit; one
-    that spins is stopped at its limit."""
+def test_time_limits_move_only_by_time_spent_waiting_for_a_cpu(sb):
+    """A limit is wall time moved later by the program's run-queue wait (a loaded machine must not turn a slow-but-
+    correct program into a timeout), up to 3x: a program that sleeps or spins is stopped at its limit; one that
+    needs 0.35 s of CPU under a 0.6 s limit passes while twice as many busy processes as cores hold the CPUs."""
+    import subprocess
     sleeper = {"kind": "assert", "program": "import time\ndef f(x):\n    time.sleep(30)\n", "setup": "",
                "tests": ["assert f(1) == 1"], "timeout": 0.4}
     spinner = dict(sleeper, program="def f(x):\n    while True:\n        pass\n")
     r = run(sb, [sleeper, spinner])
     assert [x["status"] for x in r] == ["timeout", "timeout"]
-    assert 1.0 <= r[0]["seconds"] < 10, r[0]   # 3 x 0.4 s of wall time, not 0.4
-    assert r[1]["seconds"] < r[0]["seconds"], (r[1], r[0])
+    assert r[0]["seconds"] < 1.0, r[0]   # 0.4 s: sleeping earns nothing (it earned 3 x 0.4 s by the CPU rate)
+    assert r[1]["seconds"] < 2.0, r[1]   # 0.4 s, plus what a busy machine kept it waiting for a CPU
+    work = {"kind": "assert", "setup": "", "timeout": 0.6, "tests": ["assert f(1) == 1"],
+            "program": "import time\ndef f(x):\n    t = time.process_time()\n"
+                       "    while time.process_time() - t < 0.35:\n        pass\n    return 1\n"}
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        r = run(sb, [work, work])
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert all(x["passed"] for x in r), r
