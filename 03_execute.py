@@ -164,7 +164,7 @@ def main(argv=None):
                 tqdm(desc="execute", unit="prog", dynamic_ncols=True) as bar:
             for i, res in sb.run(jobs()):   # the pool pulls a job only when a worker is free: memory stays flat
                 sample = pending.pop(i)
-                w.write(execution_record(sample["task_id"], sample["sample_id"], res))
+                w.write(execution_record(sample["task_id"], sample["sample_id"], res, sample["code"]))
                 counts[res["status"]] += 1
                 n_empty += not sample["code"].strip()
                 bar.update(1)

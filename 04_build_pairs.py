@@ -51,7 +51,7 @@ import random
 import sys
 from collections import defaultdict
 
-from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, die, read_jsonl,
+from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, code_sha256, die, read_jsonl,
                     resolve_shard, run_stage, select_shard, shard_path, stage_parser, stem, write_args)
 from kto_loss import kto_weights
 
@@ -141,12 +141,16 @@ def load_candidates(executions, samples, stats):
         verdicts[key] = rec
     tasks = defaultdict(list)
     seen = set()
-    for rec in read_jsonl(samples, required=("task_id", "sample_id", "prompt", "completion")):
+    mismatched = []
+    for rec in read_jsonl(samples, required=("task_id", "sample_id", "prompt", "completion", "code")):
         key = (rec["task_id"], rec["sample_id"])
         seen.add(key)
         ex = verdicts.get(key)
         if ex is None:  # 03 has not run it (yet): no verdict, no label
             stats["missing_execution"] += 1
+            continue
+        if ex.get("code_sha256") != code_sha256(rec["code"]):   # a verdict on another program: never a label
+            mismatched.append((key, ex.get("code_sha256")))
             continue
         total = ex.get("tests_total")
         if never_ran(ex):  # no test ran it: no verdict (passing zero tests earns nothing)
@@ -163,6 +167,13 @@ def load_candidates(executions, samples, stats):
             # the generated token ids, where 02 recorded them: 05 trains on these rather than re-tokenizing
             **({"completion_ids": rec["completion_ids"]} if rec.get("completion_ids") is not None else {}),
         })
+    if mismatched:
+        (tid, sid), sha = mismatched[0]
+        why = ("has no code_sha256 (written before 03 recorded it): rerun 03_execute.py on these samples"
+               if sha is None else "judged other code than the sample holds: the executions and samples are of "
+               "different runs (rounds, seeds or models); pass the executions 03 wrote for these samples")
+        raise InputError(f"{executions} x {samples}: {len(mismatched)} execution record(s) do not match their "
+                         f"sample's code, e.g. task {tid!r} sample {sid!r}: the execution {why}")
     stats["missing_sample"] = sum(1 for k in verdicts if k not in seen)
     for cands in tasks.values():
         cands.sort(key=lambda c: (str(type(c["sample_id"])), c["sample_id"]))

@@ -778,10 +778,10 @@ def build_job(bench, prob, program, timeout, expected=None, limits=None):
     return job
 
 
-def eval_record(task_id, sample_id, res, plus_prob=None):
+def eval_record(task_id, sample_id, res, program, plus_prob=None):
     """common.execution_record of one sandbox result; for HumanEval+ / MBPP+ (`plus_prob` given) also base_passed,
     EvalPlus's base verdict: the job runs base inputs first, then plus inputs, so the base ones are a prefix."""
-    rec = execution_record(task_id, sample_id, res)
+    rec = execution_record(task_id, sample_id, res, program)
     if plus_prob is not None and "base_input" in plus_prob:
         n_base = len(plus_prob["base_input"])
         ts = res["test_status"]
@@ -1327,7 +1327,7 @@ def run(args):
         with JsonlWriter(exec_path, overwrite=args.overwrite) as w:
             for i, res in tqdm(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", file=sys.stderr):
                 t, sid = todo[i][0], todo[i][1]
-                w.write(eval_record(t, sid, res, probs[t] if plus else None))
+                w.write(eval_record(t, sid, res, todo[i][2], probs[t] if plus else None))
 
     # write: pass@k over the samples given, whatever run judged them (a shard's file covers its problems only)
     results = {"benchmark": bench, "version": data["version"],

@@ -22,6 +22,7 @@ import ast
 import collections
 import glob
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -273,12 +274,19 @@ def shared_data(*parts):
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared", "data", *parts)
 
 
-def execution_record(task_id, sample_id, res):
-    """The executions.jsonl record (DESIGN.md) of one sandbox result: what 03 writes per sample and 06 per
-    benchmark sample (06 adds EvalPlus's base verdict)."""
+def code_sha256(code):
+    """sha256 of a program's text: executions carry the one of the program they judged, so that 04 can refuse to
+    label a sample whose code is not the code that was judged (executions of one round, samples of another)."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def execution_record(task_id, sample_id, res, code):
+    """The executions.jsonl record (DESIGN.md) of one sandbox result for the program `code`: what 03 writes per
+    sample and 06 per benchmark sample (06 adds EvalPlus's base verdict)."""
     return {"task_id": task_id, "sample_id": sample_id, "status": res["status"], "passed": bool(res["passed"]),
             "tests_passed": res["tests_passed"], "tests_total": res["tests_total"],
-            "test_status": res["test_status"], "error": res["error"], "seconds": res["seconds"]}
+            "test_status": res["test_status"], "error": res["error"], "seconds": res["seconds"],
+            "code_sha256": code_sha256(code)}
 
 
 # ----------------------------------------------------------------------------------------------------------------

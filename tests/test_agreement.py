@@ -82,7 +82,7 @@ def judge(bench, probs, programs, expected=None, limits=None, workers=2):
     with Sandbox(workers=workers, timeout=TIMEOUT) as sb:
         for i, res in sb.run(jobs):
             t = programs[i][0]
-            out[i] = ev.eval_record(t, i, res, probs[t] if plus else None)
+            out[i] = ev.eval_record(t, i, res, programs[i][1], probs[t] if plus else None)
     return out
 
 

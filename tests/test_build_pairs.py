@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from common import code_sha256
+
 bp = importlib.import_module("04_build_pairs")
 
 
@@ -26,7 +28,7 @@ def _world(tmp_path, spec):
                             "eos_token_id": None if completion.startswith("bad") else 7})
             execs.append({"task_id": task, "sample_id": i, "status": "passed" if passed else "failed",
                           "passed": passed, "tests_passed": total if passed else 0, "tests_total": total,
-                          "test_status": [], "error": None, "seconds": 0.1})
+                          "test_status": [], "error": None, "seconds": 0.1, "code_sha256": code_sha256(completion)})
     return _write(tmp_path / "executions.jsonl", execs), _write(tmp_path / "samples.jsonl", samples)
 
 
@@ -154,7 +156,7 @@ def test_crashed_programs_keep_their_label_and_every_left_out_is_counted(tmp_pat
         return {"task_id": task, "sample_id": sid, "status": status, "passed": status == "passed",
                 "tests_passed": total if status == "passed" else 0, "tests_total": total,
                 "test_status": statuses if statuses is not None else [status] * total, "error": error,
-                "seconds": 0.1}
+                "seconds": 0.1, "code_sha256": code_sha256(f"c{task}{sid}")}
     execs = [ex("t", 0, "passed", 2),
              ex("t", 1, "error", 0, "sandbox: TypeError: keywords must be strings", []),   # crashed, old record
              ex("t", 2, "error", 2, "test 0: the program exited or was killed during the test",
@@ -162,7 +164,7 @@ def test_crashed_programs_keep_their_label_and_every_left_out_is_counted(tmp_pat
              ex("t", 3, "timeout", 0, "timeout (test 0)", []),                              # ran, no counts
              ex("u", 0, "error", 0, "assert job has no tests", []),                         # never ran
              ex("t", 9, "failed", 2)]                                                       # no sample
-    samples = [{"task_id": t, "sample_id": i, "prompt": f"P[{t}]", "completion": f"c{t}{i}"}
+    samples = [{"task_id": t, "sample_id": i, "prompt": f"P[{t}]", "completion": f"c{t}{i}", "code": f"c{t}{i}"}
                for t, i in [("t", 0), ("t", 1), ("t", 2), ("t", 3), ("t", 4), ("u", 0)]]   # t/4: not executed
     e, s = _write(tmp_path / "executions.jsonl", execs), _write(tmp_path / "samples.jsonl", samples)
     recs, stats = _run(tmp_path, e, s)
@@ -180,3 +182,26 @@ def test_crashed_programs_keep_their_label_and_every_left_out_is_counted(tmp_pat
     recs, stats = _run(tmp_path, e, s, "--format", "sft", name="sft.jsonl")
     assert len(recs) == 1 and stats["left_out"]["sft_not_passing"] == 3
     assert "3 not passing" in capsys.readouterr().err
+
+
+def test_executions_of_other_code_are_refused_naming_the_files(tmp_path):
+    """Executions of one round joined with samples of another share (task_id, sample_id) but not code: 04 refuses,
+    naming both files, instead of writing wrong labels; so does an execution without code_sha256."""
+    spec = {"t": [("good", True, 1), ("bad", False, 1)]}
+    ex, sa = _world(tmp_path, spec)
+    other = [dict(json.loads(line), code=json.loads(line)["code"] + "\n# round 2", completion="x")
+             for line in open(sa)]
+    sa2 = _write(tmp_path / "samples2.jsonl", other)
+    with pytest.raises(SystemExit) as e:
+        _run(tmp_path, ex, sa2)
+    assert e.value.code == 1
+    old = [{k: v for k, v in json.loads(line).items() if k != "code_sha256"} for line in open(ex)]
+    ex2 = _write(tmp_path / "executions2.jsonl", old)
+    p = subprocess.run([sys.executable, bp.__file__, "--executions", ex2, "--samples", sa, "--output",
+                        str(tmp_path / "k.jsonl")], capture_output=True, text=True)
+    assert p.returncode == 1 and "executions2.jsonl" in p.stderr and "no code_sha256" in p.stderr, p.stderr
+    p = subprocess.run([sys.executable, bp.__file__, "--executions", ex, "--samples", sa2, "--output",
+                        str(tmp_path / "k.jsonl")], capture_output=True, text=True)
+    assert p.returncode == 1 and "samples2.jsonl" in p.stderr and "2 execution record(s)" in p.stderr, p.stderr
+    recs, _ = _run(tmp_path, ex, sa)   # the matching pair still works
+    assert [r["label"] for r in recs] == [True, False]

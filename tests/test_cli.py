@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from common import code_sha256
 from conftest import REPO
 
 import common
@@ -104,7 +105,8 @@ def test_build_pairs_outputs_are_readable_by_the_team(tmp_path):
                                 "code": f"c{sid}", "finish_reason": "eos", "eos_token_id": 0}) + "\n")
             e.write(json.dumps({"task_id": "t", "sample_id": sid, "status": "passed" if sid % 2 else "failed",
                                 "passed": bool(sid % 2), "tests_passed": sid % 2, "tests_total": 1,
-                                "test_status": [], "error": None, "seconds": 0.0}) + "\n")
+                                "test_status": [], "error": None, "seconds": 0.0,
+                                "code_sha256": code_sha256(f"c{sid}")}) + "\n")
     p = subprocess.run([sys.executable, os.path.join(REPO, "04_build_pairs.py"), "--executions", "e.jsonl",
                         "--samples", "s.jsonl", "--output", "kto.jsonl"], capture_output=True, text=True,
                        cwd=tmp_path, timeout=120, preexec_fn=lambda: os.umask(0o022))

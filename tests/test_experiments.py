@@ -7,6 +7,8 @@ import math
 
 import pytest
 
+from common import code_sha256
+
 bp = importlib.import_module("04_build_pairs")
 gt = importlib.import_module("01_generate_tests")
 rx = importlib.import_module("run_experiments")
@@ -28,9 +30,10 @@ def _pairs_world(tmp_path):
     for t in range(12):
         for i in range(5):
             ok = (t + i) % 3 == 0
-            samples.append({"task_id": f"t{t}", "sample_id": i, "prompt": f"P{t}", "completion": f"c{t}-{i}"})
+            samples.append({"task_id": f"t{t}", "sample_id": i, "prompt": f"P{t}", "completion": f"c{t}-{i}",
+                            "code": f"c{t}-{i}"})
             execs.append({"task_id": f"t{t}", "sample_id": i, "status": "passed" if ok else "failed", "passed": ok,
-                          "tests_passed": 2 if ok else 0, "tests_total": 2})
+                          "tests_passed": 2 if ok else 0, "tests_total": 2, "code_sha256": code_sha256(f"c{t}-{i}")})
     return _write(tmp_path / "ex.jsonl", execs), _write(tmp_path / "sa.jsonl", samples), execs
 
 

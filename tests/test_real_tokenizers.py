@@ -15,6 +15,7 @@ import shutil
 
 import pytest
 
+from common import code_sha256
 from conftest import REPO, read_jsonl, write_jsonl
 
 TOKENIZERS = os.path.join(os.path.dirname(REPO), "shared", "tokenizers")
@@ -329,8 +330,10 @@ def test_dpo_and_sft_pairs_carry_the_generated_ids(tmp_path):
                     eos_token_id=128008, completion_ids=spelled),
                dict(task_id="t", sample_id=1, prompt=prompt, completion=tok.decode(other), finish_reason="length",
                     eos_token_id=None, completion_ids=other)]
-    execs = [dict(task_id="t", sample_id=i, passed=i == 0, status="passed" if i == 0 else "failed", tests_total=1)
-             for i in range(2)]
+    for s in samples:
+        s["code"] = s["completion"]
+    execs = [dict(task_id="t", sample_id=i, passed=i == 0, status="passed" if i == 0 else "failed", tests_total=1,
+                  code_sha256=code_sha256(samples[i]["code"])) for i in range(2)]
     sa, ex = write_jsonl(tmp_path / "s.jsonl", samples), write_jsonl(tmp_path / "e.jsonl", execs)
     prompt_ids = _template_ids(tok, "Write add.")
     for fmt, loss, want in (("dpo", "dpo", [spelled + [128008], other]), ("sft", "sft", [spelled + [128008]])):
