@@ -76,7 +76,7 @@ import textwrap
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, entry_names,
+from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, positive, done_keys, entry_names,
                     fenced_blocks, mbpp_entry_point, open_sandbox, parses, read_json_records, read_jsonl, resolve_shard,
                     run_stage, select_shard, shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
@@ -115,9 +115,9 @@ def parse_args(argv=None):
     # filtering and validation
     p.add_argument("--min_tests", type=int, default=1, help="skip instructions with fewer kept tests")
     p.add_argument("--max_tests", type=int, default=None, help="keep at most this many tests per instruction")
-    p.add_argument("--workers", type=int, default=os.cpu_count(), help="sandbox worker processes")
-    p.add_argument("--timeout", type=float, default=3.0, help="seconds per test when running the reference")
-    p.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program in the sandbox")
+    p.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
+    p.add_argument("--timeout", type=positive(float), default=3.0, help="seconds per test when running the reference")
+    p.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program in the sandbox")
     add_sandbox_args(p)
     p.add_argument("--tasks_per_call", type=int, default=64,
                    help="instructions per generate call and sandbox batch (records are written after each; keep it "

@@ -28,8 +28,8 @@ import collections
 import time
 
 from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, execution_record,
-                    expand_inputs, open_sandbox, read_jsonl, resolve_shard, run_stage, select_shard, shard_path,
-                    stage_parser, write_args)
+                    expand_inputs, open_sandbox, positive, read_jsonl, resolve_shard, run_stage, select_shard,
+                    shard_path, stage_parser, write_args)
 
 # what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
 # environment): MBPP-style and LeetCodeDataset tasks use them
@@ -44,12 +44,12 @@ def parse_args(argv=None):
     p.add_argument("--output", required=True, help="executions.jsonl to append to")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     # sandbox
-    p.add_argument("--workers", type=int, default=2, help="sandbox worker processes (about one per core)")
-    p.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
-    p.add_argument("--program_timeout", type=float, default=None,
+    p.add_argument("--workers", type=positive(int), default=2, help="sandbox worker processes (about one per core)")
+    p.add_argument("--timeout", type=positive(float), default=3.0, help="seconds per test (default 3)")
+    p.add_argument("--program_timeout", type=positive(float), default=None,
                    help="seconds per program, loading included (default: timeout x (tests + 1))")
-    p.add_argument("--memory_mb", type=int, default=2048, help="address-space limit per program (MiB)")
-    p.add_argument("--max_output_bytes", type=int, default=4 << 20, help="stdout+stderr cap per program")
+    p.add_argument("--memory_mb", type=positive(int), default=2048, help="address-space limit per program (MiB)")
+    p.add_argument("--max_output_bytes", type=positive(int), default=4 << 20, help="stdout+stderr cap per program")
     add_sandbox_args(p)
     # sharding
     add_shard_args(p)

