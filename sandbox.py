@@ -93,8 +93,12 @@ WHAT IS PROMISED
   the fix per environment) unless unsafe_no_isolation=True, which runs programs on the host's file system and
   network, says so loudly on stderr, and starts `isolation` with "UNSAFE". `isolation` names only layers in force.
   One record per program. Every read and write the worker makes to a program's process has a deadline; frames
-  are bounded in bytes and decoding is bounded in time and memory (shared structures are counted expanded);
-  error texts are made encodable. Whatever a program does, the caller gets exactly one complete result.
+  are bounded in bytes and decoding is bounded in memory (shared structures are counted expanded) and in time:
+  no value costs more than linear work to rebuild (a Fraction crosses as two ints, a set or dict whose keys pile
+  up on one hash value is refused), a reply not rebuilt within a test's limit of its arrival is a timeout, and
+  each test's limit runs from the previous reply's arrival, so the harness's own work never adds to a program's
+  time. Error texts are made encodable. Whatever a program does, the caller gets exactly one complete result,
+  with one status per test of its job.
 WHAT IS NOT PROMISED
   A program that solves the task and also misbehaves (prints, sleeps within its limits, writes /tmp) passes: the
   verdict is about its answers. A test that needs an object of the program beyond calls and attribute reads (its
@@ -1041,7 +1045,7 @@ class _Worker:
             return bad
         errs = {}
         for i, checks in enumerate(plan):
-            dl = _Deadline(self, per_test - min(per_test, _since_reply()), deadline)   # from the last reply
+            dl = _from_last_reply(_Deadline(self, per_test, deadline))
             st = "passed"
             for name, args, kwargs, path, expected in checks:
                 if name is None:   # `assert True`
@@ -1112,7 +1116,7 @@ class _Worker:
                 atol_state = [float(job.get("atol") or 0)]   # task's atol: the float rule does not carry over
             t_call = time.monotonic()
             try:
-                reply = p.recv(_Deadline(self, per_test - min(per_test, _since_reply()), deadline))
+                reply = p.recv(_from_last_reply(_Deadline(self, per_test, deadline)))
                 times[i] = round(time.monotonic() - t_call, 6)
             except TimeoutError:
                 statuses[i] = "timeout"
@@ -2945,10 +2949,15 @@ _FRACTION_BITS = 1 << 16  # largest numerator or denominator of a Fraction, in b
 _REPLY_AT = None         # time.monotonic() when the last frame from a program's process had been read in full
 
 
-def _since_reply():
-    """Seconds since the last reply from a program's process was read: the harness's own work on it since then
-    (decoding, comparing) ran while the program was already computing its next answer."""
-    return 0.0 if _REPLY_AT is None else max(0.0, time.monotonic() - _REPLY_AT)
+def _from_last_reply(dl):
+    """A test's _Deadline `dl` (just made) counted from the arrival of the program's last reply, not from now: C
+    starts on its next answer as soon as it has sent one, so the worker's own work on that reply since it arrived
+    (rebuilding, comparing) is time the program already had. A reply already waiting when the worker turns to it
+    is taken; one that is not there by this deadline is a timeout."""
+    since = 0.0 if _REPLY_AT is None else min(dl.seconds, max(0.0, time.monotonic() - _REPLY_AT))
+    dl.t0 -= since
+    dl.at -= since
+    return dl
 
 
 class _Reader:
@@ -2958,12 +2967,16 @@ class _Reader:
     bounded in time too: every value costs at most linear work to rebuild (Fraction from its two ints, ints and
     Decimals of bounded length, sets and dict keys refused when more than _SAME_HASH of them share one hash value,
     which would make each insertion compare against all the others), and the clock is read every _TICK values and
-    after every costly one: a frame still being rebuilt at its deadline raises TimeoutError (a late reply)."""
+    after every costly one: a frame still being rebuilt one test's limit after it arrived (`deadline.seconds` for a
+    _Deadline; a time.monotonic() value as it is) raises TimeoutError. With the next test's limit counted from that
+    same arrival (_from_last_reply), a slow rebuild gives the program no time: what it computed meanwhile had to
+    arrive within its own limit, or be there when the worker was done."""
     __slots__ = ("b", "i", "memo", "sizes", "n", "max_items", "hooks", "deadline", "next_tick")
 
     def __init__(self, b, hooks, max_items, deadline=None):
         self.b, self.i, self.memo, self.sizes, self.n = b, 0, [], [], 0
-        self.hooks, self.max_items, self.deadline = hooks, max_items, deadline
+        self.hooks, self.max_items = hooks, max_items
+        self.deadline = time.monotonic() + deadline.seconds if hasattr(deadline, "seconds") else deadline
         self.next_tick = _TICK if deadline is not None else float("inf")
 
     def take(self, n):
@@ -2985,13 +2998,12 @@ class _Reader:
             self.tick()
 
     def tick(self):
-        """TimeoutError once the deadline (a _Deadline, or a time.monotonic() value) has passed."""
+        """TimeoutError once the time to rebuild this frame is up."""
         if self.deadline is None:
             return
         self.next_tick = self.n + _TICK
-        dl = self.deadline
-        if (dl.left() if hasattr(dl, "left") else dl - time.monotonic()) <= 0:
-            raise TimeoutError("the reply could not be rebuilt before its deadline")
+        if time.monotonic() >= self.deadline:
+            raise TimeoutError("the reply could not be rebuilt within a test's limit")
 
     def spread(self, seen, k):
         """Refuse a set or dict whose keys pile up on one hash value (all ints congruent modulo 2**61 - 1 hash
@@ -3199,7 +3211,7 @@ class _Reader:
 def decode(b, on_handle=None, on_object=None, max_items=None, deadline=None, **hooks):
     """bytes -> plain data; handles, callbacks and setup objects only where the receiver passes a constructor.
     `deadline`: the frame comes from a program's process (see _Reader); TimeoutError when it is not rebuilt in time.
-    Such a frame's arrival (it has just been read in full) is kept for _since_reply()."""
+    Such a frame's arrival (it has just been read in full) is kept for _from_last_reply()."""
     global _REPLY_AT
     if deadline is not None:
         _REPLY_AT = time.monotonic()

@@ -86,20 +86,19 @@ def test_slow_to_rebuild_replies_buy_no_time(sb, name):
     hostile, benign = HOSTILE[name]
     jobs = _jobs(_payload_program(hostile, 2.0)) + _jobs(_payload_program(benign, 0.05))
     res = run(sb, jobs)
-    for r, job in zip(res[:3], jobs):
-        assert not r["passed"] and r["status"] in ("timeout", "error"), (name, job["kind"], r)
-        assert r["tests_total"] == len(r["test_status"]) == sandbox.job_budget(job, sb.cfg)[0]
-        assert r["seconds"] < 6.0, (name, job["kind"], r)   # the worker was never stalled for long
-    for r, job in zip(res[3:], jobs):
-        assert r["passed"], (name, job["kind"], r)
+    wrong = [("hostile", job["kind"], r) for r, job in zip(res[:3], jobs)
+             if r["passed"] or r["status"] not in ("timeout", "error") or r["seconds"] > 6.0   # never stalled long
+             or not r["tests_total"] == len(r["test_status"]) == sandbox.job_budget(job, sb.cfg)[0]]
+    wrong += [("control", job["kind"], r) for r, job in zip(res[3:], jobs) if not r["passed"]]
+    assert not wrong, (name, wrong)
 
 
 @pytest.mark.slow
 def test_slow_ready_message_buys_no_time(sb):
-    """The same through C's start-up message, which carries the program's data values: decoding a Fraction
-    defined at load stalled the worker while C computed the first test."""
+    """The same through C's start-up message, which carried the program's data values: decoding a Fraction
+    defined at load stalled the worker while C computed the first test (the message now carries nothing)."""
     hostile = (SPIN + "import fractions\nfractions.Fraction.__str__ = lambda self: '1e-3000000'\n"
-               "G = fractions.Fraction(1, 3)\ndef f(x):\n    _spin(2.0)\n    return (4, None)\n")
+               "G = fractions.Fraction(1, 3)\ndef f(x):\n    _spin(1.3)\n    return (4, None)\n")
     control = SPIN + "import fractions\nG = fractions.Fraction(1, 3)\ndef f(x):\n    _spin(0.05)\n    return (4, G)\n"
     jobs = [{"kind": "assert", "setup": "", "program": p, "tests": ["assert f(2)[0] == 4"]} for p in (hostile, control)]
     bad, good = run(sb, jobs)
@@ -163,7 +162,7 @@ def test_codec_rebuilds_fractions_from_ints_and_bounds_numbers():
     for f in (Fraction(1, 3), Fraction(-10 ** 400 - 1, 3 ** 300), Fraction(0), Fraction(7)):
         assert decode(encode(f), deadline=later) == f and type(decode(encode(f))) is Fraction
     t0 = time.monotonic()
-    for bad in (b"Xf" + encode("1e-99999999"), b"Xf" + encode(1) + encode(0), b"Xf" + encode(1) + encode(-3),
+    for bad in (b"Xf" + encode("1e-3000000"), b"Xf" + encode(1) + encode(0), b"Xf" + encode(1) + encode(-3),
                 b"Xf" + encode(1 << (1 << 17)) + encode(1), b"I" + struct.pack(">I", 5000) + b"7" * 5000):
         with pytest.raises(CodecError):
             decode(bad, deadline=later)
@@ -225,14 +224,14 @@ def test_every_record_has_one_status_per_test(sb):
     jobs = [dict(j, timeout=3.0) for name in names for j in _all_kinds(DEATHS[name])] + _all_kinds(RIGHT)
     who = [name for name in names for _ in range(6)] + ["right"] * 6
     res = run(sb, jobs)
+    wrong = []
     for r, job, name in zip(res, jobs, who):
         n = sandbox.job_budget(job, sb.cfg)[0]
-        assert r["tests_total"] == n and len(r["test_status"]) == n, (name, job["kind"], r)
-        assert "sandbox:" not in (r["error"] or ""), (name, job["kind"], r)
-        if name != "right" and not (job["kind"] == "stdio" and name in WRITES_ONLY):
-            assert not r["passed"], (name, job["kind"], r)
-    for r, job in zip(res[-6:], jobs[-6:]):
-        assert r["passed"], (job["kind"], r)
+        if not (r["tests_total"] == n and len(r["test_status"]) == n) or "sandbox:" in (r["error"] or ""):
+            wrong.append((name, job["kind"], n, r))
+        elif r["passed"] != (name == "right") and not (job["kind"] == "stdio" and name in WRITES_ONLY):
+            wrong.append((name, job["kind"], n, r))
+    assert not wrong, "\n".join(map(str, wrong))
 
 
 def test_records_are_fitted_to_the_job():
