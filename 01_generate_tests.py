@@ -33,7 +33,7 @@ bare text: whole top-level assert statements where the text parses, else assert 
 the statement parses). A test is kept only if it is one syntactically valid assert that calls the entry point
 (by name, or as a method: "Solution().twoSum" -> `.twoSum(`); duplicates (same syntax tree) are dropped.
 
-Validation: every parsed test is run against the reference in the sandbox (sandbox.py, kind "assert", the
+Validation: every parsed test is run against the reference in the sandbox (sandbox/, kind "assert", the
 instruction's setup first, the entry point named); only tests the reference passes are kept. The sandbox's rule
 applies: a name in a test resolves to builtins, the setup, the test itself or a standard-library module, and only
 the entry point comes from the program, so a test that leans on another name of the reference (`pi` it imported, a

@@ -1,5 +1,5 @@
 """How the official harnesses compare an answer with the expected one: EvalPlus (`call` jobs) and LiveCodeBench
-(stdin/stdout and functional). Pure functions on plain data; sandbox.py calls them on the trusted side only, after
+(stdin/stdout and functional). Pure functions on plain data; the sandbox's worker calls them on the trusted side only, after
 the program's output has been decoded into exact builtin values. Change a benchmark's rule here.
 
     compare_call(out, expected, args, atol_state, compare)   one EvalPlus / LiveCodeBench-functional comparison

@@ -194,7 +194,7 @@ def _python_paths():
 
 def test_the_program_sees_a_minimal_root(sb, planted):
     he = os.path.join(SHARED_DATA, "humaneval", "HumanEval.jsonl.gz")
-    forbidden = [os.path.join(REPO, "README.md"), os.path.join(REPO, "sandbox.py"), os.path.join(REPO, "tests",
+    forbidden = [os.path.join(REPO, "README.md"), os.path.join(REPO, "sandbox", "kernel.py"), os.path.join(REPO, "tests",
                  "conftest.py"), he, os.path.join(SHARED_DATA, "README.md"), "/etc/passwd", "/etc/shadow",
                  "/etc/group", "/etc/hostname", planted["secret"],
                  os.path.join(planted["run_dir"], "tests.jsonl"), os.path.join(planted["home_dir"], "tests.jsonl"),

@@ -1,4 +1,4 @@
-"""Issue 10, verdict families 1-6 and 10: hostile programs written with sandbox.py in hand, each beside a control.
+"""Issue 10, verdict families 1-6 and 10: hostile programs written with the sandbox's source in hand, each beside a control.
 
 Every case below is a pair: a wrong program that tries to pass a test it did not earn (it must not pass) and a
 correct program judged through the same job shape (it must pass), so a sandbox that fails everything fails this

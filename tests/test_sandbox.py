@@ -1,4 +1,4 @@
-"""sandbox.py does what its docstring says for honest programs: each test kind judged like its official harness,
+"""The sandbox does what its docstring says for honest programs: each test kind judged like its official harness,
 known answers, per-job time limits, exactly one result per job, and a codec that builds only exact builtins."""
 
 import math

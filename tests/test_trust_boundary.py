@@ -199,13 +199,20 @@ def checkout(tmp_root):
     """A copy of the sandbox's modules under /tmp, readable by everyone (the checkout-under-/tmp case)."""
     d = os.path.join(tmp_root, "checkout")
     os.makedirs(d)
-    for name in ("sandbox.py", "compare.py"):
-        shutil.copy(os.path.join(REPO, name), d)
+    copy_sandbox(d)
     with open(os.path.join(d, "run.py"), "w") as f:
         f.write(SCRIPT)
-    for p in (tmp_root, d) + tuple(os.path.join(d, n) for n in os.listdir(d)):
-        os.chmod(p, 0o755)
+    for root, dirs, files in os.walk(tmp_root):
+        for n in [root] + [os.path.join(root, f) for f in files]:
+            os.chmod(n, 0o755)
     return d
+
+
+def copy_sandbox(d):
+    """The sandbox's code (the package and compare.py) into folder d."""
+    shutil.copytree(os.path.join(REPO, "sandbox"), os.path.join(d, "sandbox"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(REPO, "compare.py"), d)
 
 
 @pytest.fixture(scope="module")
@@ -361,12 +368,11 @@ def test_repository_inside_the_interpreter_prefix_is_hidden(tmp_root):
         pytest.skip(f"could not create a venv: {p.stderr[-300:]}")
     inside = os.path.join(venv, "plum")
     os.makedirs(inside)
-    for name in ("sandbox.py", "compare.py"):
-        shutil.copy(os.path.join(REPO, name), inside)
+    copy_sandbox(inside)
     with open(os.path.join(inside, "run.py"), "w") as f:
         f.write(SCRIPT)
     probe = ("import os, sys\ndef f():\n    hits = []\n"
-             f"    for p in ({os.path.join(inside, 'sandbox.py')!r}, {os.path.join(inside, 'run.py')!r}):\n"
+             f"    for p in ({os.path.join(inside, 'sandbox', 'kernel.py')!r}, {os.path.join(inside, 'run.py')!r}):\n"
              "        try:\n            open(p).read()\n            hits.append(p)\n"
              "        except OSError:\n            pass\n"
              f"    if os.path.isdir({inside!r}) and os.listdir({inside!r}):\n        hits.append('listdir')\n"
