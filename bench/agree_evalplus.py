@@ -206,14 +206,15 @@ def evalplus_check(dataset, completion_id, problem, solution, expected_output, i
                                         min_time_limit=DEFAULT_MIN_TIME_LIMIT,
                                         gt_time_limit_factor=DEFAULT_GT_TIME_LIMIT_FACTOR)
         ret[k] = stat
-        ret[f"{k}_done"] = len(details)
+        ret[f"{k}_done"] = len(details)   # inputs judged before it stopped (fast_check stops at a failure)
     return ret
 
 
 def evalplus_verdict(r):
     from evalplus.eval import PASS
     return {"base": r["base"] == PASS, "plus": r["base"] == PASS and r["plus"] == PASS,
-            "base_status": r["base"], "plus_status": r["plus"]}
+            "base_status": r["base"], "plus_status": r["plus"],
+            "inputs_done": f"{r['base_done']}/{r['plus_done']}"}
 
 
 def run_evalplus(bench, problems, programs, parallel):
@@ -371,6 +372,7 @@ def main():
             if o is None or (o["base"], o["plus"]) != (e["base"], e["plus"]):
                 diffs.append({"task_id": t, "kind": k, "ours": pair(o), "evalplus": pair(e),
                               "evalplus_status": f"{e['base_status']}/{e['plus_status']}",
+                              "evalplus_inputs_done": e.get("inputs_done"),
                               "ours_status": o and o["status"], "ours_error": o and o["error"],
                               "ours_tests": o and f"{o['tests_passed']}/{o['tests_total']}",
                               "ours_seconds": o and o["seconds"]})
@@ -430,9 +432,11 @@ def print_report(report):
             alone = (f"; alone: ours {d['ours_alone']}, evalplus {d['evalplus_alone']}"
                      if "ours_alone" in d else "")
             err = (d["ours_error"] or "")[:300].replace("\n", " | ")
+            done = (f", inputs done base/plus {d['evalplus_inputs_done']}" if d.get("evalplus_inputs_done")
+                    else "")
             print(f"   {d['task_id']:<14} {d['kind']:<10} ours {d['ours']} ({d['ours_status']}, tests "
-                  f"{d['ours_tests']}, {d['ours_seconds']} s) evalplus {d['evalplus']} ({d['evalplus_status']})"
-                  f"{alone}\n      our error: {err}")
+                  f"{d['ours_tests']}, {d['ours_seconds']} s) evalplus {d['evalplus']} ({d['evalplus_status']}"
+                  f"{done}){alone}\n      our error: {err}")
 
 
 if __name__ == "__main__":
