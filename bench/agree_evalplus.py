@@ -32,7 +32,6 @@ the same to --output_dir/agree_evalplus.json; 06's files are under --output_dir/
 
 import argparse
 import ast
-import gzip
 import hashlib
 import json
 import os
