@@ -124,8 +124,9 @@ def test_ctrl_c_says_what_was_interrupted_and_that_a_rerun_resumes(tmp_path):
             f.write(json.dumps({"task_id": "t", "sample_id": sid, "code": code}) + "\n")
     cmd = [sys.executable, os.path.join(REPO, "03_execute.py"), "--samples", "samples.jsonl", "--tests",
            "tests.jsonl", "--output", "ex.jsonl", "--workers", "1"]
+    # a terminal's SIGINT disposition, even where this suite runs as a background job (which ignores SIGINT)
     p = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out = tmp_path / "ex.jsonl"
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120 and (not out.exists() or len(out.read_text().splitlines()) < 2):

@@ -143,8 +143,9 @@ def test_sigkill_mid_stage_then_rerun_equals_uninterrupted(world, finished, tmp_
 def test_ctrl_c_says_what_was_interrupted_and_a_rerun_finishes(world, finished, tmp_path):
     out = str(tmp_path / "run")
     log = os.path.join(out, "round-1", "logs", "03.log")
+    # a terminal's SIGINT disposition, even where this suite runs as a background job (which ignores SIGINT)
     p = subprocess.Popen(plum_args(world, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
     while not os.path.exists(log) and p.poll() is None and time.time() - t0 < 600:
         time.sleep(0.02)
