@@ -116,7 +116,13 @@ def _rooted_namespaces(flags, inp, outp):
     os.write(w2, b"1" if ok else b"0")   # on failure the child reports it to the pool; this process only waits
     os.close(w2)
     os.close(r1)
-    for fd in (inp, outp):
+    _shim(pid, (inp, outp))
+
+
+def _shim(pid, close):
+    """The rest of a parent left outside a namespace: close the job pipes (only the child talks to the pool), die
+    with our own parent, and exit when the child does. Never returns."""
+    for fd in close:
         os.close(fd)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     while True:
@@ -134,17 +140,7 @@ def _become_init(*close):
     PID 1 (the pool's handle on the worker); the child returns, PID 1, with a fresh /proc of its namespace."""
     pid = os.fork()
     if pid != 0:
-        for fd in close:
-            os.close(fd)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        while True:
-            try:
-                os.waitpid(pid, 0)
-                os._exit(0)
-            except ChildProcessError:
-                os._exit(0)
-            except InterruptedError:
-                continue
+        _shim(pid, close)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
