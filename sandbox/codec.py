@@ -157,6 +157,18 @@ _CONTAINERS = (list, dict, set) + _SEQ_TYPES + _MAP_TYPES   # what a call's argu
 _FACTORIES = {"int": int, "float": float, "str": str, "list": list, "set": set, "dict": dict, "tuple": tuple}
 
 
+def _seen(x, out, memo):
+    """Write a reference instead of x where x was sent before: one of the receiver's own objects (pinned: it gets
+    itself back) or shared or cyclic structure (a linked list with a cycle: a back-reference). True if written."""
+    if _PINS is not None and id(x) in _PINS:
+        out.append(b"P" + struct.pack(">I", _PINS[id(x)]))
+        return True
+    if id(x) in memo:
+        out.append(b"R" + struct.pack(">I", memo[id(x)][0]))
+        return True
+    return False
+
+
 def _enc(x, out, memo, to_plain, depth, limit=None):
     if depth > 2000:
         raise CodecError("value nested too deeply")
@@ -188,11 +200,7 @@ def _enc(x, out, memo, to_plain, depth, limit=None):
         for v in x:
             _enc(v, out, memo, to_plain, depth + 1, limit)
     elif t is list or t is dict or t is set:
-        if _PINS is not None and id(x) in _PINS:   # one of the receiver's own objects: it gets itself back
-            out.append(b"P" + struct.pack(">I", _PINS[id(x)]))
-            return
-        if id(x) in memo:  # shared or cyclic structure (a linked list with a cycle) crosses as a back-reference
-            out.append(b"R" + struct.pack(">I", memo[id(x)][0]))
+        if _seen(x, out, memo):
             return
         memo[id(x)] = (len(memo), x)
         if t is dict:
@@ -211,11 +219,7 @@ def _enc(x, out, memo, to_plain, depth, limit=None):
     elif t in _STD_TAG:
         tag = _STD_TAG[t]
         if tag in _CHANGEABLE:   # changed in place like a list: shared, cyclic and pinned alike
-            if _PINS is not None and id(x) in _PINS:
-                out.append(b"P" + struct.pack(">I", _PINS[id(x)]))
-                return
-            if id(x) in memo:
-                out.append(b"R" + struct.pack(">I", memo[id(x)][0]))
+            if _seen(x, out, memo):
                 return
             memo[id(x)] = (len(memo), x)
         out.append(b"X" + tag)
@@ -243,11 +247,7 @@ def _enc(x, out, memo, to_plain, depth, limit=None):
     elif t is Callback:
         out.append(b"K" + struct.pack(">Q", x.cid))
     elif to_plain is not None:
-        if _PINS is not None and id(x) in _PINS:
-            out.append(b"P" + struct.pack(">I", _PINS[id(x)]))
-            return
-        if id(x) in memo:
-            out.append(b"R" + struct.pack(">I", memo[id(x)][0]))
+        if _seen(x, out, memo):
             return
         y = to_plain(x)
         if y is x:
