@@ -76,9 +76,10 @@ import textwrap
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, positive, done_keys, entry_names,
-                    fenced_blocks, mbpp_entry_point, open_sandbox, parses, read_json_records, read_jsonl, resolve_shard,
-                    run_stage, select_shard, shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
+from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, entry_names,
+                    fenced_blocks, mbpp_entry_point, open_sandbox, parses, positive, read_json_records, read_jsonl,
+                    resolve_shard, run_stage, select_shard, shard_path, shared_data, stage_parser, stem, tests_prompt,
+                    write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
 

@@ -290,7 +290,7 @@ def execution_record(task_id, sample_id, res, code):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# sharding
+# the sandbox's flags (01, 03, 06)
 
 
 def positive(kind):
@@ -301,7 +301,7 @@ def positive(kind):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not value > 0 or value != value or value == float("inf"):
+        if not value > 0 or value == float("inf"):   # `not nan > 0` holds: nan is refused here too
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, not {text}")
         return value
     parse.__name__ = f"positive {kind.__name__}"
@@ -326,6 +326,10 @@ def open_sandbox(args, **kw):
         return sb.__enter__()
     except IsolationRefused as e:
         die(str(e))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# sharding
 
 
 def add_shard_args(parser):

@@ -152,22 +152,21 @@ def _repository():
 
 
 def _interpreter_paths():
-    """The interpreter's prefixes and the folders on its sys.path that exist (never the repository itself)."""
-    here = _repository()
-    out = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
-    out += [os.path.abspath(p) for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != here]
-    return [os.path.normpath(p) for p in out]
-
-
-def _host_paths():
-    """What a program needs of the host: the interpreter's prefixes, its sys.path (never this module's own folder
-    or one above it: the repository), and the system's shared libraries. (path, is_symlink) pairs."""
+    """The interpreter's prefixes and the entries of its sys.path that exist, never the repository or a folder above
+    it (binding that would show the repository)."""
     here = _repository()
     want = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
     for p in sys.path:
         p = os.path.abspath(p) if p else ""
         if p and os.path.exists(p) and not (here == p or here.startswith(p.rstrip("/") + "/")):
             want.append(p)
+    return [os.path.normpath(p) for p in want]
+
+
+def _host_paths():
+    """What a program needs of the host: the interpreter's paths (_interpreter_paths) and the system's shared
+    libraries. (path, is_symlink) pairs."""
+    want = _interpreter_paths()
     want += ["/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib"]
     out, seen = [], set()
     for p in want:
@@ -248,7 +247,7 @@ def _minimal_root(tmpfs_mb):
             _mount("tmpfs", stage + d, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
             hidden.append(d)
             for p in _interpreter_paths():
-                if p.startswith(d + "/"):
+                if p.startswith(d + "/") and os.path.isdir(p):
                     os.makedirs(stage + p, exist_ok=True)
                     _mount(p, stage + p, None, MS_BIND | MS_REC)
     os.makedirs(stage + "/proc", exist_ok=True)
@@ -292,17 +291,6 @@ def _remount_readonly(keep_writable=()):
         except OSError:
             failed += 1
     return failed
-
-
-def _fallback_readonly(tmpfs_mb, words, warn):
-    """Where the minimal root cannot be built: the host's file system, read-only, with private /tmp, /dev/shm."""
-    for d in ("/tmp", "/dev/shm"):
-        try:
-            _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
-        except OSError as e:
-            warn.append(f"could not mount a private tmpfs on {d} ({e})")
-    failed = _remount_readonly(keep_writable=("/tmp", "/dev/shm", "/proc"))
-    words.append("read-only host file system" + (f" ({failed} mounts could not be made read-only)" if failed else ""))
 
 
 def _remove_sysv_ipc():

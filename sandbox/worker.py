@@ -67,8 +67,9 @@ def _worker_main():
         words.append("seccomp (no new processes; no mount, ptrace or namespaces; no calls on other processes)")
     namespaces = root is not None
     words.append("no capabilities, rlimits" if namespaces else "rlimits")
-    if not namespaces:
-        words.insert(0, "UNSAFE: NO isolation (no namespaces, the host's file system)")
+    if not namespaces:   # the namespaces may be in force without the minimal root: say only what is missing
+        missing = "no minimal root" if words[0].startswith("user+") else "no namespaces"
+        words.insert(0, f"UNSAFE: NO isolation ({missing}, the host's file system)")
     cfg["limits"] = {"memory_mb": cfg["memory_mb"], "max_file_bytes": cfg["max_file_bytes"],
                      "processes": cfg["processes"], "namespaces": namespaces, "seccomp": prog, "uid": drop}
     w = _Worker(cfg, namespaces, root, (inp, outp))
@@ -177,9 +178,6 @@ class _Chan:
         if n > (max_bytes or MAX_FRAME):
             raise CodecError(f"message of {n} bytes exceeds {max_bytes or MAX_FRAME}")
         return decode(self._read(n, deadline), max_items=MAX_ITEMS, deadline=deadline, **hooks)
-
-
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class _Deadline:
