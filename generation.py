@@ -78,6 +78,7 @@ class _Backend:
     last_eos = None     # per prompt, per sample: the token id that ended an "eos" completion, else None
     last_ids = None     # per prompt, per sample: the completion's token ids as generated (None: not known)
     max_context = None  # prompt + completion tokens the model accepts (None: unknown)
+    prefills = True     # the prompt may open the model's answer (common.Request.response); a chat API cannot
 
     @property
     def chat(self):
@@ -434,6 +435,7 @@ class OpenAIBackend(_Backend):
         self.name = model
         self.url = api_base.rstrip("/") + ("/chat/completions" if endpoint == "chat" else "/completions")
         self.endpoint = endpoint
+        self.prefills = endpoint != "chat"   # the server writes the assistant turn's opening itself
         self._key = os.environ.get(api_key_env) if api_key_env else None
         self._key_env = api_key_env
         self.concurrency = max(1, concurrency)
@@ -651,10 +653,12 @@ def render(be, request):
     that refuses a system turn, e.g. Gemma's, gets it at the top of the user turn)."""
     text, system = request.text, request.system
     if system is None or not request.chat:
-        return be.build_prompt(text if system is None else f"{system}\n\n{text}", chat=request.chat)
-    try:
-        return be.tokenizer.apply_chat_template([{"role": "system", "content": system},
-                                                 {"role": "user", "content": text}],
-                                                tokenize=False, add_generation_prompt=True)
-    except Exception:   # "System role not supported"
-        return be.build_prompt(f"{system}\n\n{text}", chat=True)
+        prompt = be.build_prompt(text if system is None else f"{system}\n\n{text}", chat=request.chat)
+    else:
+        try:
+            prompt = be.tokenizer.apply_chat_template([{"role": "system", "content": system},
+                                                       {"role": "user", "content": text}],
+                                                      tokenize=False, add_generation_prompt=True)
+        except Exception:   # "System role not supported"
+            prompt = be.build_prompt(f"{system}\n\n{text}", chat=True)
+    return prompt + request.response if request.chat and request.response else prompt
