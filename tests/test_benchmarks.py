@@ -345,6 +345,7 @@ class ScriptedBackend:
     real backend does), and recording what it was asked."""
     max_context = None
     last_ids = None   # no token ids: 02 records none, as for a backend that only returns text
+    prefills = True   # a prompt may open the answer (common.Request.response), as a local model's prompt can
 
     def __init__(self, answer, chat):
         self.answer, self.chat, self.calls = answer, chat, []

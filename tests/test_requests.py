@@ -71,8 +71,73 @@ def test_02_and_06_ask_the_same_and_judge_the_same_program(tmp_path, monkeypatch
 
 def test_a_public_benchmark_keeps_its_own_prompt(tmp_path):
     with pytest.raises(ev.InputError, match="asked as its own harness asks"):
-        ev.run(ev.parse_args(["--model", "m", "--benchmark", "humaneval", "--output_dir", str(tmp_path),
+        ev.run(ev.parse_args(["--model", "m", "--benchmark", "livecodebench", "--output_dir", str(tmp_path),
                               "--prompt_file", "p.txt"]))
+    with pytest.raises(ev.InputError, match="--example_tests"):
+        ev.run(ev.parse_args(["--model", "m", "--benchmark", "humaneval", "--output_dir", str(tmp_path),
+                              "--example_tests", "2"]))
+    # an EvalPlus benchmark takes a JSON request; a text template (or a broken file) is refused before any model
+    # loads, naming the file
+    (tmp_path / "p.txt").write_text("{instruction}\n")
+    bad = {"p.txt": "p.txt", "q.json": '{"user": "no placeholder"}', "r.json": '{"user": "{prompt}", "extra": 1}'}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ev.InputError, match=f"--prompt_file .*{name}"):
+            ev.run(ev.parse_args(["--model", "m", "--benchmark", "humaneval", "--output_dir", str(tmp_path / "o"),
+                                  "--prompt_file", str(tmp_path / name)]))
+
+
+HE_PROMPT = 'def add(a, b):\n    """Add two numbers."""\n'
+
+
+def test_evalplus_chat_request_opens_the_answer_with_a_python_fence():
+    """EvalPlus's instruct setting: the prompt ends inside a ```python fence the prompt opened (a prefill), so a
+    model that writes "python" on its own line, or prose, cannot turn it into the program; the program is the code
+    up to the closing fence, and the answer stops there."""
+    from generation import render
+    prob = {"code_prompt": HE_PROMPT, "entry_point": "add"}
+    req = ev.evalplus_request(prob, chat=True)
+    be = ScriptedBackend("", chat=True)
+    prompt = render(be, req)
+    assert prompt.endswith("<|assistant|>\n" + ev.EVALPLUS_RESPONSE) and ev.EVALPLUS_RESPONSE.endswith("```python\n")
+    assert "\n```\n" in req.stop
+    answer = "def add(a, b):\n    return a + b\n```\n\nThis adds.\n```python\nprint(add(1, 2))\n```\n"
+    assert program_of(req, answer, "add") == "def add(a, b):\n    return a + b\n"
+    # cut at the stop string, as generation returns it
+    assert program_of(req, answer[:answer.index("\n```\n")], "add") == "def add(a, b):\n    return a + b\n"
+    # without the prefill the same answer's first line would be taken for code; with it, it is inside the fence
+    assert program_of(req, "def add(a, b):\n    return a + b", "add") == "def add(a, b):\n    return a + b\n"
+    # a base model still continues the code prompt: no prefill
+    base = ev.evalplus_request(prob, chat=False)
+    assert base.response is None and render(be, base) == HE_PROMPT
+    # a chat API writes the assistant turn itself: 06 drops the prefill for a backend that cannot prefill
+    from generation import OpenAIBackend
+    assert not OpenAIBackend("m", "http://127.0.0.1:9/v1", endpoint="chat").prefills
+    assert OpenAIBackend("m", "http://127.0.0.1:9/v1", endpoint="completions").prefills
+
+
+def test_a_json_request_file_asks_as_the_models_authors_did(tmp_path, monkeypatch):
+    """--prompt_file X.json on an EvalPlus benchmark: the system message, the user message with the code prompt,
+    the prefill and the stop strings of the file (bench/prompts/qwen2.5-coder-instruct.json is Qwen2.5-Coder's
+    published setting); the program is the code in the prefilled fence."""
+    import generation
+    spec = json.load(open(ev.__file__.rsplit("/", 1)[0] + "/bench/prompts/qwen2.5-coder-instruct.json"))
+    answer = "def add(a, b):\n    return a + b\n\n# Test\nprint(add(1, 2))\n"
+    be = ScriptedBackend(answer, chat=True)
+    monkeypatch.setattr(generation, "backend_from_args", lambda args: be)
+    data = write_jsonl(tmp_path / "he.jsonl", [dict(task_id="HumanEval/0", prompt=HE_PROMPT, entry_point="add",
+                                                    canonical_solution="    return a + b\n",
+                                                    test="def check(candidate):\n    assert candidate(1, 2) == 3\n")])
+    out = tmp_path / "out"
+    ev.run(ev.parse_args(["--model", "m", "--benchmark", "humaneval", "--data_path", str(data), "--output_dir",
+                          str(out), "--prompt_file", "bench/prompts/qwen2.5-coder-instruct.json", "--workers", "1",
+                          "--k", "1"]))
+    (s,) = read_jsonl(out / "samples.jsonl")
+    user = spec["user"].replace("{prompt}", HE_PROMPT.strip())
+    assert s["prompt"] == f"<|system|>\n{spec['system']}\n<|user|>\n{user}\n<|assistant|>\n{spec['response']}"
+    assert be.calls[0]["stop"] == tuple(spec["stop"])
+    assert s["completion"] == "def add(a, b):\n    return a + b\n" and s["code"] == s["completion"]
+    assert read_jsonl(out / "executions.jsonl")[0]["passed"]
 
 
 def test_request_program_rules():
