@@ -76,10 +76,10 @@ import textwrap
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, entry_names,
-                    fenced_blocks, mbpp_entry_point, open_sandbox, parses, positive, read_json_records, read_jsonl,
-                    resolve_shard, run_stage, select_shard, shard_path, shared_data, stage_parser, stem, tests_prompt,
-                    write_args)
+from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
+                    entry_names, fenced_blocks, mbpp_entry_point, non_negative, number, open_sandbox, parses,
+                    positive, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
+                    shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
 
@@ -97,7 +97,7 @@ def parse_args(argv=None):
     p.add_argument("--reference_field", default="reference", help="jsonl/HF: field with a reference program")
     p.add_argument("--entry_point_field", default="entry_point", help="jsonl/HF: field with the function name")
     p.add_argument("--setup_field", default="setup", help="jsonl/HF: field with code run before the tests")
-    p.add_argument("--limit", type=int, default=None, help="only the first N instructions (smoke runs)")
+    p.add_argument("--limit", type=positive(int), default=None, help="only the first N instructions (smoke runs)")
     # output
     p.add_argument("--output", required=True, help="tests.jsonl to append to")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
@@ -106,40 +106,36 @@ def parse_args(argv=None):
     p.add_argument("--completions", default=None,
                    help="JSONL of {task_id, completion | completions} written elsewhere, used instead of --model")
     # generation
-    p.add_argument("--num_tests", type=int, default=10, help="assert statements asked for per completion (K)")
-    p.add_argument("--num_generations", type=int, default=1, help="completions per instruction, parsed together")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); >0 with --num_generations")
-    p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass when temperature > 0")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--num_tests", type=positive(int), default=10, help="assert statements asked for per completion (K)")
+    p.add_argument("--num_generations", type=positive(int), default=1, help="completions per instruction, parsed together")
+    p.add_argument("--temperature", type=non_negative(float), default=0.0, help="0 = greedy (default); >0 with --num_generations")
+    p.add_argument("--top_p", type=number(float, 0, 1, low_open=True), default=0.95, help="nucleus sampling mass when temperature > 0")
+    p.add_argument("--seed", type=SEED, default=0,
                    help="random seed; each chunk of instructions is seeded from (seed, shard, chunk index)")
     p.add_argument("--prompt_file", default=None, help="prompt template with {instruction}, {entry_point}, {k}")
     # filtering and validation
-    p.add_argument("--min_tests", type=int, default=1, help="skip instructions with fewer kept tests")
-    p.add_argument("--max_tests", type=int, default=None, help="keep at most this many tests per instruction")
+    p.add_argument("--min_tests", type=positive(int), default=1, help="skip instructions with fewer kept tests")
+    p.add_argument("--max_tests", type=positive(int), default=None, help="keep at most this many tests per instruction")
     p.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
     p.add_argument("--timeout", type=positive(float), default=3.0, help="seconds per test when running the reference")
     p.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program in the sandbox")
     add_sandbox_args(p)
-    p.add_argument("--tasks_per_call", type=int, default=64,
+    p.add_argument("--tasks_per_call", type=positive(int), default=64,
                    help="instructions per generate call and sandbox batch (records are written after each; keep it "
                         "when resuming: it fixes the chunks that seeds are drawn for)")
     # test-quality ablation
     p.add_argument("--corrupt_from", default=None,
                    help="a finished tests.jsonl to corrupt (see Corruption above); no model, no --dataset")
-    p.add_argument("--corrupt_share", type=float, default=0.0,
+    p.add_argument("--corrupt_share", type=number(float, 0, 1), default=0.0,
                    help="with --corrupt_from: share of the kept tests given a wrong expected value")
     add_shard_args(p)
     args = p.parse_args(argv)
     if args.corrupt_from is not None:
-        if not 0.0 <= args.corrupt_share <= 1.0:
-            p.error(f"--corrupt_share must be in [0, 1], got {args.corrupt_share}")
         return args
     if args.dataset is None:
         p.error("--dataset is required (mbpp, leetcode, jsonl with --data_path, or a HF dataset name)")
     if (args.model is None) == (args.completions is None):
         p.error("give exactly one of --model M and --completions FILE")
-    if args.tasks_per_call < 1:
-        p.error("--tasks_per_call must be at least 1")
     return args
 
 
@@ -152,26 +148,36 @@ def _default_path(*parts):
     return p if os.path.exists(p) else None
 
 
+MBPP_FIELDS = ("task_id", "text", "code", "test_list")
+LEETCODE_FIELDS = ("task_id", "query", "prompt", "completion", "entry_point")
+
+
+def hub_rows(name, required, **kw):
+    """The rows of a Hugging Face dataset (network), each checked for the `required` fields."""
+    from datasets import load_dataset
+    where = f"{name}[{kw.get('split', '')}]"
+    return [require(r, required, f"{where} row {i}") for i, r in enumerate(load_dataset(name, **kw), 1)]
+
+
 def load_mbpp(path):
     if path:
-        rows = read_json_records(path)
-    else:
-        from datasets import load_dataset  # only when no local file: the public release, with network
-        rows = list(load_dataset("google-research-datasets/mbpp", "full", split="train"))
+        rows = read_json_records(path, required=MBPP_FIELDS)
+    else:  # only when no local file: the public release, with network
+        rows = hub_rows("google-research-datasets/mbpp", MBPP_FIELDS, name="full", split="train")
     for r in rows:
         if int(r["task_id"]) not in MBPP_TRAIN:
             continue
         code = r["code"].replace("\r\n", "\n").replace("\r", "\n")  # the release has Windows line ends
         yield {"task_id": f"mbpp/{r['task_id']}", "instruction": r["text"], "reference": code,
-               "entry_point": mbpp_entry_point(code, r["test_list"][0]), "setup": r.get("test_setup_code") or ""}
+               "entry_point": mbpp_entry_point(code, (r["test_list"] or [""])[0]),
+               "setup": r.get("test_setup_code") or ""}
 
 
 def load_leetcode(path):
     if path:
-        rows = read_json_records(path)
+        rows = read_json_records(path, required=LEETCODE_FIELDS)
     else:
-        from datasets import load_dataset
-        rows = list(load_dataset("newfacade/LeetCodeDataset", split="train"))
+        rows = hub_rows("newfacade/LeetCodeDataset", LEETCODE_FIELDS, split="train")
     for r in rows:
         # the prompt field is the import prelude the reference (and a candidate) needs: List, inf, Counter, ...
         yield {"task_id": f"leetcode/{r['task_id']}", "instruction": r["query"],
@@ -408,6 +414,7 @@ def read_completions(path):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_writable(args.output, "--output")
     if args.corrupt_from is not None:
         return corrupt_main(args)
     shard_id, num_shards = resolve_shard(args)
@@ -540,7 +547,7 @@ def main(argv=None):
                 if args.max_tests is not None:
                     kept = kept[: args.max_tests]
                 counts["n_kept"] = len(kept)
-                if len(kept) < max(args.min_tests, 1):
+                if len(kept) < args.min_tests:
                     if given is not None and rec["task_id"] not in given:
                         why = "no completion given"
                     elif n_gen == 0:

@@ -10,8 +10,9 @@
 Generation runs in one process per GPU (HF backend) or one vLLM engine (tensor parallel across GPUs): more GPUs means
 more shards, not torchrun.
 
-Input: a tests.jsonl from 01 (or any instructions JSONL): task_id, instruction, entry_point (optional), tests
-(optional: the first --example_tests of them are shown in the prompt, as MBPP's prompt shows its tests).
+Input: a tests.jsonl from 01: task_id, instruction, entry_point (null for a stdin program), tests (the first
+--example_tests of them are shown in the prompt, as MBPP's prompt shows its tests). A record without one of these
+keys is refused, naming the file and the line: without them the prompt would not be the one 06 asks.
 
 What the model is asked is common.solution_request, the one place that decides it for 02 and for 06_eval.py's
 --benchmark jsonl (held-out tasks): common.solution_prompt's text (instruction, tests shown, a request for one
@@ -47,9 +48,16 @@ import sys
 
 from tqdm import tqdm
 
-from common import (InputError, JsonlWriter, add_shard_args, die, done_keys, program_of, read_jsonl, resolve_shard,
-                    run_stage, select_shard, shard_path, solution_request, stage_parser, stem, write_args)
+from common import (SEED, InputError, JsonlWriter, add_shard_args, check_writable, die, done_keys, non_negative,
+                    number, positive, program_of, read_jsonl, resolve_shard, run_stage, select_shard, shard_path,
+                    solution_request, stage_parser, stem, write_args)
 from generation import add_backend_args, backend_from_args, derive_seed, render, use_chat
+
+
+# what 02 reads of a tests.jsonl record (DESIGN.md, Records): without `tests` or `entry_point` the prompt would be
+# another one than 06 asks held-out tasks with (and 03 has nothing to judge the samples by), so both must be there;
+# entry_point may be null (a stdin program), tests may be empty
+TASK_FIELDS = ("task_id", "instruction", "entry_point", "tests")
 
 
 def parse_args(argv=None):
@@ -61,22 +69,22 @@ def parse_args(argv=None):
     # model (--model, --backend, --dtype, --tensor_parallel_size, --batch_size, --max_new_tokens, --chat)
     add_backend_args(p, max_new_tokens=512)
     # sampling
-    p.add_argument("--num_samples", type=int, default=8, help="samples per instruction (N)")
-    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 = greedy")
-    p.add_argument("--top_p", type=float, default=0.95, help="nucleus sampling mass")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--num_samples", type=positive(int), default=8, help="samples per instruction (N)")
+    p.add_argument("--temperature", type=non_negative(float), default=0.8, help="sampling temperature; 0 = greedy")
+    p.add_argument("--top_p", type=number(float, 0, 1, low_open=True), default=0.95, help="nucleus sampling mass")
+    p.add_argument("--seed", type=SEED, default=0,
                    help="random seed; each chunk of tasks is seeded from (seed, shard, chunk index)")
     p.add_argument("--stop", action="append", default=None,
                    help="stop string (repeatable); default: none for chat prompts, common.base_stop of the task's "
                         "tests for base ones")
     # prompt
-    p.add_argument("--example_tests", type=int, default=1,
+    p.add_argument("--example_tests", type=non_negative(int), default=1,  # 0: no test shown
                    help="how many of the task's tests to show in the prompt (MBPP style); 0 names the function")
     p.add_argument("--prompt_file", default=None,
                    help="template replacing the prompt text; fields {instruction}, {entry_point}, {tests}")
     # run
-    p.add_argument("--round", type=int, default=0, help="PLUM round, recorded in every sample")
-    p.add_argument("--tasks_per_call", type=int, default=64,
+    p.add_argument("--round", type=non_negative(int), default=0, help="PLUM round, recorded in every sample")
+    p.add_argument("--tasks_per_call", type=positive(int), default=64,
                    help="tasks per backend.generate call (records are written after each call; keep it the same "
                         "when resuming, it fixes the chunks that seeds are drawn for)")
     add_shard_args(p)
@@ -85,9 +93,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_writable(args.output, "--output")
     shard_id, num_shards = resolve_shard(args)
-    if args.num_samples < 1:
-        raise InputError("--num_samples must be at least 1")
     out = shard_path(args.output, shard_id, num_shards)
     skip_path = stem(out) + ".skipped.jsonl"
     write_args(out, args, shard_id=shard_id, num_shards=num_shards)
@@ -95,7 +102,7 @@ def main(argv=None):
 
     # ---- setup: what is left to do
     tasks, seen = [], set()
-    for rec in select_shard(read_jsonl(args.input, required=("task_id", "instruction")), shard_id, num_shards):
+    for rec in select_shard(read_jsonl(args.input, required=TASK_FIELDS), shard_id, num_shards):
         if rec["task_id"] in seen:
             raise InputError(f"{args.input}: task_id {rec['task_id']!r} appears twice; task ids must be unique "
                              f"(merge or rename the duplicates)")
@@ -103,8 +110,6 @@ def main(argv=None):
         tasks.append(rec)
     if not tasks:
         die(f"{args.input}: no instructions in shard {shard_id} of {num_shards}; nothing to sample")
-    if args.tasks_per_call < 1:
-        raise InputError("--tasks_per_call must be at least 1")
     done = set() if args.overwrite else done_keys(out, ("task_id", "sample_id"))
     skipped_before = set() if args.overwrite else {k[0] for k in done_keys(skip_path, ("task_id",))}
 

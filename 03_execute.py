@@ -27,9 +27,9 @@ model wrote none) is judged like any program, fails its tests, and is counted in
 import collections
 import time
 
-from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, die, done_keys, execution_record,
-                    expand_inputs, open_sandbox, positive, read_jsonl, resolve_shard, run_stage, select_shard,
-                    shard_path, stage_parser, write_args)
+from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
+                    execution_record, expand_inputs, open_sandbox, positive, read_jsonl, resolve_shard, run_stage,
+                    select_shard, shard_path, stage_parser, write_args)
 
 # what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
 # environment): MBPP-style and LeetCodeDataset tasks use them
@@ -60,7 +60,9 @@ def load_tests(pattern):
     """task_id -> job template (kind, tests, setup, entry_point), with the file and line of each task."""
     tasks = {}
     for path in expand_inputs(pattern):
-        for lineno, rec in enumerate(read_jsonl(path, required=("task_id", "tests")), 1):
+        # entry_point (null for a stdin task) decides which name the judge takes from a program: a record without it
+        # is not 01's tests.jsonl
+        for lineno, rec in enumerate(read_jsonl(path, required=("task_id", "tests", "entry_point")), 1):
             where = f"{path} (task {rec['task_id']!r})"
             tests = rec["tests"]
             if not isinstance(tests, list):
@@ -111,6 +113,7 @@ def main(argv=None):
 
     # setup
     try:
+        check_writable(args.output, "--output")
         shard_id, num_shards = resolve_shard(args)
         out = shard_path(args.output, shard_id, num_shards)
         tasks = load_tests(args.tests)
@@ -172,7 +175,10 @@ def main(argv=None):
     n = sum(counts.values())
     dt = time.monotonic() - t0
     if bad:
-        die(bad[0] + f"  ({n} records written before it are kept; rerun resumes after them)")
+        # the records in the output, not only this run's: a rerun that stops at the same line wrote none
+        kept = len(done) + n
+        die(bad[0] + (f"  ({kept} records are in {out}, {n} of them written by this run; they are kept and a rerun "
+                      f"resumes after them)" if kept else "  (no record was written)"))
     if n == 0 and n_skipped == 0:
         die(f"{args.samples}: no samples in shard {shard_id} of {num_shards}; nothing to execute")
     # The figures of the whole output, not only of the programs run now: after a resume they are the run's figures.

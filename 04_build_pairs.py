@@ -51,9 +51,9 @@ import random
 import sys
 from collections import defaultdict
 
-from common import (InputError, add_shard_args, atomic_write_json, atomic_write_text, code_sha256, die, read_jsonl,
-                    resolve_shard, run_stage, select_shard, shard_path, stage_parser, stem, write_args)
-from kto_loss import kto_weights
+from common import (SEED, InputError, add_shard_args, atomic_write_json, atomic_write_text, check_writable,
+                    code_sha256, die, kto_weights, non_negative, positive, read_jsonl, resolve_shard, run_stage,
+                    select_shard, shard_path, stage_parser, stem, write_args)
 
 
 # (stats key, why): every reason a candidate with a sample is in no record written
@@ -79,10 +79,13 @@ def parse_args(argv=None):
     p.add_argument("--overwrite", action="store_true",
                    help="accepted for symmetry with the other stages: 04 always rebuilds its output")
     # selection
-    p.add_argument("--max_per_task", type=int, default=None, help="kto: keep at most this many candidates per task")
-    p.add_argument("--max_desirable_per_task", type=int, default=None, help="kto: cap on desirable per task")
-    p.add_argument("--max_undesirable_per_task", type=int, default=None, help="kto: cap on undesirable per task")
-    p.add_argument("--max_pairs_per_task", type=int, default=8,
+    p.add_argument("--max_per_task", type=positive(int), default=None, help="kto: keep at most this many candidates per task")
+    # 0 is meaningful for the two class caps: a one-class set (KTO trains on one class against z0), an ablation
+    p.add_argument("--max_desirable_per_task", type=non_negative(int), default=None,
+                   help="kto: cap on desirable per task (0: none, a one-class ablation)")
+    p.add_argument("--max_undesirable_per_task", type=non_negative(int), default=None,
+                   help="kto: cap on undesirable per task (0: none, a one-class ablation)")
+    p.add_argument("--max_pairs_per_task", type=positive(int), default=8,
                    help="dpo: at most this many pairs per task; pairs are drawn so that every candidate is used "
                         "before any is used twice (default 8)")
     p.add_argument("--drop_all_pass", action="store_true", help="drop tasks where every candidate passed")
@@ -93,7 +96,7 @@ def parse_args(argv=None):
     p.add_argument("--shuffle_labels", action="store_true",
                    help="kto: permute the labels across the kept candidates (same desirable share; a control for "
                         "what the verdicts are worth)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=SEED, default=0,
                    help="which candidates a cap keeps (stable per task); the permutation of --shuffle_labels")
     add_shard_args(p)
     args = p.parse_args(argv)
@@ -231,6 +234,7 @@ def dpo_pairs(good, bad, n, rng):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        check_writable(args.output, "--output")
         shard_id, num_shards = resolve_shard(args)
         out = shard_path(args.output, shard_id, num_shards)
         stats = defaultdict(int)

@@ -79,6 +79,7 @@ Writes, in --output_dir D:
 
 import contextlib
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -94,12 +95,11 @@ from collections import namedtuple
 from datetime import timedelta
 from types import SimpleNamespace
 
-import torch
-
-from common import (InputError, JsonlWriter, die, encode_prompt, expand_inputs, read_jsonl, run_stage, stage_parser,
-                    stem, write_args)
-from kto_loss import (dpo_loss, kl_estimate, kto_loss, kto_weights, linear_token_logps, sft_loss, sum_per_sequence,
-                      token_logps)
+# torch, transformers and kto_loss (which imports torch) are imported where they are used, so that --help and a
+# refused flag answer at once instead of after seconds of imports
+from common import (SEED, InputError, JsonlWriter, check_writable, die, encode_prompt, expand_inputs, give_open_mode,
+                    kto_weights, non_negative, number, positive, read_jsonl, run_stage, stage_parser, stem,
+                    write_args)
 
 
 def parse_args(argv=None):
@@ -110,10 +110,11 @@ def parse_args(argv=None):
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="weights' dtype; for mixed precision keep float32 and pass --bf16")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into D/final)")
-    p.add_argument("--lora_r", type=int, default=16, help="LoRA rank")
-    p.add_argument("--lora_alpha", type=int, default=32, help="LoRA scaling numerator (the update is scaled by "
-                                                             "alpha / r)")
-    p.add_argument("--lora_dropout", type=float, default=0.0, help="dropout on the LoRA branch's input")
+    p.add_argument("--lora_r", type=positive(int), default=16, help="LoRA rank")
+    p.add_argument("--lora_alpha", type=positive(int), default=32,
+                   help="LoRA scaling numerator (the update is scaled by alpha / r)")
+    p.add_argument("--lora_dropout", type=number(float, 0, 1, high_open=True), default=0.0,
+                   help="dropout on the LoRA branch's input")
     p.add_argument("--lora_target_modules", default="all-linear", help="comma-separated module names, or all-linear")
     # data and loss
     p.add_argument("--data", required=True,
@@ -121,17 +122,19 @@ def parse_args(argv=None):
     p.add_argument("--loss", choices=list(LOSSES), default="kto",
                    help="kto: unpaired examples (label); dpo: pairs (chosen, rejected); sft: the desirable "
                         "completions' token-mean negative log-likelihood")
-    p.add_argument("--beta", type=float, default=0.1, help="KTO/DPO β: how far the policy may move from the reference")
-    p.add_argument("--desirable_weight", type=float, default=None,
+    p.add_argument("--beta", type=positive(float), default=0.1,
+                   help="KTO/DPO β: how far the policy may move from the reference")
+    # a class weight may be 0: that class then adds nothing to the loss (an ablation)
+    p.add_argument("--desirable_weight", type=non_negative(float), default=None,
                    help="KTO λ_D (default: from the examples loaded, 04's rule: λ_D·n_D : λ_U·n_U in [1, 4/3])")
-    p.add_argument("--undesirable_weight", type=float, default=None,
+    p.add_argument("--undesirable_weight", type=non_negative(float), default=None,
                    help="KTO λ_U (default: from the examples loaded, as λ_D)")
     p.add_argument("--dpo_type", choices=["sigmoid", "ipo", "hinge"], default="sigmoid",
                    help="DPO loss: sigmoid (DPO; with --label_smoothing, conservative DPO), ipo (on per-token mean "
                         "log-probs), hinge (SLiC)")
-    p.add_argument("--label_smoothing", type=float, default=0.0,
+    p.add_argument("--label_smoothing", type=number(float, 0, 0.5, high_open=True), default=0.0,
                    help="conservative DPO ε, the assumed share of flipped preferences (sigmoid only)")
-    p.add_argument("--max_length", type=int, default=1024,
+    p.add_argument("--max_length", type=number(int, 2), default=1024,   # at least a prompt and a completion token
                    help="prompt + completion tokens; longer prompts are cut from the left, longer completions dropped")
     p.add_argument("--kl_pass", choices=["separate", "same"], default="separate",
                    help="kto: score the KL rows in a no-grad forward of their own (separate: z0 is detached, so "
@@ -139,20 +142,22 @@ def parse_args(argv=None):
                         "with a backward pass through the KL rows that is wasted work)")
     p.add_argument("--no_eos", action="store_true", help="do not append an end token to completions")
     # optimisation
-    p.add_argument("--epochs", type=float, default=1.0, help="passes over the data (fractions allowed)")
-    p.add_argument("--max_steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
-    p.add_argument("--batch_size", type=int, default=8, help="examples per device per micro-batch")
-    p.add_argument("--grad_accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--epochs", type=positive(float), default=1.0, help="passes over the data (fractions allowed)")
+    p.add_argument("--max_steps", type=positive(int), default=None, help="optimizer steps (overrides --epochs)")
+    p.add_argument("--batch_size", type=positive(int), default=8, help="examples per device per micro-batch")
+    p.add_argument("--grad_accum", type=positive(int), default=1, help="micro-batches per optimizer step")
+    p.add_argument("--lr", type=positive(float), default=None,
                    help="peak learning rate (default: " + ", ".join(f"{k} {v.lr:g}" for k, v in LOSSES.items()) + ")")
     p.add_argument("--scheduler", choices=["cosine", "linear", "constant"], default="cosine",
                    help="learning-rate decay after the warm-up")
-    p.add_argument("--warmup_ratio", type=float, default=0.1, help="share of the steps spent warming up linearly")
-    p.add_argument("--weight_decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
-    p.add_argument("--adam_betas", type=float, nargs=2, default=[0.9, 0.999], metavar=("B1", "B2"),
-                   help="AdamW's β1 β2")
-    p.add_argument("--max_grad_norm", type=float, default=1.0, help="clip the global gradient norm (0: off)")
-    p.add_argument("--seed", type=int, default=0, help="data order, KL pairing, dropout, LoRA init")
+    p.add_argument("--warmup_ratio", type=number(float, 0, 1), default=0.1,
+                   help="share of the steps spent warming up linearly")
+    p.add_argument("--weight_decay", type=non_negative(float), default=0.0, help="AdamW's decoupled weight decay")
+    p.add_argument("--adam_betas", type=number(float, 0, 1, high_open=True), nargs=2, default=[0.9, 0.999],
+                   metavar=("B1", "B2"), help="AdamW's β1 β2")
+    p.add_argument("--max_grad_norm", type=non_negative(float), default=1.0,
+                   help="clip the global gradient norm (0: off)")
+    p.add_argument("--seed", type=SEED, default=0, help="data order, KL pairing, dropout, LoRA init")
     p.add_argument("--no_shuffle", action="store_true", help="read the data in file order")
     # precision, memory, parallelism
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (float32 weights, optimizer and checkpoints)")
@@ -160,7 +165,7 @@ def parse_args(argv=None):
                    help="recompute each layer's activations in the backward pass: less memory, about 1/3 more time")
     p.add_argument("--fsdp", action="store_true", help="shard weights, gradients and optimizer state across torchrun's processes "
                                                       "(FSDP2; GPUs or CPUs)")
-    p.add_argument("--ref_batch_size", type=int, default=None,
+    p.add_argument("--ref_batch_size", type=positive(int), default=None,
                    help="rows per reference forward (default: twice --batch_size)")
     p.add_argument("--no_packing", action="store_true",
                    help="right-pad each micro-batch instead of packing its rows into one sequence (packing keeps "
@@ -168,10 +173,11 @@ def parse_args(argv=None):
     # output
     p.add_argument("--output_dir", required=True,
                    help="where checkpoints, final/, metrics.jsonl, metrics.png and train.args.json go")
-    p.add_argument("--save_every", type=int, default=500,
+    p.add_argument("--save_every", type=non_negative(int), default=500,  # 0: no checkpoint between
                    help="checkpoint every N optimizer steps (0: none between); epoch ends, the last step and "
                         "SIGTERM/SIGINT always get one")
-    p.add_argument("--save_total_limit", type=int, default=2, help="checkpoints kept (final not counted)")
+    p.add_argument("--save_total_limit", type=positive(int), default=2,   # 0 would delete the one --resume needs
+                   help="checkpoints kept (final not counted)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last checkpoint in --output_dir (refused if the training settings differ)")
     p.add_argument("--overwrite", action="store_true", help="delete --output_dir's checkpoints and start afresh")
@@ -320,6 +326,7 @@ def collate(rows, device, packed=True, pad_id=0):
     Example: rows [([5, 6], [7, 8]), ([9], [3])], packed -> input_ids [[5, 6, 7, 8, 9, 3]], position_ids
     [[0, 1, 2, 3, 0, 1]], cu_seqlens [0, 4, 6], score_at [1, 2, 4], targets [7, 8, 3], row [0, 0, 1], ntok [2, 1].
     """
+    import torch
     plen = torch.tensor([len(p) for p, _ in rows])
     clen = torch.tensor([len(c) for _, c in rows])
     lens = plen + clen
@@ -366,6 +373,8 @@ def kto_step(logps, mb, args):
         z0 = max(0, mean over the micro-batch on every rank of log πθ(y'|x) − log πref(y'|x))
         loss = Σ_i L_KTO(x_i, y_i; z0, λ) / denom
     """
+    import torch
+    from kto_loss import kl_estimate, kto_loss
     b = len(mb.labels)
     policy, policy_kl = logps[:b], logps[b:]
     est = kl_estimate(policy_kl, mb.ref[:, 1])
@@ -389,6 +398,7 @@ def kto_metrics(s, rec):
 def dpo_step(logps, mb, args):
     """DPO and its variants (kto_loss.dpo_loss). logps [2b]: the chosen completions, then the rejected ones (per-token
     means for IPO); mb.ref [b, 2] the reference's. loss = Σ_i L_DPO(x_i, y_w, y_l) / denom."""
+    from kto_loss import dpo_loss
     b = len(mb.ref)
     res = dpo_loss(logps[:b], logps[b:], mb.ref[:, 0], mb.ref[:, 1], args.beta, args.dpo_type, args.label_smoothing)
     return res.losses.sum() / mb.denom, {
@@ -405,6 +415,7 @@ def dpo_metrics(s, rec):
 def sft_step(logps, mb, args):
     """Supervised fine-tuning (kto_loss.sft_loss). logps [b]: summed completion log-probs.
     loss = −Σ_i log πθ(y_i|x_i) / (completion tokens in the global batch)."""
+    from kto_loss import sft_loss
     return sft_loss(logps, mb.denom), {"loss": -float(logps.detach().sum())}
 
 
@@ -445,6 +456,7 @@ def packed_attention(module, query, key, value, attention_mask, dropout=0.0, sca
     padding is about half of the attention work. Calls without cu_seq_lens_q (an ordinary padded batch,
     generation) go to transformers' SDPA path unchanged.
     """
+    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
     if cu_seq_lens_q is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
@@ -500,7 +512,7 @@ def enable_packing(model):
     return model
 
 
-class SequenceLogps(torch.nn.Module):
+def SequenceLogps(model, logits_chunk=None):
     """Wraps a causal LM: a batch from collate -> (log π(y|x) [R], completion tokens [R]).
 
     The same sum as kto_loss.sequence_logps(model(input_ids).logits, ...), computed without the full logits: the
@@ -511,40 +523,52 @@ class SequenceLogps(torch.nn.Module):
     passed: under a causal mask the padding after a row's last token cannot change that row's earlier positions,
     and the mask-free path lets SDPA take its fused causal kernel.
     """
+    return _sequence_logps_class()(model, logits_chunk)
 
-    def __init__(self, model, logits_chunk=None):
-        super().__init__()
-        self.model = model
-        self.logits_chunk = logits_chunk  # rows of logits at a time (None: kto_loss.linear_token_logps's default)
-        base = base_model(model)
-        cfg = base.config
-        # models that post-process logits (soft-capping, scaling) take the plain path through their forward
-        self.fast = (getattr(cfg, "final_logit_softcapping", None) is None and getattr(cfg, "logit_scale", None)
-                     is None and hasattr(base, "get_decoder") and base.get_output_embeddings() is not None)
 
-    def forward(self, batch, average=False):
-        kw = {}
-        if "cu_seqlens" in batch:  # the names transformers passes on to the attention function
-            cu, m = batch["cu_seqlens"], batch["max_len"]
-            kw = dict(position_ids=batch["position_ids"], cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=m,
-                      max_length_k=m)
-        base = base_model(self.model)
-        if self.fast:
-            hidden = base.get_decoder()(input_ids=batch["input_ids"], use_cache=False, **kw).last_hidden_state
-            hidden, head = hidden.flatten(0, 1)[batch["score_at"]], base.get_output_embeddings()
-            if type(head) is torch.nn.Linear and head.bias is None:  # never the full logits: chunks of them
-                tok_logps = linear_token_logps(hidden, head.weight, batch["targets"], self.logits_chunk)
+@functools.cache
+def _sequence_logps_class():
+    """The torch.nn.Module behind SequenceLogps, defined on first use: torch is not imported with this module."""
+    import torch
+    from kto_loss import linear_token_logps, sum_per_sequence, token_logps
+
+    class SequenceLogps(torch.nn.Module):
+        def __init__(self, model, logits_chunk=None):
+            super().__init__()
+            self.model = model
+            self.logits_chunk = logits_chunk  # rows of logits at a time (None: linear_token_logps's default)
+            base = base_model(model)
+            cfg = base.config
+            # models that post-process logits (soft-capping, scaling) take the plain path through their forward
+            self.fast = (getattr(cfg, "final_logit_softcapping", None) is None and getattr(cfg, "logit_scale", None)
+                         is None and hasattr(base, "get_decoder") and base.get_output_embeddings() is not None)
+
+        def forward(self, batch, average=False):
+            kw = {}
+            if "cu_seqlens" in batch:  # the names transformers passes on to the attention function
+                cu, m = batch["cu_seqlens"], batch["max_len"]
+                kw = dict(position_ids=batch["position_ids"], cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=m,
+                          max_length_k=m)
+            base = base_model(self.model)
+            if self.fast:
+                hidden = base.get_decoder()(input_ids=batch["input_ids"], use_cache=False, **kw).last_hidden_state
+                hidden, head = hidden.flatten(0, 1)[batch["score_at"]], base.get_output_embeddings()
+                if type(head) is torch.nn.Linear and head.bias is None:  # never the full logits: chunks of them
+                    tok_logps = linear_token_logps(hidden, head.weight, batch["targets"], self.logits_chunk)
+                else:
+                    tok_logps = token_logps(head(hidden), batch["targets"])
             else:
-                tok_logps = token_logps(head(hidden), batch["targets"])
-        else:
-            logits = self.model(input_ids=batch["input_ids"], use_cache=False, **kw).logits.flatten(0, 1)
-            tok_logps = token_logps(logits[batch["score_at"]], batch["targets"])
-        ntok = batch["ntok"]
-        logps = sum_per_sequence(tok_logps, batch["row"], len(ntok))
-        return (logps / ntok.clamp(min=1) if average else logps), ntok
+                logits = self.model(input_ids=batch["input_ids"], use_cache=False, **kw).logits.flatten(0, 1)
+                tok_logps = token_logps(logits[batch["score_at"]], batch["targets"])
+            ntok = batch["ntok"]
+            logps = sum_per_sequence(tok_logps, batch["row"], len(ntok))
+            return (logps / ntok.clamp(min=1) if average else logps), ntok
+
+    return SequenceLogps
 
 
 def load_model(path, dtype, device):
+    import torch
     from transformers import AutoModelForCausalLM
     if path.startswith((".", "/", "~")) and not os.path.isdir(os.path.expanduser(path)):
         raise InputError(f"--model/--ref_model {path}: no such directory")
@@ -592,6 +616,7 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
     it had to be loaded (the policy starts from the same weights, so they are loaded once), else None.
     Under torchrun each process scores rows rank, rank + W, ... and a sum of the zero-filled parts gathers them.
     """
+    import torch
     average = LOSSES[args.loss].average(args)
     ref_path = args.ref_model or args.model
     key = hashlib.sha256(json.dumps([data_hash, model_fingerprint(ref_path), args.max_length, args.no_eos,
@@ -626,18 +651,19 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
     return lp.view(-1, len(examples)).T, model
 
 
-@torch.no_grad()
 def compute_ref_logps(model, rows, batch_size, device, average, autocast, packed):
     """Reference log-probs of every row, batched by length (little padding), in row order. [len(rows)] float32."""
+    import torch
+    from tqdm import tqdm
     fn = SequenceLogps(enable_packing(model) if packed else model).eval()
     order = sorted(range(len(rows)), key=lambda r: len(rows[r][0]) + len(rows[r][1]))
     out = torch.zeros(len(rows), dtype=torch.float32)
-    from tqdm import tqdm
-    for s in tqdm(range(0, len(order), batch_size), desc="reference log-probs", disable=not sys.stderr.isatty()):
-        chunk = order[s:s + batch_size]
-        with autocast():
-            lp, _ = fn(collate([rows[r] for r in chunk], device, packed), average)
-        out[chunk] = lp.float().cpu()
+    with torch.no_grad():
+        for s in tqdm(range(0, len(order), batch_size), desc="reference log-probs", disable=not sys.stderr.isatty()):
+            chunk = order[s:s + batch_size]
+            with autocast():
+                lp, _ = fn(collate([rows[r] for r in chunk], device, packed), average)
+            out[chunk] = lp.float().cpu()
     return out
 
 
@@ -654,6 +680,7 @@ def build_policy(args, proc, model, resume_from, state):
     returns (policy: the Hugging Face / peft model, which checkpoints save; net: what the loop calls; packed:
     whether micro-batches are packed into one sequence, see packing_blocker).
     """
+    import torch
     if model is None:
         model = load_model(resume_from if resume_from and not args.lora else args.model, args.dtype, proc.device)
     if args.lora:
@@ -695,6 +722,7 @@ def build_policy(args, proc, model, resume_from, state):
 def score(net, rows, n_grad, average, packed, proc, pad_id):
     """log πθ of each row [len(rows)]: rows[:n_grad] in a forward pass that keeps the graph, the rest (KTO's KL
     rows, whose log-probs only enter z0, detached) in a no-grad pass of their own, run first."""
+    import torch
     tail = None
     if n_grad < len(rows):
         with torch.no_grad(), proc.autocast():
@@ -752,11 +780,13 @@ def optimizer_state(wrapped, opt, args):
 
 
 def rng_state():
+    import torch
     return {"torch": torch.get_rng_state(), "python": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
 def set_rng_state(s):
+    import torch
     torch.set_rng_state(s["torch"])
     random.setstate(s["python"])
     if s["cuda"] is not None and torch.cuda.is_available():
@@ -765,6 +795,7 @@ def set_rng_state(s):
 
 def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint, args, rank, training=True):
     """Write path atomically: a temporary dir, then a rename; readers (and --resume) never see half of one."""
+    import torch
     sd = unwrapped_state_dict(wrapped, args)
     osd = optimizer_state(wrapped, opt, args) if training else None
     if rank == 0:
@@ -777,6 +808,7 @@ def save_checkpoint(path, step, wrapped, hf_model, tok, opt, sched, fingerprint,
                        if args.lora else None)
             torch.save({"step": step, "optimizer": osd, "scheduler": sched.state_dict(), "rng": rng_state(),
                         "adapter": adapter, "fingerprint": fingerprint}, os.path.join(tmp, "training_state.pt"))
+        give_open_mode(tmp)   # safetensors writes 0600: the team must be able to read (and load) the checkpoint
         old = path + ".old"
         if os.path.exists(path):
             os.replace(path, old)
@@ -838,6 +870,19 @@ def check_fingerprint(saved, now, ckpt):
             diffs.append(f"--{k} {old.get(k)!r} in the checkpoint, {new.get(k)!r} now")
     if diffs:
         raise InputError(f"{ckpt} was written with other training settings: {'; '.join(diffs)}; {fix}")
+
+
+def check_outputs(args):
+    """Refuse, before any import or model load, outputs that cannot be written: --output_dir, and the folder of
+    --data where the reference's log-probs are cached."""
+    check_writable(args.output_dir, "--output_dir", folder=True)
+    if LOSSES[args.loss].reference:
+        first = expand_inputs(args.data)[0]
+        try:
+            check_writable(stem(first) + ".ref-cache.pt", "--data")
+        except InputError as e:
+            raise InputError(f"{e} (the reference's log-probs are cached beside the data: copy it to a writable "
+                             f"folder)") from None
 
 
 def prepare_output_dir(args, rank):
@@ -920,6 +965,7 @@ def lr_factor(step, total, warmup, kind):
 
 
 def memory_mb(device):
+    import torch
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2 ** 20
     import resource  # peak resident set size of this process (Linux reports KiB)
@@ -1026,6 +1072,7 @@ def add(d, k, v):
 def start_processes(args):
     """This process's place in a torchrun job (one process without torchrun): rank, world, device and the two
     collectives the loop needs. Under torchrun the process group is gloo on CPU, NCCL on GPUs."""
+    import torch
     import torch.distributed as dist
     world = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
@@ -1058,6 +1105,8 @@ def start_processes(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_outputs(args)   # before seconds of imports and minutes of model loading
+    import torch
     spec = LOSSES[args.loss]
     proc = start_processes(args)
     rank, world, device = proc.rank, proc.world, proc.device

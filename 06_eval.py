@@ -85,7 +85,10 @@ Writes, under --output_dir:
                           inputs alone passed, EvalPlus's "base" verdict)
     results.json          benchmark, version (one line: dataset, release, problems, window, sha256 of the data),
                           model, problems (tasks evaluated), problems_total (tasks in the benchmark),
+                          subset (true when problems < problems_total: --limit, a shard, or samples of some
+                          tasks; that pass@k is not the benchmark's score, and the run warns so),
                           samples (records judged), samples_per_problem (min over tasks),
+                          samples_per_problem_max (max over tasks),
                           pass@k ({"pass@1": ...} for every k <= n among --k; with n samples pass@1 is the mean of
                           c/n), base_pass@k (plus benchmarks only: the base inputs alone), status_counts,
                           data (dataset, release and where it was read from: "sha256 of a published file", "file
@@ -114,10 +117,11 @@ import os
 import pickle
 import sys
 
-from common import (InputError, JsonlWriter, Request, add_sandbox_args, add_shard_args, atomic_write_json, die,
-                    done_keys, execution_record, expand_inputs, mbpp_entry_point, open_sandbox, positive, program_of,
-                    read_json_records, read_jsonl, resolve_shard, run_stage, select_shard, shard_path, shared_data,
-                    solution_request, stage_parser, write_args)
+from common import (SEED, InputError, JsonlWriter, Request, add_sandbox_args, add_shard_args, atomic_write_json,
+                    check_writable, die, done_keys, execution_record, expand_inputs, mbpp_entry_point, non_negative,
+                    number, open_sandbox, positive, positive_ints, program_of, read_json_records, read_jsonl,
+                    resolve_shard, run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser,
+                    write_args)
 from sandbox import evalplus_compare
 
 
@@ -1157,8 +1161,8 @@ def parse_args(argv=None):
                     help="YYYY-MM-DD: only problems dated on or after it (LiveCodeBench contest_date, "
                          "LeetCodeDataset estimated_date), as LiveCodeBench's contamination windows")
     ap.add_argument("--end_date", default=None, help="YYYY-MM-DD: only problems dated on or before it")
-    ap.add_argument("--limit", type=int, default=None, help="only the first N tasks of the benchmark (smoke runs)")
-    ap.add_argument("--k", default="1,10,100", help="pass@k for each k <= samples per problem (comma list)")
+    ap.add_argument("--limit", type=positive(int), default=None, help="only the first N tasks of the benchmark (smoke runs)")
+    ap.add_argument("--k", type=positive_ints, default="1,10,100", help="pass@k for each k <= samples per problem (comma list)")
     # judging
     ap.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
     ap.add_argument("--timeout", type=positive(float), default=None,
@@ -1166,9 +1170,9 @@ def parse_args(argv=None):
                          "MBPP+ use EvalPlus's per-input limits instead)")
     ap.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program")
     add_sandbox_args(ap)
-    ap.add_argument("--min_time_limit", type=float, default=EVALPLUS_MIN_TIME_LIMIT,
+    ap.add_argument("--min_time_limit", type=positive(float), default=EVALPLUS_MIN_TIME_LIMIT,
                     help="EvalPlus benchmarks: the least seconds any input gets")
-    ap.add_argument("--time_limit_factor", type=float, default=EVALPLUS_TIME_LIMIT_FACTOR,
+    ap.add_argument("--time_limit_factor", type=positive(float), default=EVALPLUS_TIME_LIMIT_FACTOR,
                     help="EvalPlus benchmarks and LeetCodeDataset: a test gets this many times the reference's "
                          "time (LeetCodeDataset: at least --timeout)")
     ap.add_argument("--cache_dir", default=None,
@@ -1179,21 +1183,21 @@ def parse_args(argv=None):
     for action in g._group_actions:   # its default depends on the benchmark, as the sampling flags below
         if action.dest == "max_new_tokens":
             action.help = "most tokens generated per sample (default: 2000 for livecodebench, else 512)"
-    g.add_argument("--n_samples", type=int, default=None,
+    g.add_argument("--n_samples", type=positive(int), default=None,
                    help="samples per task (default: 10 for livecodebench, as its runner; else 1, greedy pass@1)")
-    g.add_argument("--temperature", type=float, default=None,
+    g.add_argument("--temperature", type=non_negative(float), default=None,
                    help="default: 0.2 for livecodebench; else 0 (greedy) for 1 sample, 0.8 for more")
-    g.add_argument("--top_p", type=float, default=None, help="nucleus sampling (ignored when greedy; default: 0.95)")
-    g.add_argument("--seed", type=int, default=0,
+    g.add_argument("--top_p", type=number(float, 0, 1, low_open=True), default=None, help="nucleus sampling (ignored when greedy; default: 0.95)")
+    g.add_argument("--seed", type=SEED, default=0,
                    help="sampling seed; each chunk of --gen_chunk tasks is seeded from (seed, shard, chunk)")
     g.add_argument("--prompt_file", default=None,
                    help="--benchmark jsonl: the template 02_sample.py was given (fields {instruction}, "
                         "{entry_point}, {tests}), so held-out tasks are asked as training ones. HumanEval(+), "
                         "MBPP(+): a JSON request (user with {prompt}, system, response prefill, stop), e.g. "
                         "bench/prompts/qwen2.5-coder-instruct.json; default: EvalPlus's instruct prompt")
-    g.add_argument("--example_tests", type=int, default=1,
+    g.add_argument("--example_tests", type=non_negative(int), default=1,  # 0: no test shown
                    help="--benchmark jsonl: tests shown in the prompt, as 02_sample.py's flag")
-    g.add_argument("--gen_chunk", type=int, default=32,
+    g.add_argument("--gen_chunk", type=positive(int), default=32,
                    help="tasks per generate call (a kill loses at most these; keep it the same when resuming)")
     # sharding (a Slurm array): shard K takes problems i % M == K and writes *.shard-K-of-M files; --merge scores
     add_shard_args(ap)
@@ -1224,9 +1228,18 @@ def time_limit_rule(bench, timeout, args):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        check_outputs(args)
         run(args)
     except InputError as e:
         die(str(e))
+
+
+def check_outputs(args):
+    """Refuse, before any work, outputs that cannot be written: --output_dir, and the cache of reference outputs
+    and times where the benchmark keeps one."""
+    check_writable(args.output_dir, "--output_dir", folder=True)
+    if not args.merge and benchmark(args.benchmark).reference in ("outputs", "times"):
+        check_writable(_cache_dir(args.cache_dir), "--cache_dir", folder=True)
 
 
 def _shard_files(output_dir, name, ext, num_shards=None):
@@ -1278,8 +1291,11 @@ def score(bench, samples, exec_paths, ks, n_total):
         raise InputError(f"{', '.join(exec_paths)}: {len(wanted)} sample(s) have no execution record (e.g. "
                          f"{sorted(wanted)[0]}); rerun to finish them")
     counts = {t: (n, correct[t]) for t, n in n_per_task.items()}
-    out = {"problems": len(counts), "problems_total": n_total, "samples": len(samples),
-           "samples_per_problem": min(n_per_task.values()), "pass@k": mean_pass_at_k(counts, ks)}
+    # subset: fewer problems scored than the benchmark has (--limit, a shard, a sample file covering some): the
+    # pass@k is of those problems, not the benchmark's score
+    out = {"problems": len(counts), "problems_total": n_total, "subset": len(counts) < n_total,
+           "samples": len(samples), "samples_per_problem": min(n_per_task.values()),
+           "samples_per_problem_max": max(n_per_task.values()), "pass@k": mean_pass_at_k(counts, ks)}
     if plus:
         out["base_pass@k"] = mean_pass_at_k({t: (n, base_correct[t]) for t, n in n_per_task.items()}, ks)
     out["status_counts"] = dict(statuses)
@@ -1297,10 +1313,7 @@ def run(args):
                              "outside the Slurm array)")
     elif (args.samples is None) == (args.model is None):
         raise InputError("give exactly one of --samples FILE (saved completions) and --model M (generate, then judge)")
-    try:
-        ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
-    except ValueError:
-        raise InputError(f"--k {args.k!r}: give a comma list of integers such as 1,10,100") from None
+    ks = args.k   # sorted, distinct, positive (positive_ints)
     bench = args.benchmark
     row = benchmark(bench)
     if args.example_tests != 1 and row.request is not jsonl_request:
@@ -1389,9 +1402,9 @@ def run(args):
     atomic_write_json(results_path, results)
     shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
     what = f"shard {shard_id} of {num_shards}, partial " if num_shards > 1 else ""
-    print(f"06_eval: {bench}: {what}{shown}  ({results['problems']}/{n_total} problems, "
-          f"{results['samples_per_problem']} sample(s) each, {len(todo)} judged now, {len(samples) - len(todo)} "
-          f"resumed) -> {results_path}")
+    print(f"06_eval: {bench}: {what}{shown}  ({results['problems']}/{n_total} problems, {per_problem(results)}, "
+          f"{len(todo)} judged now, {len(samples) - len(todo)} resumed) -> {results_path}")
+    warn_subset(results, bench, "a shard" if num_shards > 1 else "--limit" if args.limit else None)
     if num_shards > 1:
         print(f"06_eval: when every shard is done: 06_eval.py --benchmark {bench} --output_dir {args.output_dir} "
               f"--merge (with the same --data_path/--limit/--k{', --samples' if args.samples else ''})")
@@ -1431,8 +1444,23 @@ def merge(args, bench, probs, n_total, ks, timeout, results_path, data):
                    timeout=timeout, num_shards=num_shards)
     atomic_write_json(results_path, results)
     shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
-    print(f"06_eval: {bench}: {shown}  ({results['problems']}/{n_total} problems, {results['samples_per_problem']} "
-          f"sample(s) each, merged from {num_shards} shards) -> {results_path}")
+    print(f"06_eval: {bench}: {shown}  ({results['problems']}/{n_total} problems, {per_problem(results)}, "
+          f"merged from {num_shards} shards) -> {results_path}")
+    warn_subset(results, bench, "--limit" if args.limit else None)
+
+
+def per_problem(results):
+    """`2 sample(s) each`, or `1-3 samples per problem` where the counts differ."""
+    lo, hi = results["samples_per_problem"], results["samples_per_problem_max"]
+    return f"{lo} sample(s) each" if lo == hi else f"{lo}-{hi} samples per problem"
+
+
+def warn_subset(results, bench, why):
+    """A warning line when not every problem of the benchmark was scored: that pass@k is not the benchmark's."""
+    if results["subset"]:
+        print(f"warning: {bench}: {results['problems']} of {results['problems_total']} problems scored "
+              f"({why or 'the samples cover only some'}): this pass@k is of a subset, not the benchmark's score "
+              f"(results.json says subset: true)", file=sys.stderr)
 
 
 if __name__ == "__main__":

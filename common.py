@@ -49,21 +49,61 @@ def run_stage(main, name):
     """Run a stage's `main()` as a command: its return value is the exit status (None: 0), bad input ends with
     `error: ...` and status 1, and Ctrl-C says what was interrupted and that a rerun resumes (status 130).
 
+    A run that fails before writing any record (bad input found during setup, a crash, Ctrl-C) leaves nothing
+    behind: the OUTPUT.args.json it wrote is removed (or the previous run's put back) and so is an output file it
+    created empty; files that were there before it started (a run being resumed) are kept as they were.
+
         if __name__ == "__main__":
             run_stage(main, "03_execute")
     """
+    mark = (len(JsonlWriter.opened), len(_ARGS_WRITTEN))
     try:
         code = main()
     except InputError as e:
+        _forget_failed_run(*mark)
         die(str(e))
     except KeyboardInterrupt:
-        written = [f"{w.path} ({w.count} records written by this run)" for w in JsonlWriter.opened]
+        _forget_failed_run(*mark)
+        written = [f"{w.path} ({w.count} records written by this run)" for w in JsonlWriter.opened[mark[0]:]
+                   if w.count]
         print(f"\n{name}: interrupted (Ctrl-C). "
               + (f"Kept what was written: {', '.join(written)}. " if written else "Nothing was written. ")
               + "Rerun the same command to resume (finished records are skipped; --overwrite starts afresh).",
               file=sys.stderr, flush=True)
         sys.exit(130)   # 128 + SIGINT, as a shell reports a Ctrl-C
+    except SystemExit as e:   # die(): bad input found by the stage itself
+        if e.code not in (None, 0):
+            _forget_failed_run(*mark)
+        raise
+    except BaseException:
+        _forget_failed_run(*mark)
+        raise
+    if code:
+        _forget_failed_run(*mark)
     sys.exit(code or 0)
+
+
+def _forget_failed_run(writers_from=0, args_from=0):
+    """Undo what a failed run wrote when it wrote no record: its args.json files (the previous text is put back
+    where there was one) and the output files it created and left empty. Anything with a record stays."""
+    writers = JsonlWriter.opened[writers_from:]
+    if any(w.count for w in writers):
+        return
+    for w in writers:
+        try:
+            w.close()
+            if w.created and os.path.exists(w.path) and os.path.getsize(w.path) == 0:
+                os.remove(w.path)
+        except OSError:
+            pass
+    for path, previous in reversed(_ARGS_WRITTEN[args_from:]):
+        try:
+            if previous is None:
+                os.remove(path)
+            else:
+                atomic_write_text(path, previous)
+        except (OSError, UnicodeError):
+            pass
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -138,17 +178,25 @@ def read_jsonl(pattern, required=()):
                                          f"or rerun the stage that wrote the file with --overwrite") from None
                     if not isinstance(rec, dict):
                         raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-                    missing = [k for k in required if k not in rec]
-                    if missing:
-                        raise InputError(f"{path}:{lineno}: record lacks key(s) {missing}; this file is not the "
-                                         f"input this stage expects (see DESIGN.md, Records)")
-                    yield rec
+                    yield require(rec, required, f"{path}:{lineno}")
             except UnicodeDecodeError:
                 raise InputError(f"{path}:{lineno + 1}: not UTF-8 text; re-encode the file as UTF-8") from None
 
 
-def read_json_records(path):
-    """Records from a `.json` array, `.jsonl` or `.jsonl.gz` file (data releases come in all three)."""
+def require(rec, keys, where):
+    """`rec` when it has every one of `keys` (a null value counts: the key is there); else InputError naming
+    `where` (file:line, or file and record number) and the keys missing. Every stage checks the records it reads
+    with this, through read_jsonl(required=...) or read_json_records(required=...)."""
+    missing = [k for k in keys if k not in rec]
+    if missing:
+        raise InputError(f"{where}: record lacks key(s) {missing}; this file is not the input this stage expects "
+                         f"(see DESIGN.md, Records), or the stage that wrote it is older: rerun it")
+    return rec
+
+
+def read_json_records(path, required=()):
+    """Records from a `.json` array, `.jsonl` or `.jsonl.gz` file (data releases come in all three); a record
+    missing a `required` key is an InputError naming the file and the line (the record's number in an array)."""
     if path.endswith(".json"):
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file")
@@ -159,8 +207,12 @@ def read_json_records(path):
                 raise InputError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON array of records")
+        for i, rec in enumerate(data, 1):
+            if not isinstance(rec, dict):
+                raise InputError(f"{path}: record {i} of the array: expected a JSON object, got {type(rec).__name__}")
+            require(rec, required, f"{path}: record {i} of the array")
         return data
-    return list(read_jsonl(path))
+    return list(read_jsonl(path, required=required))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -206,13 +258,14 @@ class JsonlWriter:
 
     def __init__(self, path, overwrite=False):
         self.path = path
-        JsonlWriter.opened.append(self)
+        self.count = 0
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.created = overwrite or not os.path.exists(path)   # run_stage removes it if a failed run left it empty
         if overwrite and os.path.exists(path):
             os.remove(path)
         _repair_tail(path)
         self.f = open(path, "a", encoding="utf-8")
-        self.count = 0
+        JsonlWriter.opened.append(self)
 
     def write(self, rec):
         self.f.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -259,13 +312,23 @@ def stem(output):
     return output[: -len(".jsonl")] if output.endswith(".jsonl") else output.rstrip("/")
 
 
+_ARGS_WRITTEN = []   # (path, the text it held before or None) of every write_args: what run_stage undoes on failure
+
+
 def write_args(output, args, **extra):
-    """Save the resolved arguments beside the output as OUTPUT.args.json (OUTPUT without .jsonl)."""
-    base = stem(output)
+    """Save the resolved arguments beside the output as OUTPUT.args.json (OUTPUT without .jsonl). A run that then
+    fails before writing any record gets it removed again (run_stage), or the previous run's put back."""
+    path = stem(output) + ".args.json"
     d = dict(vars(args)) if not isinstance(args, dict) else dict(args)
     d.update(extra)
     d["argv"] = sys.argv
-    atomic_write_json(base + ".args.json", d)
+    previous = None
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            previous = f.read()
+    atomic_write_json(path, d)
+    if not any(p == path for p, _ in _ARGS_WRITTEN):   # written twice in a run: the first write knows the old text
+        _ARGS_WRITTEN.append((path, previous))
 
 
 def shared_data(*parts):
@@ -290,22 +353,155 @@ def execution_record(task_id, sample_id, res, code):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# the sandbox's flags (01, 03, 06)
+# numeric flags: every stage's int and float flags take one of these as their argparse `type`, so a value that makes
+# no sense (`--timeout -1` judged every program a timeout, `--workers 0` quietly meant 1, `--n_samples 0` ended in a
+# confusing missing-file error) is refused at once with exit status 2 and a message naming the flag and the range.
 
 
-def positive(kind):
-    """An argparse `type` for a count or a limit that must be > 0 (`--timeout -1` would judge every program a
-    timeout and label it undesirable; `--workers 0` would quietly mean 1): the flag's error names the value."""
+def _num(x):
+    if isinstance(x, int):
+        return f"2^{x.bit_length() - 1}" if x >= 2 ** 32 and x & (x - 1) == 0 else str(x)
+    return f"{x:g}"
+
+
+def number(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse `type` for a finite `kind` (int or float) in [low, high] (either end None: unbounded; *_open:
+    that end excluded). nan and infinities are refused; the error names the range: `argument --top_p: must be a
+    float in (0, 1], not 0`. The range is kept as `.domain` (tests/test_flags.py reads it)."""
+    name = kind.__name__
+    if low == 0 and low_open and high is None:
+        domain = f"a positive {name}"
+    elif high is None:
+        domain = f"{'an' if name == 'int' else 'a'} {name}" + (
+            "" if low is None else f" {'>' if low_open else '>='} {_num(low)}")
+    else:
+        domain = (f"{'an' if name == 'int' else 'a'} {name} in {'(' if low_open else '['}{_num(low)}, "
+                  f"{_num(high)}{')' if high_open else ']'}")
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not value > 0 or value == float("inf"):   # `not nan > 0` holds: nan is refused here too
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, not {text}")
+            raise argparse.ArgumentTypeError(f"must be {domain}, not {text}") from None
+        if (value != value or value in (float("inf"), float("-inf"))
+                or low is not None and (value <= low if low_open else value < low)
+                or high is not None and (value >= high if high_open else value > high)):
+            raise argparse.ArgumentTypeError(f"must be {domain}, not {text}")
         return value
-    parse.__name__ = f"positive {kind.__name__}"
+    parse.__name__ = domain
+    parse.domain = domain
     return parse
+
+
+def positive(kind):
+    """A count, a size or a limit: > 0 (`--workers 0`, `--timeout -1`, `--n_samples 0` are refused)."""
+    return number(kind, 0, low_open=True)
+
+
+def non_negative(kind):
+    """>= 0: where 0 means something (0 retries, 0 example tests shown, a weight of 0, no checkpoint between)."""
+    return number(kind, 0)
+
+
+# a random seed: an int in [0, 2^63), which every consumer takes (torch.manual_seed refuses 2^64 and up)
+SEED = number(int, 0, 2 ** 63, high_open=True)
+
+
+def positive_ints(text):
+    """An argparse `type` for a comma list of positive ints (06's --k 1,10,100) -> the sorted distinct values."""
+    try:
+        values = sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError:
+        values = []
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"must be {positive_ints.domain}, not {text}")
+    return values
+
+
+positive_ints.domain = "a comma list of positive ints such as 1,10,100"
+positive_ints.__name__ = positive_ints.domain
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# outputs: checked before the work starts, written with the mode a plain open() gives
+
+
+def check_writable(path, flag, folder=False):
+    """Refuse, before any work, an output this process cannot write: `path` (a file, or with folder=True a folder)
+    must exist writable or be creatable, and its folder must take new files (args.json and temporary files go
+    beside it). InputError names the flag, the path and the folder in the way. os.access decides, so root (who may
+    write anywhere but on a read-only file system) passes where it would succeed."""
+    full = os.path.abspath(path)
+    if os.path.exists(full):
+        if folder and not os.path.isdir(full):
+            raise InputError(f"{flag} {path}: is a file, not a folder; pick another {flag}")
+        if not folder and os.path.isdir(full):
+            raise InputError(f"{flag} {path}: is a folder; give {flag} a file name in it")
+        if not os.access(full, os.W_OK):
+            raise InputError(f"{flag} {path}: not writable by this user; pick another {flag} or change its "
+                             f"permissions")
+    parent = full if folder else os.path.dirname(full)
+    while not os.path.exists(parent):   # the nearest folder that exists: where the missing ones would be made
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise InputError(f"{flag} {path}: {parent} is a file, not a folder; pick another {flag}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: cannot write in {parent} (no permission, or a read-only file system); "
+                         f"pick another {flag} or make that folder writable")
+
+
+def _umask():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)   # no /proc: read it by setting it (and put it back at once)
+    os.umask(mask)
+    return mask
+
+
+def give_open_mode(path):
+    """chmod the files under `path` (a file or a folder tree) to the mode a plain open() gives them, 0666 less the
+    umask: libraries that write through a temporary file (safetensors writes 0600) would otherwise leave outputs
+    that the rest of the team cannot read. Folders get 0777 less the umask."""
+    mask = _umask()
+    if os.path.isfile(path):
+        os.chmod(path, 0o666 & ~mask)
+        return
+    os.chmod(path, 0o777 & ~mask)
+    for root, dirs, files in os.walk(path):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o777 & ~mask)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o666 & ~mask)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# KTO's class weights: 04 writes them beside its output, 05 applies the same rule to the examples it loads
+
+
+def kto_weights(n_desirable, n_undesirable, low=1.0, high=4.0 / 3.0):
+    """λ_D, λ_U that keep λ_D·n_D / (λ_U·n_U) within [low, high] = [1, 4/3] (KTO paper, eq. 8 and its advice).
+
+    The majority class keeps weight 1 and the minority class is raised just enough to land on the nearest end of
+    the range (both stay 1 when the ratio is already in range). With one class absent the ratio is undefined and
+    both weights are 1.
+    """
+    if n_desirable == 0 or n_undesirable == 0:
+        return 1.0, 1.0
+    ratio = n_desirable / n_undesirable
+    if ratio < low:  # too few desirable: raise λ_D so that λ_D·n_D = low·n_U
+        return low * n_undesirable / n_desirable, 1.0
+    if ratio > high:  # too few undesirable: raise λ_U so that n_D = high·λ_U·n_U
+        return 1.0, n_desirable / (high * n_undesirable)
+    return 1.0, 1.0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the sandbox's flags (01, 03, 06)
 
 
 def add_sandbox_args(parser):
@@ -334,9 +530,9 @@ def open_sandbox(args, **kw):
 
 def add_shard_args(parser):
     """--shard_id/--num_shards, defaulting to the Slurm array variables (else 0/1)."""
-    parser.add_argument("--shard_id", type=int, default=None,
+    parser.add_argument("--shard_id", type=non_negative(int), default=None,
                         help="this shard's index (default: $SLURM_ARRAY_TASK_ID, else 0)")
-    parser.add_argument("--num_shards", type=int, default=None,
+    parser.add_argument("--num_shards", type=positive(int), default=None,
                         help="number of shards (default: $SLURM_ARRAY_TASK_COUNT, else 1)")
 
 

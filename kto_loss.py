@@ -21,6 +21,8 @@ from collections import namedtuple
 import torch
 import torch.nn.functional as F
 
+from common import kto_weights  # noqa: F401 (04 uses it too, without torch: so it lives in common)
+
 
 def _upcast(x):
     """float16/bfloat16 -> float32; float32 and float64 unchanged (tests feed float64 to check to 1e-6)."""
@@ -71,23 +73,6 @@ def kto_loss(policy_logps, reference_logps, labels, z0, beta=0.1, desirable_weig
     undesirable = undesirable_weight * (1 - torch.sigmoid(beta * (z0 - logratios)))
     losses = torch.where(labels, desirable, undesirable)
     return KTOOutput(losses, beta * logratios.detach(), z0)
-
-
-def kto_weights(n_desirable, n_undesirable, low=1.0, high=4.0 / 3.0):
-    """λ_D, λ_U that keep λ_D·n_D / (λ_U·n_U) within [low, high] = [1, 4/3] (KTO paper, eq. 8 and its advice).
-
-    The majority class keeps weight 1 and the minority class is raised just enough to land on the nearest end of
-    the range (both stay 1 when the ratio is already in range). With one class absent the ratio is undefined and
-    both weights are 1.
-    """
-    if n_desirable == 0 or n_undesirable == 0:
-        return 1.0, 1.0
-    ratio = n_desirable / n_undesirable
-    if ratio < low:  # too few desirable: raise λ_D so that λ_D·n_D = low·n_U
-        return low * n_undesirable / n_desirable, 1.0
-    if ratio > high:  # too few undesirable: raise λ_U so that n_D = high·λ_U·n_U
-        return 1.0, n_desirable / (high * n_undesirable)
-    return 1.0, 1.0
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,3 +140,99 @@ def test_ctrl_c_says_what_was_interrupted_and_that_a_rerun_resumes(tmp_path):
     r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert sorted(json.loads(l)["sample_id"] for l in out.read_text().splitlines()) == list(range(40))
+
+
+# every stage's output flag, and the least else it needs to start (the inputs need not exist: the output is
+# checked first, before any input is read or any model loaded)
+OUTPUT_ARGV = {
+    "01_generate_tests": (["--dataset", "jsonl", "--data_path", "i.jsonl", "--completions", "c.jsonl"], "--output"),
+    "02_sample": (["--model", "m", "--input", "t.jsonl"], "--output"),
+    "03_execute": (["--samples", "s.jsonl", "--tests", "t.jsonl"], "--output"),
+    "04_build_pairs": (["--executions", "e.jsonl", "--samples", "s.jsonl"], "--output"),
+    "05_train_kto": (["--model", "m", "--data", "d.jsonl"], "--output_dir"),
+    "06_eval": (["--benchmark", "humaneval", "--samples", "s.jsonl"], "--output_dir"),
+}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_an_unwritable_output_is_refused_before_any_work(name, tmp_path):
+    """An output under a regular file cannot be made, for root too (root writes through any permission bits): each
+    stage says so in one line before it starts, instead of a traceback after the work (05: after loading models)."""
+    argv, flag = OUTPUT_ARGV[name]
+    (tmp_path / "file.txt").write_text("a file, not a folder\n")
+    out = "file.txt/sub/out.jsonl" if flag == "--output" else "file.txt/sub"
+    p = subprocess.run([sys.executable, os.path.join(REPO, f"{name}.py"), *argv, flag, out], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 1, p.stderr[-2000:]
+    assert p.stderr.startswith(f"error: {flag} {out}: ") and "file.txt is a file, not a folder" in p.stderr, p.stderr
+    assert f"pick another {flag}" in p.stderr and "Traceback" not in p.stderr
+    assert sorted(os.listdir(tmp_path)) == ["file.txt"]   # nothing written: no args.json, no output
+
+
+def _as_nobody():
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def test_a_read_only_folder_is_refused_for_a_user_without_write_permission(tmp_path):
+    """The permission case a non-root user meets (root passes permission bits, so this runs only where the suite
+    can switch to uid 65534 and that user can run this Python)."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to switch to uid 65534")
+    def runs(python):   # 04 imports the standard library only: any Python 3 that uid 65534 may run will do
+        try:
+            return subprocess.run([python, "-c", "import common"], cwd=REPO, preexec_fn=_as_nobody,
+                                  capture_output=True).returncode == 0
+        except OSError:
+            return False
+    python = next((p for p in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3") if runs(p)), None)
+    if python is None:
+        pytest.skip("uid 65534 can run no Python here, or cannot read the repository")
+    import tempfile
+    top = tempfile.mkdtemp(prefix="plum-ro-")
+    try:
+        os.chmod(top, 0o755)
+        ro = os.path.join(top, "ro")
+        os.mkdir(ro, 0o555)
+        p = subprocess.run([python, os.path.join(REPO, "04_build_pairs.py"), "--executions", "e.jsonl",
+                            "--samples", "s.jsonl", "--output", os.path.join(ro, "kto.jsonl")], cwd=top,
+                           preexec_fn=_as_nobody, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 1 and f"cannot write in {ro} (no permission" in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr and os.listdir(ro) == []
+    finally:
+        import shutil
+        shutil.rmtree(top)
+
+
+def test_a_run_that_fails_in_setup_leaves_no_args_json_behind(tmp_path):
+    """02 on a tests.jsonl record without `tests`: refused, naming the file and line, and the args.json it had
+    written is gone again (no output was created); an earlier run's args.json beside a kept output stays."""
+    rec = {"task_id": "t", "instruction": "Add.", "entry_point": "add"}
+    (tmp_path / "tests.jsonl").write_text(json.dumps({**rec, "tests": ["assert add(1) == 1"]}) + "\n"
+                                          + json.dumps(rec) + "\n")
+    cmd = [sys.executable, os.path.join(REPO, "02_sample.py"), "--model", "never/loaded", "--input", "tests.jsonl",
+           "--output", "s.jsonl"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 1 and "tests.jsonl:2: record lacks key(s) ['tests']" in p.stderr, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
+    assert sorted(os.listdir(tmp_path)) == ["tests.jsonl"]
+    # a resumed output and its args.json (another run's) are left as they were
+    (tmp_path / "s.jsonl").write_text(json.dumps({"task_id": "t", "sample_id": 0}) + "\n")
+    (tmp_path / "s.args.json").write_text('{"earlier": "run"}\n')
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 1 and "record lacks key(s) ['tests']" in p.stderr
+    assert (tmp_path / "s.args.json").read_text() == '{"earlier": "run"}\n'
+    assert (tmp_path / "s.jsonl").read_text() == json.dumps({"task_id": "t", "sample_id": 0}) + "\n"
+
+
+@pytest.mark.parametrize("name", ["04_build_pairs", "05_train_kto"])
+def test_help_imports_no_torch(name):
+    """--help and a refused flag answer at once: torch (seconds to import) is imported where it is used."""
+    code = (f"import importlib, sys; m = importlib.import_module({name!r}); "
+            f"print('torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "False", p.stdout + p.stderr[-2000:]
+    p = subprocess.run([sys.executable, "-X", "importtime", os.path.join(REPO, f"{name}.py"), "--help"],
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert p.returncode == 0 and "usage:" in p.stdout
+    assert not re.search(r"\|\s+torch$", p.stderr, re.M), "torch was imported by --help"

@@ -124,7 +124,8 @@ def test_shards_partition_the_samples(world):
 
 
 @pytest.mark.parametrize("case", ["malformed_line", "no_tests_for_task", "code_not_a_string", "surrogate_code",
-                                  "missing_samples", "missing_tests", "non_utf8_file", "bad_tests_shape"])
+                                  "missing_samples", "missing_tests", "non_utf8_file", "bad_tests_shape",
+                                  "no_entry_point_key"])
 def test_bad_input(world, case):
     recs = [sample("add", i, GOOD["add"]) for i in range(3)]
     lines = [json.dumps(r) for r in recs]
@@ -143,7 +144,11 @@ def test_bad_input(world, case):
     elif case == "missing_tests":
         tests = "nothere.jsonl"
     elif case == "bad_tests_shape":
-        write_jsonl(world / "t2.jsonl", [{"task_id": "add", "tests": ["assert 1", {"input": 1}]}])
+        write_jsonl(world / "t2.jsonl", [{"task_id": "add", "entry_point": "add",
+                                          "tests": ["assert 1", {"input": 1}]}])
+        tests = "t2.jsonl"
+    elif case == "no_entry_point_key":   # it decides which name the judge takes: not 01's tests.jsonl without it
+        write_jsonl(world / "t2.jsonl", [TESTS[1], {k: v for k, v in TESTS[0].items() if k != "entry_point"}])
         tests = "t2.jsonl"
     (world / "samples.jsonl").write_text("\n".join(lines) + "\n")
     if case == "non_utf8_file":
@@ -161,6 +166,29 @@ def test_bad_input(world, case):
         assert sorted(r["sample_id"] for r in read(world / "ex.jsonl")) == [0, 1]
     if case.startswith("missing"):
         assert "nothere.jsonl" in msg and not (world / "ex.jsonl").exists()
+    if case == "bad_tests_shape":
+        assert "'tests' mixes or misshapes items" in msg
+    if case == "no_entry_point_key":
+        assert "t2.jsonl:2: record lacks key(s) ['entry_point']" in msg and not (world / "ex.jsonl").exists()
+
+
+def test_a_rerun_that_stops_at_the_same_bad_sample_counts_the_records_in_the_output(world):
+    """A bad sample after good ones: the first run keeps the two it wrote; a rerun writes none and stops at the
+    same line, and says the output holds 2 records (it once said 0), leaving the output and the first run's
+    args.json as they were. A run that fails before any record leaves no empty output and no args.json."""
+    recs = [sample("add", 0, GOOD["add"]), sample("add", 1, BAD["add"]), sample("nope", 0, GOOD["add"])]
+    write_jsonl(world / "samples.jsonl", recs)
+    p = run03(world)
+    assert p.returncode == 1 and "(2 records are in" in p.stderr and "2 of them written by this run" in p.stderr
+    kept, args = (world / "ex.jsonl").read_text(), (world / "ex.args.json").read_text()
+    p = run03(world, "--workers", "1")   # other arguments: its args.json would differ
+    assert p.returncode == 1 and "(2 records are in" in p.stderr and "0 of them written by this run" in p.stderr
+    assert "'nope'" in p.stderr and "Traceback" not in p.stderr
+    assert (world / "ex.jsonl").read_text() == kept and (world / "ex.args.json").read_text() == args
+    write_jsonl(world / "bad.jsonl", recs[2:])
+    p = run03(world, samples="bad.jsonl", out="fresh.jsonl")
+    assert p.returncode == 1 and "(no record was written)" in p.stderr
+    assert not (world / "fresh.jsonl").exists() and not (world / "fresh.args.json").exists()
 
 
 def test_empty_code_is_judged_not_refused(world):
