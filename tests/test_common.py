@@ -95,3 +95,72 @@ def test_write_args_and_atomic_write(tmp_path):
     d = json.load(open(tmp_path / "exec.args.json"))
     assert d["workers"] == 2 and "argv" in d
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+def test_check_writable_names_what_is_in_the_way(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    common.check_writable(str(tmp_path / "new" / "deeper" / "out.jsonl"), "--output")   # made later: fine
+    common.check_writable(str(tmp_path / "new"), "--output_dir", folder=True)
+    with pytest.raises(common.InputError, match=r"--output .*f\.txt is a file, not a folder; pick another --output"):
+        common.check_writable(str(tmp_path / "f.txt" / "a" / "out.jsonl"), "--output")
+    with pytest.raises(common.InputError, match=r"--output_dir .*f\.txt: is a file, not a folder"):
+        common.check_writable(str(tmp_path / "f.txt"), "--output_dir", folder=True)
+    with pytest.raises(common.InputError, match=r"is a folder; give --output a file name in it"):
+        common.check_writable(str(tmp_path), "--output")
+
+
+def test_give_open_mode_sets_what_open_would(tmp_path):
+    d = tmp_path / "ckpt"
+    (d / "sub").mkdir(parents=True)
+    for p in (d / "w.safetensors", d / "sub" / "x.json"):
+        p.write_text("x")
+        os.chmod(p, 0o600)
+    os.chmod(d / "sub", 0o700)
+    old = os.umask(0o002)
+    try:
+        common.give_open_mode(str(d))
+    finally:
+        os.umask(old)
+    assert [oct(os.stat(p).st_mode & 0o777) for p in (d, d / "sub", d / "w.safetensors", d / "sub" / "x.json")] \
+        == ["0o775", "0o775", "0o664", "0o664"]
+
+
+def test_run_stage_undoes_what_a_run_that_wrote_no_record_left(tmp_path):
+    """A failed run that wrote no record: its args.json goes (an earlier one comes back), an output it created
+    empty goes, an output that was there stays. A failed run that wrote a record keeps everything."""
+    new, old = str(tmp_path / "new.jsonl"), str(tmp_path / "old.jsonl")
+    with open(old, "w") as f:
+        f.write('{"k": 1}\n')
+    (tmp_path / "old.args.json").write_text('{"earlier": true}\n')
+
+    def fails(records):
+        def main():
+            common.write_args(new, {"a": 1})
+            common.write_args(old, {"a": 2})
+            with common.JsonlWriter(new) as w, common.JsonlWriter(old):
+                for _ in range(records):
+                    w.write({"k": 2})
+            raise common.InputError("bad input")
+        return main
+
+    with pytest.raises(SystemExit) as e:
+        common.run_stage(fails(0), "test")
+    assert e.value.code == 1
+    assert sorted(os.listdir(tmp_path)) == ["old.args.json", "old.jsonl"]
+    assert (tmp_path / "old.args.json").read_text() == '{"earlier": true}\n'
+    assert open(old).read() == '{"k": 1}\n'
+    with pytest.raises(SystemExit):
+        common.run_stage(fails(1), "test")
+    assert sorted(os.listdir(tmp_path)) == ["new.args.json", "new.jsonl", "old.args.json", "old.jsonl"]
+    assert json.load(open(tmp_path / "old.args.json"))["a"] == 2
+
+
+def test_read_json_records_checks_required_keys(tmp_path):
+    p = tmp_path / "rows.json"
+    p.write_text(json.dumps([{"task_id": 1, "text": "t"}, {"task_id": 2}]))
+    assert len(common.read_json_records(str(p), required=("task_id",))) == 2
+    with pytest.raises(common.InputError, match=r"rows\.json: record 2 of the array: record lacks key\(s\) \['text'\]"):
+        common.read_json_records(str(p), required=("task_id", "text"))
+    p.write_text(json.dumps([{"task_id": 1}, 3]))
+    with pytest.raises(common.InputError, match=r"record 2 of the array: expected a JSON object"):
+        common.read_json_records(str(p))

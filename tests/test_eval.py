@@ -380,3 +380,34 @@ def test_evalplus_jobs_start_atol_again_at_the_plus_inputs_as_evalplus_does():
                            ref_time=[0.001])[0]
     assert (base, plus) == (PASS, FAIL)
     assert got == ["passed", "passed", "failed"], res
+
+
+def test_a_subset_says_so_and_uneven_sample_counts_show_their_range(tmp_path):
+    """Samples of 2 of 3 tasks, 1 and 2 samples each: the summary says 1-2 samples per problem (it once said
+    "1 sample(s) each"), warns that this pass@k is of a subset, and results.json says subset: true."""
+    tests = write_jsonl(tmp_path / "tests.jsonl", [
+        dict(task_id=t, instruction=f"Return {i}.", entry_point="f", setup="", tests=[f"assert f() == {i}"])
+        for i, t in enumerate(("a", "b", "c"))])
+    samples = write_jsonl(tmp_path / "s.jsonl", [
+        dict(task_id="a", sample_id=0, code="def f():\n    return 0\n"),
+        dict(task_id="b", sample_id=0, code="def f():\n    return 1\n"),
+        dict(task_id="b", sample_id=1, code="def f():\n    return 7\n")])
+    out = tmp_path / "out"
+    _, log = run_eval("--benchmark", "jsonl", "--data_path", tests, "--samples", samples, "--output_dir", out,
+                      "--workers", 1, "--k", "1")
+    assert "(2/3 problems, 1-2 samples per problem," in log
+    assert "warning: jsonl: 2 of 3 problems scored" in log and "not the benchmark's score" in log
+    res = json.load(open(out / "results.json"))
+    assert res["subset"] is True and res["samples_per_problem"] == 1 and res["samples_per_problem_max"] == 2
+    # every problem scored, one sample each: no warning, subset false; --limit is a subset of the benchmark
+    write_jsonl(samples, [dict(task_id=t, sample_id=0, code=f"def f():\n    return {i}\n")
+                          for i, t in enumerate(("a", "b", "c"))])
+    _, log = run_eval("--benchmark", "jsonl", "--data_path", tests, "--samples", samples, "--output_dir",
+                      tmp_path / "all", "--workers", 1, "--k", "1")
+    assert "(3/3 problems, 1 sample(s) each," in log and "warning" not in log
+    assert json.load(open(tmp_path / "all" / "results.json"))["subset"] is False
+    two = write_jsonl(tmp_path / "two.jsonl", read_jsonl(samples)[:2])
+    _, log = run_eval("--benchmark", "jsonl", "--data_path", tests, "--samples", two, "--output_dir",
+                      tmp_path / "lim", "--workers", 1, "--k", "1", "--limit", 2)
+    assert "(2/3 problems, 1 sample(s) each," in log and "warning: jsonl: 2 of 3 problems scored (--limit)" in log
+    assert json.load(open(tmp_path / "lim" / "results.json"))["subset"] is True

@@ -179,3 +179,21 @@ def test_validation_drops_tests_that_lean_on_the_references_own_names(tmp_path):
     rec = _jsonl(tmp_path / "tests.jsonl")[0]
     assert rec["tests"] == ["assert abs(area(1) - math.pi) < 1e-6", "assert area(0) == 0"], rec
     assert rec["validated"] and rec["n_parsed"] == 5 and rec["n_kept"] == 2
+
+
+def test_instruction_rows_missing_a_field_name_the_file_and_line(tmp_path):
+    """An MBPP or LeetCodeDataset row without a field the loader reads: an error naming the file, the line (the
+    record's number in a .json array) and the key, not a KeyError traceback."""
+    from common import InputError
+    row = {"task_id": 601, "text": "Add.", "code": "def add(a, b):\n    return a + b\n",
+           "test_list": ["assert add(1, 2) == 3"]}
+    _write(tmp_path / "mbpp.jsonl", [row, {k: v for k, v in row.items() if k != "code"}])
+    with pytest.raises(InputError, match=r"mbpp\.jsonl:2: record lacks key\(s\) \['code'\]"):
+        list(gt.load_mbpp(str(tmp_path / "mbpp.jsonl")))
+    (tmp_path / "mbpp.json").write_text(json.dumps([row, {k: v for k, v in row.items() if k != "test_list"}]))
+    with pytest.raises(InputError, match=r"mbpp\.json: record 2 of the array: record lacks key\(s\) \['test_list'\]"):
+        list(gt.load_mbpp(str(tmp_path / "mbpp.json")))
+    lc = {"task_id": "two-sum", "query": "q", "prompt": "", "completion": "x", "entry_point": "Solution().f"}
+    _write(tmp_path / "lc.jsonl", [{k: v for k, v in lc.items() if k != "entry_point"}])
+    with pytest.raises(InputError, match=r"lc\.jsonl:1: record lacks key\(s\) \['entry_point'\]"):
+        list(gt.load_leetcode(str(tmp_path / "lc.jsonl")))

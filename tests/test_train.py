@@ -433,3 +433,24 @@ def test_metrics_png_is_a_readable_grid(tmp_path):
     tr.plot_metrics(str(path), str(tmp_path / "metrics.png"), "kto", "kto on 40 examples: run")
     h, w = matplotlib.image.imread(str(tmp_path / "metrics.png")).shape[:2]
     assert w >= 1200 and h >= 600 and w / h < 3, (w, h)  # panels in rows and columns, not one strip
+
+
+def test_checkpoints_get_the_mode_open_gives(tiny_model, tmp_path):
+    """safetensors writes its files 0600: a checkpoint the rest of the team could not load. Every file of a saved
+    checkpoint gets 0666 less the umask, as a plain open() gives (the README's promise), every folder 0777 less it."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(tiny_model)
+    old = os.umask(0o027)
+    try:
+        path = str(tmp_path / "final")
+        tr.save_checkpoint(path, 0, model, model, tok, None, None, None, SimpleNamespace(fsdp=False, lora=False), 0,
+                           training=False)
+    finally:
+        os.umask(old)
+    files = [os.path.join(r, f) for r, _, fs in os.walk(path) for f in fs]
+    assert any(f.endswith(".safetensors") for f in files)
+    assert {f: oct(os.stat(f).st_mode & 0o777) for f in files} == {f: oct(0o640) for f in files}
+    assert os.stat(path).st_mode & 0o777 == 0o750
+    assert AutoModelForCausalLM.from_pretrained(path) is not None
