@@ -122,10 +122,33 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text + (" (default: none)" if action.default is None else " (default: %(default)s)")
 
 
+class StageParser(argparse.ArgumentParser):
+    """argparse, but a flag it does not know is named first, with the flag meant: argparse reports a missing required
+    flag before unknown ones, so `--sample s.jsonl` (for `--samples`) said only "required: --samples"."""
+
+    def parse_args(self, args=None, namespace=None):
+        import difflib
+        words = sys.argv[1:] if args is None else [str(a) for a in args]
+        known = {s for a in self._actions for s in a.option_strings}
+        unknown = []
+        for w in words:
+            if w == "--":   # what follows is values, not flags
+                break
+            flag = w.split("=", 1)[0]
+            if w.startswith("--") and flag not in known:
+                unknown.append(flag)
+        if unknown:
+            meant = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            self.error(f"unrecognized arguments: {' '.join(unknown)}"
+                       + (f"; did you mean {meant[0]}? (flags are never abbreviated)" if meant else ""))
+        return super().parse_args(args, namespace)
+
+
 def stage_parser(description):
-    """An ArgumentParser for a stage: HelpFormatter, and abbreviations refused (`--sample` must not silently mean
-    `--samples`, nor `--worker` `--workers`)."""
-    return argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, allow_abbrev=False)
+    """An ArgumentParser for a stage: HelpFormatter, and abbreviations refused and named (`--sample` must not
+    silently mean `--samples`, nor `--worker` `--workers`: "unrecognized arguments: --sample; did you mean
+    --samples?")."""
+    return StageParser(description=description, formatter_class=HelpFormatter, allow_abbrev=False)
 
 
 # ----------------------------------------------------------------------------------------------------------------
