@@ -883,7 +883,7 @@ def sandbox_environment(sandbox, bench):
         return sandbox.environment(benchmark(bench).modules)
     except RuntimeError as e:   # a module missing, or no Python program runs at all
         raise InputError(f"--benchmark {bench}: {e}; its programs need them: pip install -r requirements.txt into "
-                         f"the Python that runs 06_eval.py (see the sandbox section of the README)") from None
+                         f"the Python that runs 06_eval.py (see docs/sandbox.md)") from None
 
 
 # ----------------------------------------------------------------------------------------------------------------
