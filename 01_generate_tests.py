@@ -74,11 +74,10 @@ import os
 import re
 import textwrap
 
-from tqdm import tqdm
 
 from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
                     entry_names, fenced_blocks, mbpp_entry_point, non_negative, number, open_sandbox, parses,
-                    positive, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
+                    positive, progress, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
                     shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
@@ -457,7 +456,7 @@ def main(argv=None):
     reasons = {}
     with JsonlWriter(out, overwrite=args.overwrite) as w, JsonlWriter(skip_path, overwrite=args.overwrite) as sk, \
             open_sandbox(args, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb, \
-            tqdm(total=len(todo), desc="01_generate_tests", unit="task") as bar:
+            progress(total=len(todo), desc="01_generate_tests", unit="task") as bar:
 
         def skip(rec, reason, counts, completions=None):
             sk.write({"task_id": rec["task_id"], "reason": reason, **counts, "completions": completions})

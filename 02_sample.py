@@ -46,11 +46,10 @@ tasks that lack samples, and a task's samples do not depend on --tasks_per_call,
 
 import sys
 
-from tqdm import tqdm
 
 from common import (SEED, InputError, JsonlWriter, add_shard_args, check_writable, die, done_keys, non_negative,
-                    number, positive, program_of, read_jsonl, resolve_shard, run_stage, select_shard, shard_path,
-                    solution_request, stage_parser, stem, write_args)
+                    number, positive, program_of, progress, read_jsonl, resolve_shard, run_stage, select_shard,
+                    shard_path, solution_request, stage_parser, stem, write_args)
 from generation import add_backend_args, backend_from_args, derive_seed, render, use_chat
 
 
@@ -141,7 +140,7 @@ def main(argv=None):
     skipped = []
     with JsonlWriter(out, overwrite=args.overwrite) as w, \
             JsonlWriter(skip_path, overwrite=args.overwrite) as skip_w:
-        bar = tqdm(total=sum(len(missing(rec)) for c in todo for rec in chunks[c]
+        bar = progress(total=sum(len(missing(rec)) for c in todo for rec in chunks[c]
                              if rec["task_id"] not in skipped_before), desc="02_sample", unit="sample")
         for c in todo:
             ready = []

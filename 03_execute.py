@@ -28,8 +28,8 @@ import collections
 import time
 
 from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
-                    execution_record, expand_inputs, open_sandbox, positive, read_jsonl, resolve_shard, run_stage,
-                    select_shard, shard_path, stage_parser, write_args)
+                    execution_record, expand_inputs, open_sandbox, positive, progress, read_jsonl, resolve_shard,
+                    run_stage, select_shard, shard_path, stage_parser, write_args)
 
 # what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
 # environment): MBPP-style and LeetCodeDataset tasks use them
@@ -109,7 +109,6 @@ def make_job(sample, tasks, samples_path):
 
 def main(argv=None):
     args = parse_args(argv)
-    from tqdm import tqdm
 
     # setup
     try:
@@ -164,7 +163,7 @@ def main(argv=None):
             die(f"{e}; pip install -r requirements.txt into the Python that runs 03_execute.py")
         write_args(out, args, isolation=sb.isolation, shard_id=shard_id, num_shards=num_shards, environment=env)
         with JsonlWriter(out, overwrite=args.overwrite) as w, \
-                tqdm(desc="execute", unit="prog", dynamic_ncols=True) as bar:
+                progress(desc="execute", unit="prog", dynamic_ncols=True) as bar:
             for i, res in sb.run(jobs()):   # the pool pulls a job only when a worker is free: memory stays flat
                 sample = pending.pop(i)
                 w.write(execution_record(sample["task_id"], sample["sample_id"], res, sample["code"]))

@@ -72,7 +72,8 @@ Writes, in --output_dir D:
                         memory_mb, and per loss: kto: rewards_desirable, rewards_undesirable, margin, z0,
                         n_desirable, n_undesirable; dpo: rewards_chosen, rewards_rejected, margin, accuracy;
                         sft: nll
-  D/metrics.png         the curves of metrics.jsonl, one panel each, epochs shaded
+  D/metrics.png         the curves of metrics.jsonl, one panel each, epochs shaded; the panel to read first
+                        and framed (kto, dpo: margin; sft: loss), each step thin with a running mean
   D/train.args.json     the resolved arguments (λ_D, λ_U among them), data counts (dropped, prompts cut,
                         completions the model did not end: not_ended)
 """
@@ -98,7 +99,7 @@ from types import SimpleNamespace
 # torch, transformers and kto_loss (which imports torch) are imported where they are used, so that --help and a
 # refused flag answer at once instead of after seconds of imports
 from common import (SEED, InputError, JsonlWriter, check_writable, die, encode_prompt, expand_inputs, give_open_mode,
-                    kto_weights, non_negative, number, positive, read_jsonl, run_stage, stage_parser, stem,
+                    kto_weights, non_negative, number, positive, progress, read_jsonl, run_stage, stage_parser, stem,
                     write_args)
 
 
@@ -632,7 +633,8 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
         ref_model = load_model(ref_path, args.dtype, proc.device)
         mine = list(range(proc.rank, len(rows), proc.world))
         part = compute_ref_logps(ref_model, [rows[i] for i in mine], args.ref_batch_size or 2 * args.batch_size,
-                                 proc.device, average, proc.autocast, use_packing(ref_model, args, proc.rank))
+                                 proc.device, average, proc.autocast, use_packing(ref_model, args, proc.rank),
+                                 show=proc.rank == 0)
         lp = torch.zeros(len(rows), dtype=torch.float32, device=proc.device)
         lp[mine] = part.to(proc.device)
         if proc.world > 1:
@@ -651,15 +653,15 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
     return lp.view(-1, len(examples)).T, model
 
 
-def compute_ref_logps(model, rows, batch_size, device, average, autocast, packed):
+def compute_ref_logps(model, rows, batch_size, device, average, autocast, packed, show=True):
     """Reference log-probs of every row, batched by length (little padding), in row order. [len(rows)] float32."""
     import torch
-    from tqdm import tqdm
     fn = SequenceLogps(enable_packing(model) if packed else model).eval()
     order = sorted(range(len(rows)), key=lambda r: len(rows[r][0]) + len(rows[r][1]))
     out = torch.zeros(len(rows), dtype=torch.float32)
     with torch.no_grad():
-        for s in tqdm(range(0, len(order), batch_size), desc="reference log-probs", disable=not sys.stderr.isatty()):
+        for s in progress(range(0, len(order), batch_size), desc="reference log-probs", unit="batch",
+                          disable=not show):
             chunk = order[s:s + batch_size]
             with autocast():
                 lp, _ = fn(collate([rows[r] for r in chunk], device, packed), average)
@@ -972,87 +974,97 @@ def memory_mb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# metrics.png's panels: a title, the metrics drawn in it, the y-axis label
-PANELS = [("loss", ["loss"], "loss (this step's batch)"),
-          ("rewards (β · log-ratio to the reference)", ["rewards_desirable", "rewards_undesirable",
-                                                       "rewards_chosen", "rewards_rejected"], "mean reward"),
-          ("margin: the mean reward gap between the classes", ["margin"], "reward difference"),
-          ("z0: KTO's KL reference point", ["z0"], "z0 (nats)"),
-          ("DPO accuracy", ["accuracy"], "share with chosen > rejected"),
-          ("learning rate", ["lr"], "lr"),
-          ("gradient norm (before clipping)", ["grad_norm"], "global L2 norm"),
-          ("throughput", ["tokens_per_s"], "tokens / s")]
-LOSS_NOTES = {
-    "kto": "KTO's loss is λ/2 per example while the policy equals the reference (round 1's start) and is measured "
-           "against z0, which is 0 there and grows as the policy moves away from the reference: the loss can rise "
-           "while the rewards separate. Read rewards and margin for progress.",
-    "dpo": "DPO's loss is log 2 while the policy equals the reference (round 1's start) and falls as the margin "
-           "grows.",
-    "sft": "SFT's loss is the token-mean negative log-likelihood of the completions.",
+# metrics.png's panels: a key, a title, the metrics drawn in it, the y-axis label
+PANELS = [("loss", "loss", ["loss"], "loss (this step's batch)"),
+          ("margin", "margin: the reward gap", ["margin"], "mean reward, {gap}"),
+          ("rewards", "rewards (β · log-ratio to the reference)", ["rewards_desirable", "rewards_undesirable",
+                                                                  "rewards_chosen", "rewards_rejected"],
+           "mean reward"),
+          ("z0", "z0: KTO's KL estimate (its reference point)", ["z0"], "z0 (nats)"),
+          ("accuracy", "DPO accuracy", ["accuracy"], "share with chosen > rejected"),
+          ("lr", "learning rate", ["lr"], "lr"),
+          ("grad_norm", "gradient norm (before clipping)", ["grad_norm"], "global L2 norm"),
+          ("throughput", "throughput", ["tokens_per_s"], "tokens / s")]
+# per loss: the panel that says whether training works (drawn first, framed) and what to read in it; the rest
+# follow in PANELS' order
+READ = {
+    "kto": ("margin", "Read the margin (framed): the desirable examples' reward minus the undesirable ones' should "
+                      "grow. KTO's loss is measured against z0, the KL estimate, which grows as the policy leaves "
+                      "the reference: the loss can rise while the margin grows."),
+    "dpo": ("margin", "Read the margin (framed) and the accuracy: chosen minus rejected reward should grow and "
+                      "the accuracy rise above 0.5. DPO's loss starts at log 2 and falls as the margin grows."),
+    "sft": ("loss", "Read the loss (framed): the token-mean negative log-likelihood of the completions should "
+                    "fall."),
 }
 
 
-def smooth(values, window):
-    """Trailing moving average: the mean of the last `window` values (fewer at the start)."""
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v - (values[i - window] if i >= window else 0.0)
-        out.append(total / min(i + 1, window))
-    return out
-
-
 def plot_metrics(path, png, loss, title):
-    """metrics.jsonl -> a grid of panels, one per metric, step on x, epochs shaded; the loss raw and smoothed."""
-    import matplotlib
-    matplotlib.use("Agg")  # no display on a cluster node
-    import matplotlib.pyplot as plt
+    """metrics.jsonl -> a grid of panels, one per metric, step on x, epochs shaded: the panel that matters first
+    and framed, a subtitle saying what to read, each step thin and a running mean thick (window stated) once there
+    are 8 steps or more. Returns {"title", "subtitle", "panels", "window"} (None without records)."""
     import matplotlib.ticker
+
+    from plots import NOTE_SIZE, running_mean, save, smoothing_window, style, wrap
     recs = list(read_jsonl(path))
     if not recs:
         return
-    panels = [(t, [k for k in ks if any(r.get(k) is not None for r in recs)], y) for t, ks, y in PANELS]
-    panels = [p for p in panels if p[1]]
-    cols = 2 if len(panels) <= 4 else 3 if len(panels) <= 6 else 4  # a grid, never a strip
+    key, advice = READ.get(loss, (None, ""))
+    panels = [(k, t, [m for m in ms if any(r.get(m) is not None for r in recs)], y) for k, t, ms, y in PANELS]
+    panels = sorted((p for p in panels if p[2]), key=lambda p: p[0] != key)   # stable: the key panel first
+    cols = 2 if len(panels) <= 4 else 3   # a grid, never a strip
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.3 * rows + 0.8), squeeze=False)
+    window = smoothing_window(len(recs))
     # epoch e covers the steps whose "epoch" value lies in (e, e + 1]
     bounds = [(r["step"], math.ceil(r["epoch"]) if "epoch" in r else 1) for r in recs]
     last = max(s for s, _ in bounds)
-    for ax, (name, keys, ylabel) in zip(axes.flat, panels):
-        for e in sorted({e for _, e in bounds}):
-            steps = [s for s, x in bounds if x == e]
-            if e % 2 == 0:
-                ax.axvspan(min(steps) - 0.5, max(steps) + 0.5, color="0.92", zorder=0)
-        for k in keys:
-            pts = [(r["step"], r[k]) for r in recs if r.get(k) is not None]
-            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            label = k.replace("rewards_", "")
-            if k == "loss" and len(ys) >= 8:  # noisy from batch to batch (class mix, z0): show the trend too
-                ax.plot(xs, ys, color="C0", alpha=0.35, lw=1, label="per step")
-                window = max(3, len(ys) // 50)
-                ax.plot(xs, smooth(ys, window), color="C0", lw=2, label=f"mean of last {window}")
-                if recs[0]["step"] == 1 and LOSSES[loss].reference:  # the level to read a rise or fall against
-                    ax.axhline(ys[0], color="0.4", ls="--", lw=1, label="step 1")
-            else:
-                ax.plot(xs, ys, lw=1.5, marker="." if len(xs) <= 40 else None, label=label)
-        if len(keys) > 1 or keys == ["loss"] and len(recs) >= 8:
-            ax.legend(fontsize=8)
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel(ylabel)
-        ax.set_xlim(0.5, last + 0.5)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.ticklabel_format(axis="y", useOffset=False)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
     epochs = max(e for _, e in bounds)
-    note = LOSS_NOTES.get(loss, "")
-    fig.suptitle(title + (f" ({epochs} epochs: every second one shaded)" if epochs > 1 else ""), fontsize=11)
-    fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8.5, wrap=True)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+    how = (f"Thin lines: each step; thick: the running mean over {window} steps (centred)." if window else
+           f"{len(recs)} steps: too few to smooth, each step drawn.")
+    with style() as plt:
+        fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.6 * rows + 1.2), squeeze=False)
+        for ax, (name, label, keys, ylabel) in zip(axes.flat, panels):
+            for e in sorted({e for _, e in bounds}):
+                steps = [s for s, x in bounds if x == e]
+                if e % 2 == 0:
+                    ax.axvspan(min(steps) - 0.5, max(steps) + 0.5, color="0.92", zorder=0)
+            for i, k in enumerate(keys):
+                pts = [(r["step"], r[k]) for r in recs if r.get(k) is not None]
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                series = k.replace("rewards_", "")
+                named = series if len(keys) > 1 else None   # the subtitle says what thin and thick lines are
+                if window and name != "lr" and len(ys) >= 8:   # noisy from batch to batch: the trend on top
+                    ax.plot(xs, ys, color=f"C{i}", alpha=0.35, lw=1, marker="." if len(xs) <= 60 else None)
+                    ax.plot(xs, running_mean(ys, window), color=f"C{i}", lw=2.5, label=named)
+                else:
+                    ax.plot(xs, ys, color=f"C{i}", lw=1.8, marker="." if len(xs) <= 60 else None, label=named)
+                if k == "loss" and recs[0]["step"] == 1 and LOSSES[loss].reference and ys:
+                    ax.axhline(ys[0], color="0.4", ls="--", lw=1, label="step 1's loss")   # read a rise against it
+                if k == "margin":
+                    ax.axhline(0, color="0.4", ls="--", lw=1)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=10)
+            ax.set_title(label + ("  ← read this" if name == key else ""), fontsize=12,
+                         color="C3" if name == key else "black")
+            if name == key:
+                for side in ax.spines.values():
+                    side.set_edgecolor("C3")
+                    side.set_linewidth(2.5)
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel(ylabel.format(gap="chosen − rejected" if loss == "dpo" else "desirable − undesirable"))
+            ax.set_xlim(0.5, last + 0.5)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            ax.ticklabel_format(axis="y", useOffset=False)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+        head = title + (f" ({epochs} epochs: every second one shaded)" if epochs > 1 else "")
+        sub = wrap(f"{advice} {how}".strip(), 45 * cols)
+        height = fig.get_figheight()   # title and subtitle placed in inches from the top, the panels below them
+        fig.suptitle(head, fontweight="bold", y=1 - 0.12 / height, va="top")
+        fig.text(0.5, 1 - 0.45 / height, sub, ha="center", va="top", fontsize=NOTE_SIZE)
+        fig.tight_layout(rect=(0, 0, 1, 1 - (0.5 + 0.19 * (sub.count("\n") + 1)) / height))
+        save(fig, png)
+    return {"title": head, "subtitle": sub, "panels": [p[0] for p in panels], "window": window}
 
 
 def use_packing(model, args, rank):
@@ -1188,8 +1200,7 @@ def main(argv=None):
         proc.barrier()
 
     # --- the loop: one optimizer step per global batch
-    from tqdm import tqdm
-    bar = tqdm(total=total, initial=start, desc=f"train {args.loss}", disable=rank != 0)
+    bar = progress(total=total, initial=start, desc=f"train {args.loss}", unit="step", disable=rank != 0)
     writer = JsonlWriter(metrics_path) if rank == 0 else None
     step_loss, stopped = None, None
     t0 = time.time()
@@ -1249,8 +1260,8 @@ def main(argv=None):
             step_loss = rec["loss"]
             if writer:
                 writer.write(rec)
+            bar.set_postfix(loss=f"{step_loss:.4f}")   # before update: a log line shows this step's loss
             bar.update(1)
-            bar.set_postfix(loss=f"{step_loss:.4f}")
             stopped = (signum or signal.SIGTERM) if red["stop"] else None
             if (stopped or step + 1 == total or (step + 1) % steps_per_epoch == 0
                     or args.save_every and (step + 1) % args.save_every == 0):

@@ -119,7 +119,7 @@ import sys
 
 from common import (SEED, InputError, JsonlWriter, Request, add_sandbox_args, add_shard_args, atomic_write_json,
                     check_writable, die, done_keys, execution_record, expand_inputs, mbpp_entry_point, non_negative,
-                    number, open_sandbox, positive, positive_ints, program_of, read_json_records, read_jsonl,
+                    number, open_sandbox, positive, positive_ints, program_of, progress, read_json_records, read_jsonl,
                     resolve_shard, run_stage, select_shard, shard_path, shared_data, solution_request, stage_parser,
                     write_args)
 from sandbox import evalplus_compare
@@ -821,8 +821,7 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
                          timeout=600.0,
                          program_timeout=3600.0))
     out = {}
-    from tqdm import tqdm
-    for i, res in tqdm(sandbox.run(jobs), total=len(jobs), desc="reference outputs", file=sys.stderr):
+    for i, res in progress(sandbox.run(jobs), total=len(jobs), desc="reference outputs", unit="problem"):
         t = task_ids[i]
         if res["status"] != "passed" or len(res.get("outputs") or []) != len(jobs[i]["inputs"]):
             hint = (f"raise --memory_mb (now {sandbox.cfg['memory_mb']})" if res["status"] == "memory"
@@ -857,8 +856,7 @@ def reference_times(bench, probs, sandbox, cache_dir, task_ids):
             return json.load(f)
     jobs = [dict(build_job(bench, probs[t], probs[t]["reference"], 600.0), program_timeout=3600.0) for t in task_ids]
     out = {}
-    from tqdm import tqdm
-    for i, res in tqdm(sandbox.run(jobs), total=len(jobs), desc="reference times", file=sys.stderr):
+    for i, res in progress(sandbox.run(jobs), total=len(jobs), desc="reference times", unit="problem"):
         if res["status"] != "passed":
             raise InputError(f"the reference solution of {task_ids[i]} does not pass its own tests "
                              f"({res['status']}: {res.get('error')}); check --data_path is a {bench} release and "
@@ -1071,8 +1069,6 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     The tasks are cut into fixed chunks of --gen_chunk in the (shard's) benchmark order, and each generate call is
     seeded from (--seed, shard_id, chunk, stop group): a rerun regenerates an unfinished chunk whole, with the same
     seed, and writes only its missing samples, so a resumed run writes what an uninterrupted one does."""
-    from tqdm import tqdm
-
     from generation import backend_from_args, derive_seed, render, use_chat
 
     if args.gen_chunk < 1:
@@ -1096,7 +1092,7 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
     temperature = args.temperature
     written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
-            tqdm(total=sum(len(chunks[c]) for c in todo), desc=f"generate {bench}", file=sys.stderr) as bar:
+            progress(total=sum(len(chunks[c]) for c in todo), desc=f"generate {bench}", unit="task") as bar:
         for c in todo:
             chunk = chunks[c]
             requests = [request_for(probs[t], chat) for t in chunk]
@@ -1303,8 +1299,6 @@ def score(bench, samples, exec_paths, ks, n_total):
 
 
 def run(args):
-    from tqdm import tqdm
-
     # setup
     shard_id, num_shards = resolve_shard(args)
     if args.merge:
@@ -1383,7 +1377,7 @@ def run(args):
                 yield build_job(bench, probs[t], program, task_limits.get(t, timeout), expected.get(t), limits)
 
         with JsonlWriter(exec_path, overwrite=args.overwrite) as w:
-            for i, res in tqdm(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", file=sys.stderr):
+            for i, res in progress(sb.run(jobs()), total=len(todo), desc=f"judge {bench}", unit="sample"):
                 t, sid = todo[i][0], todo[i][1]
                 w.write(eval_record(t, sid, res, todo[i][2], probs[t] if plus else None))
 

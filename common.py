@@ -30,6 +30,7 @@ import re
 import secrets
 import sys
 import textwrap
+import time
 
 # ----------------------------------------------------------------------------------------------------------------
 # errors
@@ -303,6 +304,123 @@ class JsonlWriter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# progress
+
+
+def _duration(seconds):
+    """'42 s', '3 min 05 s', '2 h 07 min'."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class LogProgress:
+    """progress()'s bar where its output is not a terminal: plain lines, never a carriage return.
+
+    One line when it starts, one each time another `every_pct` % of `total` is done or `every_s` seconds have
+    passed since the last line, and one when it closes: "train kto: 120/600 step (20%), 1 min 05 s, ~4 min 20 s
+    left, loss=0.4321". Takes the calls the stages make on tqdm: update, set_postfix, set_description, close,
+    iteration and `with`."""
+
+    def __init__(self, iterable=None, total=None, desc="", unit="it", initial=0, file=None, every_s=30.0,
+                 every_pct=10.0):
+        if total is None and iterable is not None:
+            try:
+                total = len(iterable)
+            except TypeError:
+                total = None
+        self.iterable, self.total, self.desc, self.unit = iterable, total, desc, unit
+        self.n = self.start = initial
+        self.file = file or sys.stderr
+        self.every_s, self.every_pct = every_s, every_pct
+        self.postfix = ""
+        self.closed = False
+        self.t0 = self.last_t = time.monotonic()
+        self.last_n = None
+        self._line()
+
+    def _pct_step(self):
+        return int(100 * self.n / self.total // self.every_pct) if self.total else 0
+
+    def _line(self, done=False):
+        now = time.monotonic()
+        elapsed = now - self.t0
+        count = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}"
+        parts = [f"{count} {self.unit}" + (f" ({100 * self.n / self.total:.0f}%)" if self.total else "")]
+        if done:   # closed: finished, or left early (an error, a signal, a break)
+            short = self.total is not None and self.n < self.total
+            parts.append(f"{'stopped after' if short else 'done in'} {_duration(elapsed)}")
+        elif self.last_n is not None:   # not the first line
+            parts.append(_duration(elapsed))
+            rate = (self.n - self.start) / elapsed if elapsed > 0 else 0
+            if self.total and rate > 0:
+                parts.append(f"~{_duration((self.total - self.n) / rate)} left")
+        if self.postfix:
+            parts.append(self.postfix)
+        print(f"{self.desc + ': ' if self.desc else ''}{', '.join(parts)}", file=self.file, flush=True)
+        self.last_t, self.last_n, self.last_step = now, self.n, self._pct_step()
+
+    def update(self, n=1):
+        self.n += n
+        if self.closed:
+            return
+        if self.total is not None and self.n >= self.total:
+            return   # the closing line says it, with the time taken
+        if self._pct_step() > self.last_step or time.monotonic() - self.last_t >= self.every_s:
+            self._line()
+
+    def set_postfix(self, **kw):
+        self.postfix = ", ".join(f"{k}={v}" for k, v in kw.items())
+
+    def set_description(self, desc):
+        self.desc = desc
+
+    def refresh(self):
+        pass
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self._line(done=True)
+
+    def __iter__(self):
+        try:
+            for x in self.iterable:
+                yield x
+                self.update(1)
+        finally:
+            self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def progress(iterable=None, total=None, desc="", unit="it", initial=0, disable=False, file=None, every_s=30.0,
+             every_pct=10.0, **tqdm_kwargs):
+    """Every progress bar of the repo: tqdm's bar, redrawn in place, where `file` (default stderr) is a terminal;
+    elsewhere (a stage's log under run_plum.sh, a Slurm job's output, a pipe) plain lines, a line every `every_pct`
+    % of `total` and at least every `every_s` seconds (LogProgress): a log stays readable lines, never one
+    100 KB line of carriage returns. `disable` shows nothing (e.g. ranks other than 0)."""
+    f = file or sys.stderr
+    try:
+        tty = f.isatty()
+    except (AttributeError, ValueError):   # a closed or file-less stream
+        tty = False
+    if disable or tty:
+        from tqdm import tqdm
+        return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, disable=disable, file=f,
+                    **tqdm_kwargs)
+    return LogProgress(iterable, total=total, desc=desc, unit=unit, initial=initial, file=f, every_s=every_s,
+                       every_pct=every_pct)
 
 
 def atomic_write_text(path, text):

@@ -379,74 +379,122 @@ def table(args, recs, cons, header):
     return "\n".join(lines) + "\n"
 
 
+# pass_by_round.png: the arms in four panels, each compared with plum (drawn in every panel, black)
+PANEL_ARMS = [("the paper's contrasts", ["plum", "off_policy", "offline", "offline_steps", "dpo", "reference"]),
+              ("what the verdicts add", ["plum", "rft", "sft_all", "shuffled"]),
+              ("samples per prompt N", ["n1", "n2", "n4", "plum", "n16"]),
+              ("test accuracy", ["plum", "corrupt10", "corrupt25", "corrupt50"])]
+LABELS = {"plum": "PLUM", "off_policy": "off-policy", "offline": "offline (1 round)",
+          "offline_steps": "offline, PLUM's steps", "dpo": "DPO", "reference": "reference tests", "rft": "RFT",
+          "sft_all": "SFT on all samples", "shuffled": "KTO, shuffled labels", "n1": "N = 1", "n2": "N = 2",
+          "n4": "N = 4", "n16": "N = 16", "corrupt10": "10% of tests wrong", "corrupt25": "25% wrong",
+          "corrupt50": "50% wrong"}
+PLUM_AS = {"samples per prompt N": "PLUM (N = 8)", "test accuracy": "PLUM (clean tests)"}
+
+
 def plots(args, recs):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """pass_by_round.png (mean ± sd over seeds, by round, per arm), gain_vs_n.png, gain_vs_test_accuracy.png.
+    Returns {png name: {"title", "ylabels" or "ylabel"}} (what the tests read back)."""
+    sys.path.insert(0, REPO)
+    from plots import NOTE_SIZE, save, style, wrap, y_axis_label
 
-    def band(ax, arms, key):
-        for arm in arms:
+    seeds = sorted({r["seed"] for r in recs})
+    last_round = max(len(r["pass@1"]) for r in recs) - 1
+    spread = f"mean ± sd over seeds {', '.join(map(str, seeds))} (n = {len(seeds)} per arm unless the legend says)"
+
+    def lines(ax, arms, key, panel):
+        shown = [a for a in arms if any(r["arm"] == a and r[key] for r in recs)]
+        for j, arm in enumerate(shown):
             rs = [r for r in recs if r["arm"] == arm and r[key]]
-            if not rs:
-                continue
             k = min(len(r[key]) for r in rs)
-            xs = list(range(k))
-            mean = [statistics.fmean(r[key][i] for r in rs) for i in xs]
-            lo = [min(r[key][i] for r in rs) for i in xs]
-            hi = [max(r[key][i] for r in rs) for i in xs]
-            line, = ax.plot(xs, mean, marker="o", label=arm)
-            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15)
-        ax.set_xlabel("round")
+            mean = [statistics.fmean(r[key][i] for r in rs) for i in range(k)]
+            sd = [statistics.stdev(r[key][i] for r in rs) if len(rs) > 1 else 0.0 for i in range(k)]
+            # an offline arm's one round used R rounds' samples: drawn at round R, beside the online arms' last
+            xs = [0, last_round] if k == 2 and arm.startswith("offline") else list(range(k))
+            dodge = 0.05 * (j - (len(shown) - 1) / 2)   # error bars side by side, not on top of each other
+            label = (PLUM_AS.get(panel, LABELS[arm]) if arm == "plum" else LABELS.get(arm, arm)) + \
+                (f" (n = {len(rs)})" if len(rs) != len(seeds) else "")
+            ax.errorbar([x + dodge for x in xs], mean, yerr=sd, marker="o", capsize=3, label=label,
+                        color="black" if arm == "plum" else None, lw=2.5 if arm == "plum" else 1.8,
+                        ls="--" if arm.startswith("offline") else "-", zorder=3 if arm == "plum" else 2)
+        ax.set_xticks(range(last_round + 1))
+        ax.set_xlabel("round (0 = the SFT model)")
         ax.grid(alpha=0.3)
 
-    main = [a for a in ("plum", "rft", "shuffled", "offline", "offline_steps", "off_policy", "dpo", "reference",
-                        "sft_all") if a in args.arms]
-    other = [a for a in ("n1", "n2", "n4", "plum", "n16", "corrupt10", "corrupt25", "corrupt50") if a in args.arms]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
-    for col, arms in enumerate((main, other)):
-        band(axes[0, col], arms, "pass@1")
-        band(axes[1, col], arms, "pass@1_long")
-        axes[0, col].set_ylabel("held-out pass@1 (%)")
-        axes[1, col].set_ylabel("longer-task pass@1 (%)")
-        axes[0, col].legend(fontsize=7, ncol=2)
-    fig.suptitle("pass@1 by round: seed mean, band = min..max over seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "pass_by_round.png"), dpi=90)
-    plt.close(fig)
+    ran = {r["arm"] for r in recs}
+    # a panel for each group with an arm besides plum; plum alone gets one panel
+    panel_arms = PANEL_ARMS + [("other arms", ["plum"] + sorted(ran - {a for _, arms in PANEL_ARMS for a in arms}))]
+    groups = [(name, [a for a in arms if a in ran]) for name, arms in panel_arms if ran & set(arms) - {"plum"}] \
+        or [("PLUM", sorted(ran))]
+    with style() as plt:
+        fig, axes = plt.subplots(2, len(groups), figsize=(4.4 * len(groups) + 0.8, 9.4), squeeze=False,
+                                 sharey="row")
+        for col, (name, arms) in enumerate(groups):
+            lines(axes[0, col], arms, "pass@1", name)
+            lines(axes[1, col], arms, "pass@1_long", name)
+            axes[0, col].set_title(name)
+            axes[0, col].legend(loc="best", fontsize=9.5)
+        axes[1, 0].set_ylim(0, max(20.0, axes[1, 0].get_ylim()[1]))   # the long set from 0: ~10%, flat
+        y_axis_label(axes[0, 0], "held-out pass@1 (%), 120 tasks")
+        y_axis_label(axes[1, 0], "longer-task pass@1 (%), 60 tasks")
+        title = "Toy world: pass@1 by round, every arm against PLUM (black)"
+        sub = wrap(f"{spread}. Top: the held-out tasks (compositions unseen in training); bottom: the longer tasks "
+                   f"(three steps). Offline arms (dashed): one round of {last_round} rounds' samples, drawn at round "
+                   f"{last_round}.", 36 * len(groups))
+        fig.suptitle(title, fontweight="bold", y=1 - 0.12 / 9.4, va="top")
+        fig.text(0.5, 1 - 0.5 / 9.4, sub, ha="center", va="top", fontsize=NOTE_SIZE)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 1.05 / 9.4))
+        drawn = {"pass_by_round.png": {"title": title, "subtitle": sub,
+                                       "ylabels": [axes[0, 0].get_ylabel(), axes[1, 0].get_ylabel()],
+                                       "ylims": [axes[0, 0].get_ylim(), axes[1, 0].get_ylim()],
+                                       "legends": [[t.get_text() for t in ax.get_legend().get_texts()]
+                                                   for ax in axes[0]]}}
+        save(fig, os.path.join(args.out, "pass_by_round.png"))
 
-    def scatter(name, xkey, arms, xlabel, logx=False):
-        fig, ax = plt.subplots(figsize=(4.5, 3.3))
-        for key, label in (("gain", "held-out"), ("gain_long", "longer tasks")):
-            pts = []
-            for arm in arms:
-                rs = [r for r in recs if r["arm"] == arm and r[key] is not None]
-                xs = [xkey(r) for r in rs]
-                if not rs or any(x is None for x in xs):
-                    continue
-                ys = [r[key] for r in rs]
-                pts.append((statistics.fmean(xs), statistics.fmean(ys), statistics.stdev(ys) if len(ys) > 1 else 0))
-            if pts:
-                pts.sort()
-                ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o",
-                            capsize=3, label=label)
-        if logx:
-            ax.set_xscale("log", base=2)
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("gain over round 0 (points)")
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(os.path.join(args.out, name), dpi=90)
-        plt.close(fig)
+    def scatter(name, xkey, arms, xlabel, title, logx=False):
+        with style() as plt:
+            fig, ax = plt.subplots(figsize=(8, 5.4))
+            for key, label in (("gain", "held-out tasks"), ("gain_long", "longer tasks")):
+                pts = []
+                for arm in arms:
+                    rs = [r for r in recs if r["arm"] == arm and r[key] is not None]
+                    xs = [xkey(r) for r in rs]
+                    if not rs or any(x is None for x in xs):
+                        continue
+                    ys = [r[key] for r in rs]
+                    pts.append((statistics.fmean(xs), statistics.fmean(ys),
+                                statistics.stdev(ys) if len(ys) > 1 else 0, ys))
+                if pts:
+                    pts.sort()
+                    line = ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
+                                       marker="o", capsize=4, label=f"{label}: mean ± sd")
+                    ax.plot([p[0] for p in pts for _ in p[3]], [y for p in pts for y in p[3]], ls="none",
+                            marker="x", ms=6, color=line[0].get_color(), alpha=0.6, label=f"{label}: each seed")
+            if logx:
+                ax.set_xscale("log", base=2)
+                xs = sorted({x for x in map(xkey, (r for r in recs if r["arm"] in arms)) if x is not None})
+                ax.set_xticks(xs, [f"{x:g}" for x in xs])
+                ax.minorticks_off()
+            ax.axhline(0, color="0.4", lw=1)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"gain over round 0 after {last_round} rounds\n(points of pass@1)")
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best", fontsize=9.5)
+            fig.suptitle(title, fontweight="bold")
+            ax.set_title(wrap(f"Toy world, mean ± sd over seeds {', '.join(map(str, seeds))} (× = one seed)", 80),
+                         fontsize=NOTE_SIZE, fontweight="normal", loc="left")
+            fig.tight_layout()
+            drawn[name] = {"title": title, "ylabel": ax.get_ylabel()}
+            save(fig, os.path.join(args.out, name))
 
     scatter("gain_vs_n.png", lambda r: N_OF[r["arm"]], [a for a in N_OF if a in args.arms],
-            "samples per prompt N", logx=True)
+            "samples per prompt N", "PLUM's gain against samples per prompt", logx=True)
     scatter("gain_vs_test_accuracy.png",
             lambda r: None if r["test_accuracy"] is None else 100 * r["test_accuracy"],
             [a for a in ("corrupt50", "corrupt25", "corrupt10", "plum") if a in args.arms],
-            "test accuracy (% of kept tests the reference passes)")
+            "test accuracy (% of kept tests the reference passes)", "PLUM's gain against the tests' accuracy")
+    return drawn
 
 
 def git_commit():

@@ -36,7 +36,7 @@
 #   round-K/eval/                   06 on round K's checkpoint (round-K/eval2/ on --eval2_data)
 #   */logs/NN.log, */.done/NN       each stage's full output; the marker written (atomically) when it exited 0
 #   summary.jsonl, summary.md       per round: held-out pass@1, share of samples passing, kept tests, examples
-#   pass_at_1.png                   pass@1 by round
+#   pass_at_1.png                   pass@1 by round, titled with the benchmark, the run and its settings
 # Resume: every stage whose marker exists is skipped; a stage without one is rerun, and resumes its partial output
 # (the stages skip the keys already written; 05 continues from its last checkpoint). Kill it anywhere and rerun.
 set -euo pipefail
@@ -220,8 +220,9 @@ assert any(f.endswith((".safetensors",".bin")) for f in os.listdir(p)), "no weig
 }
 
 # While a stage runs, its output goes to its log and the terminal shows where that log is and the stage's last
-# line (its tqdm bar): rewritten in place on a terminal, a line every PLUM_PROGRESS_EVERY seconds (default 60)
-# otherwise (a batch log must not get a bar per second).
+# line (its progress line: the stages write plain lines into a log, common.progress): rewritten in place on a
+# terminal, a line every PLUM_PROGRESS_EVERY seconds (default 60) otherwise (a batch log must not get a bar per
+# second).
 last_line() { tail -c 4000 "$1" 2>/dev/null | tr '\r' '\n' | grep -v '^\s*$' | tail -n 1 || true; }
 progress() {  # LOG STAGE
   local log=$1 s=$2 t0=$SECONDS line
@@ -343,10 +344,10 @@ done
 # ---------------------------------------------------------------------------------------------------------------
 # summary: one row per round, a table and a PNG
 
-"$PY" - "$OUT" "$ROUNDS" "$PAIRS" "$TESTS_OUT" <<'EOF'
+"$PY" - "$OUT" "$ROUNDS" "$PAIRS" "$TESTS_OUT" "$REPO" <<'EOF'
 import json, os, sys
 
-out, rounds, pairs, tests_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+out, rounds, pairs, tests_path, repo = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 
 
 def jsonl(path):
@@ -407,20 +408,43 @@ with open(tmp, "w", encoding="utf-8") as f:
 os.replace(tmp, os.path.join(out, "summary.md"))
 print(table, end="")
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+# pass_at_1.png: named by its benchmark and run, the y axis from 0 (plots.py)
+sys.path.insert(0, repo)
+import re
+from plots import pass_at_1_plot
 
-fig, ax = plt.subplots(figsize=(4.5, 3.2))
-ax.plot([row["round"] for row in rows], [100 * row["pass@1"] for row in rows], marker="o")
-ax.set_xlabel("PLUM round (0 = starting model)")
-ax.set_ylabel("held-out pass@1 (%)")
-ax.set_xticks([row["round"] for row in rows])
-ax.grid(alpha=0.3)
-fig.tight_layout()
-tmp = os.path.join(out, ".pass_at_1.tmp.png")
-fig.savefig(tmp, dpi=120)
-os.replace(tmp, os.path.join(out, "pass_at_1.png"))
+with open(os.path.join(out, "run.json"), encoding="utf-8") as f:
+    run = json.load(f)
+
+
+def bench_name(res, toy_label):
+    """What a results.json scored, in a few words: the toy world's set, a benchmark's release, or a file's name."""
+    n = res.get("problems")
+    if run.get("toy_world"):
+        return f"{toy_label} ({n} tasks)"
+    if res.get("benchmark") == "jsonl":
+        return f"{os.path.basename(res.get('data_path') or 'a tests file')} ({n} problems)"
+    return re.sub(r"; sha256 [^)]*", "", res.get("version") or res.get("benchmark") or "?")
+
+
+with open(os.path.join(out, "round-0", "eval", "results.json"), encoding="utf-8") as f:
+    res0 = json.load(f)
+series = {"held-out": [100 * row["pass@1"] for row in rows]}
+if all("pass@1_eval2" in row for row in rows):
+    with open(os.path.join(out, "round-0", "eval2", "results.json"), encoding="utf-8") as f:
+        series[bench_name(json.load(f), "longer tasks")] = [100 * row["pass@1_eval2"] for row in rows]
+settings = [f"loss {run.get('loss')}", f"seed {run.get('seed')}",
+            "off-policy" if run.get("off_policy") else "on-policy",
+            {"generated": "model-written tests", "reference": "reference tests"}.get(run.get("tests"), "tests")
+            + (f", {run['corrupt_tests']:g} of them corrupted" if run.get("corrupt_tests") else ""),
+            f"{run.get('num_samples')} samples per prompt at T {run.get('temperature'):g}"]
+if not run.get("toy_world"):
+    settings.insert(0, f"model {run.get('model')}")
+settings += [f"{k} \"{run[k]}\"" for k in ("pairs_args", "train_args") if run.get(k)]
+png = os.path.join(out, "pass_at_1.png")
+pass_at_1_plot(series, png, bench_name(res0, "the toy world's held-out tasks"), out, ", ".join(settings),
+               "one seed, so no spread is shown: rerun with other --seed values (or run_experiments.py, on the toy "
+               "world) for mean ± sd")
 print(f"pass@1 {100 * rows[0]['pass@1']:.1f}% -> {100 * rows[-1]['pass@1']:.1f}% after {rounds} round(s); "
       f"{os.path.join(out, 'summary.md')}, {os.path.join(out, 'pass_at_1.png')}")
 EOF
