@@ -732,7 +732,9 @@ def _template_frames(tokenizer):
             parts = re.split(r"PLUMMESSAGE\d", text)
             if not isinstance(text, str) or len(parts) != len(roles) + 1:
                 continue
-            writes_bos = writes_bos or bool(bos and text.startswith(bos))
+            # BOS as a beginning-of-text marker: written once, at the start. A template whose BOS token is its
+            # turn opener (SmolLM2's ChatML: bos_token <|im_start|>) writes it before every turn: not a marker
+            writes_bos = writes_bos or bool(bos and text.startswith(bos) and text.count(bos) == 1)
             # (?:.*) after the generation prompt: a Request.response prefill (our own text, not a message)
             frames.append(re.compile("(.*?)".join(map(re.escape, parts[:-1])) + "(.*)" + re.escape(parts[-1])
                                      + "(?:.*)", re.S))
@@ -747,7 +749,8 @@ def encode_prompt(tokenizer, text):
     - BOS exactly once: the tokenizer's special tokens are added unless the text already starts with BOS (a chat
       template that writes BOS itself, as Llama-3's and DeepSeek-Coder's do, must not get a second one); a plain
       prompt for a model whose chat template starts with BOS gets one BOS even where the tokenizer's post-processor
-      adds none (DeepSeek-Coder under transformers 5);
+      adds none (DeepSeek-Coder under transformers 5); a template whose BOS token is only its turn opener
+      (SmolLM2's ChatML names <|im_start|> its BOS) gives plain prompts no BOS, as the tokenizer itself does;
     - special-token strings are control tokens only where the chat template wrote them: inside a message's text
       (`<|im_end|>` or `<|eot_id|>` quoted in an instruction) they are encoded as the plain text they are, so a user
       cannot end the turn or open a new one. A prompt the template did not render (a base model's) is encoded as the

@@ -172,6 +172,16 @@ def test_checkpoint_is_smollm2_with_its_chat_template(smollm2, tok):
                                 "Face<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
 
 
+def test_a_plain_prompt_gets_no_turn_opener_as_bos(tok):
+    """SmolLM2 names its ChatML turn opener <|im_start|> the BOS token: a plain (--chat no) prompt must not start
+    with a role-less turn opener, and a chat prompt starts with exactly the one its template writes."""
+    from common import encode_prompt
+    assert tok.bos_token == "<|im_start|>"
+    assert encode_prompt(tok, "def f(x):\n") == tok("def f(x):\n")["input_ids"]
+    ids = encode_prompt(tok, _chat(tok, "hi"))
+    assert ids[0] == tok.bos_token_id and ids[1] != tok.bos_token_id
+
+
 def test_01_tests_parsed_from_the_models_text(run, tok):
     """01: every instruction accounted for (kept or a counted skip), records complete, the prompt the chat
     template's rendering of the test request, and every test parsed from the model's text a single assert that
