@@ -34,6 +34,7 @@ The contract both keep, because 05 trains on exactly what 02 writes (on-policy t
 
 import hashlib
 import os
+import sys
 
 from common import InputError, encode_prompt
 
@@ -278,6 +279,20 @@ def _reason(e):
     return lines[0]
 
 
+CPU_MAX_MODEL_LEN = 8192   # vllm on CPU: the context served when the model's is longer and --max_model_len is unset
+
+
+def cpu_max_model_len(requested, model_len):
+    """The context vLLM's CPU engine serves: --max_model_len when given; else the model's, capped at
+    CPU_MAX_MODEL_LEN. A 32k-token context's KV cache does not fit the CPU default's share of RAM, and the engine
+    says so only after minutes of start-up; code tasks need a few thousand tokens."""
+    if requested is not None or not model_len or model_len <= CPU_MAX_MODEL_LEN:
+        return requested
+    print(f"vllm (CPU): --max_model_len {CPU_MAX_MODEL_LEN} (the model's is {model_len}; pass --max_model_len "
+          f"for more)", file=sys.stderr)
+    return CPU_MAX_MODEL_LEN
+
+
 class VLLMBackend(_Backend):
     """vLLM's offline engine. Prompts go in as the token ids `encode` gives (so vLLM cannot add BOS a second time)
     and completions come back through the HF backend's decoding rule, so both backends write the same records.
@@ -313,15 +328,20 @@ class VLLMBackend(_Backend):
         if on_cpu:
             # one prefill step per prompt (see the class docstring): the step must hold the longest prompt
             from transformers import AutoConfig
-            context = max_model_len or _context_length(AutoConfig.from_pretrained(model), None) or 8192
+            model_len = _context_length(AutoConfig.from_pretrained(model), None)
+            max_model_len = cpu_max_model_len(max_model_len, model_len)
+            context = max_model_len or model_len or 8192
             kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=max(context, 8192))
             if dtype == "auto":
                 dtype = "float32"  # as the HF backend on CPU: the two give the same greedy tokens
         try:
             self.llm = LLM(model=model, dtype=dtype, tensor_parallel_size=tensor_parallel_size, seed=seed,
                            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, **kwargs)
-        except ValueError as e:   # a context longer than the model's, a head size the kernels lack, too little memory
-            raise InputError(f"--backend vllm --model {model}: the engine did not start: {_reason(e)}") from None
+        except (ValueError, RuntimeError) as e:   # a context longer than the model's, a head size the kernels
+            # lack, too little memory for the KV cache (vLLM's engine core then fails with a RuntimeError)
+            raise InputError(f"--backend vllm --model {model}: the engine did not start: {_reason(e)} (the KV cache "
+                             f"must hold --max_model_len tokens within --gpu_memory_utilization "
+                             f"{gpu_memory_utilization}: lower the first or raise the second)") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.max_context = self.llm.llm_engine.model_config.max_model_len
         gen_eos = self.llm.llm_engine.model_config.try_get_generation_config().get("eos_token_id")
@@ -602,7 +622,8 @@ def add_backend_args(parser, max_new_tokens=512, model_required=True):
                    help="vllm: share of GPU memory the engine takes (default 0.9); on CPU the share of the NUMA "
                         "node's RAM its worker may hold, weights included (default 0.2)")
     g.add_argument("--max_model_len", type=positive(int), default=None,
-                   help="vllm: context length (prompt + completion) the engine serves; default: the model's")
+                   help="vllm: context length (prompt + completion) the engine serves; default: the model's (on "
+                        "CPU at most 8192, whose KV cache fits the default memory share)")
     g.add_argument("--api_base", default=None, help="openai: base URL, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api_key_env", default="OPENAI_API_KEY",
                    help="openai: name of the environment variable holding the key (the key itself is never "

@@ -120,3 +120,13 @@ def test_bad_model_and_backend(tmp_path):
         load_backend(str(tmp_path), backend="tgi")
     with pytest.raises(InputError, match="vllm"):
         load_backend(str(tmp_path), tensor_parallel_size=2)
+
+
+def test_vllm_on_cpu_serves_at_most_8192_tokens_unless_asked(capsys):
+    """A 32k-token model on vLLM's CPU engine: its KV cache does not fit the default memory share, and the engine
+    fails only after minutes of start-up. Unset --max_model_len is capped (and says so); a given one is kept."""
+    from generation import CPU_MAX_MODEL_LEN, cpu_max_model_len
+    assert cpu_max_model_len(None, 32768) == CPU_MAX_MODEL_LEN == 8192
+    assert "--max_model_len 8192" in capsys.readouterr().err
+    assert cpu_max_model_len(16384, 32768) == 16384 and cpu_max_model_len(None, 2048) is None
+    assert cpu_max_model_len(None, None) is None
