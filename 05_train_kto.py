@@ -18,7 +18,7 @@ How it trains:
   and cached beside the data (DATA.ref-<key>.pt; the key covers the data, the reference model, --max_length and
   the pairing), so only the policy is in memory while training; with --lora the reference is the base model
   (the adapters disabled);
-- KTO's λ_D, λ_U come from the examples loaded (after any dropped as too long), by 04's rule (kto_loss.kto_weights),
+- KTO's λ_D, λ_U come from the examples loaded (after any dropped as too long), by 04's rule (common.kto_weights),
   so a glob over 04's shards trains with the weights of the whole set; --desirable_weight/--undesirable_weight
   override them;
 - KTO's reference point z0 comes from mismatched pairs: every example i also carries the completion of example

@@ -21,8 +21,6 @@ from collections import namedtuple
 import torch
 import torch.nn.functional as F
 
-from common import kto_weights  # noqa: F401 (04 uses it too, without torch: so it lives in common)
-
 
 def _upcast(x):
     """float16/bfloat16 -> float32; float32 and float64 unchanged (tests feed float64 to check to 1e-6)."""

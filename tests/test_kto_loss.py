@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kto_loss import (dpo_loss, kl_estimate, kto_loss, kto_weights, linear_token_logps, sequence_logps, sft_loss,
-                      token_logps)
+from common import kto_weights
+from kto_loss import dpo_loss, kl_estimate, kto_loss, linear_token_logps, sequence_logps, sft_loss, token_logps
 
 
 # ---------------------------------------------------------------------------------------------------------------
