@@ -7,6 +7,7 @@ scores they published.
         --prompt_file bench/prompts/qwen2.5-coder-instruct.json \
         --card "humaneval=61.6,humaneval_plus=57.3,mbpp=52.4" --output_dir runs/real_model/qwen0.5b
     python bench/eval_real_model.py ... --suites humaneval                       # one suite (about 45 min on 2 cores)
+    python bench/eval_real_model.py ... --backend vllm --gen_chunk 512 --gen_args "--max_model_len 4096"  # a GPU
 
 For each suite (humaneval: HumanEval and HumanEval+ from one set of samples; mbpp: EvalPlus's MBPP, i.e. the base
 tests of MBPP+, and MBPP+):
@@ -20,7 +21,8 @@ tests of MBPP+, and MBPP+):
   4. agreement: our program judged by EvalPlus too, so a difference between 2 and 3 splits into judge (same program,
      different verdict) and post-processing (different program).
 Prints the table (card, ours, EvalPlus-sanitized, judge agreement) and every task where the two disagree, with both
-programs' statuses; writes the same to --output_dir/report.json. Needs evalplus (installed --no-deps) and, for
+programs' statuses, and the generation throughput (completion tokens over the time 06's generate bar reports, when
+this run generated every task); writes the same to --output_dir/report.json. Needs evalplus (installed --no-deps) and, for
 evalplus.sanitize, tree-sitter and tree-sitter-python (developer set-up only).
 """
 
@@ -50,6 +52,22 @@ def run(argv, log):
     return time.time() - t0
 
 
+def generate_seconds(log, start, n):
+    """Seconds 06's generate bar reported in this run's part of its log ("generate B: n/n task (100%), done in
+    1 h 14 min"), when it generated all n tasks; None after a resumed or partial run (no honest rate then)."""
+    import re
+    with open(log, encoding="utf-8", errors="replace") as f:
+        f.seek(start)
+        text = f.read()
+    m = re.findall(r"generate \S+: (\d+)/(\d+) task \(100%\), done in ([^\n]+)", text)
+    if not m or int(m[-1][0]) != n:
+        return None
+    total = 0
+    for num, unit in re.findall(r"(\d+) (h|min|s)\b", m[-1][2]):
+        total += int(num) * {"h": 3600, "min": 60, "s": 1}[unit]
+    return total or None
+
+
 def evalplus_program(completion, entry_point):
     """The authors' post-processing (qwencoder-eval generate.py, then evalplus.sanitize): the answer up to the first
     fence, sanitized for the entry point."""
@@ -71,6 +89,9 @@ def main():
     ap.add_argument("--output_dir", required=True)
     ap.add_argument("--workers", type=int, default=2, help="06's sandbox workers")
     ap.add_argument("--evalplus_parallel", type=int, default=2, help="EvalPlus check processes")
+    ap.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="06's generation backend")
+    ap.add_argument("--dtype", default="auto", help="06's flag (auto: bf16 on GPU, float32 on CPU)")
+    ap.add_argument("--gen_args", default="", help="more 06 flags, e.g. \"--max_model_len 4096 --batch_size 64\"")
     args = ap.parse_args()
 
     card = dict((k, float(v)) for k, v in (kv.split("=") for kv in args.card.split(",") if kv))
@@ -86,7 +107,10 @@ def main():
                str(args.workers), "--max_new_tokens", str(args.max_new_tokens), "--gen_chunk", str(args.gen_chunk)]
         gen += ["--prompt_file", args.prompt_file] if args.prompt_file else []
         gen += ["--limit", str(args.limit)] if args.limit else []
-        seconds = run(gen, os.path.join(args.output_dir, f"{suite}.06.log"))
+        gen += ["--backend", args.backend, "--dtype", args.dtype] + args.gen_args.split()
+        log = os.path.join(args.output_dir, f"{suite}.06.log")
+        start = os.path.getsize(log) if os.path.exists(log) else 0
+        seconds = run(gen, log)
         samples = {s["task_id"]: s for s in map(json.loads, open(os.path.join(out, "samples.jsonl")))}
         ours = {e["task_id"]: e for e in map(json.loads, open(os.path.join(out, "executions.jsonl")))}
 
@@ -106,7 +130,13 @@ def main():
 
         n = len(samples)
         pct = lambda c: round(100.0 * c / n, 1)   # noqa: E731
-        row = {"tasks": n, "generate_and_judge_seconds": round(seconds), "evalplus_seconds": round(t_evalplus)}
+        row = {"tasks": n, "generate_and_judge_seconds": round(seconds), "evalplus_seconds": round(t_evalplus),
+               "backend": args.backend}
+        gen_s = generate_seconds(log, start, n)
+        if gen_s:
+            tokens = sum(len(s.get("completion_ids") or []) for s in samples.values())
+            row.update(generate_seconds=round(gen_s, 1), completion_tokens=tokens,
+                       tokens_per_second=round(tokens / gen_s, 1))
         for name, key in ((base_name, "base"), (plus_name, "plus")):
             row[name] = {"card": card.get(name),
                          "ours": pct(sum(bool(ours[t]["base_passed" if key == "base" else "passed"])
@@ -138,6 +168,9 @@ def main():
         _, base_name, plus_name = SUITES[suite]
         print(f"\n== {suite}: {row['tasks']} tasks; 06 generate+judge {row['generate_and_judge_seconds']} s, "
               f"EvalPlus {row['evalplus_seconds']} s")
+        if "tokens_per_second" in row:
+            print(f"   generation ({row['backend']}): {row['completion_tokens']} completion tokens in "
+                  f"{row['generate_seconds']} s = {row['tokens_per_second']} tokens/s")
         print(f"   {'benchmark':<16}{'card':>7}{'ours':>8}{'EvalPlus (sanitized)':>22}{'EvalPlus on ours':>18}")
         for name in (base_name, plus_name):
             r = row[name]
