@@ -22,7 +22,7 @@ always right, so the model writes tests that can catch its own habits.
 
     python toyworld.py --out .cache/toyworld                # data + SFT model, built once (cached), ~5 min on 2 CPUs
     python toyworld.py --out .cache/toyworld --data_only    # only the JSONL files (a second)
-    python toyworld.py --out .cache/toyworld --overwrite    # rebuild everything
+    python toyworld.py --out .cache/toyworld --rebuild      # rebuild everything: a new SFT model, a new round 0
 
 Files written under --out:
     train_instructions.jsonl  PLUM's instruction set (01's input): task_id, instruction, reference, entry_point,
@@ -37,15 +37,18 @@ Files written under --out:
                               so the other files and the SFT model are the same with or without it
     heldout_long_instructions.jsonl the same tasks as instructions
     sft.jsonl                 SFT pairs: task_id, kind (solution|tests), prompt, completion, corrupted (bool), label
-    world.json                what was built: seed, counts per split and family, compositions per split, habits,
-                              corrupted share, the exact commands run and the SFT model's path
+    world.json                what was built: the cache key and what it covers (config), counts per split and
+                              family, compositions per split, habits, corrupted share, the exact commands run, the
+                              SFT model's path and built_by (when, and the hashes of the whole files that built it)
     base/                     the randomly initialised model and its tokenizer (before SFT)
     sft/final/                the SFT model (05_train_kto.py's output), the default model of run_plum.sh
     DONE                      written last (atomically): the cache is complete
 """
 
 import argparse
+import ast
 import hashlib
+import importlib.util
 import itertools
 import json
 import os
@@ -53,11 +56,10 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 
-from common import JsonlWriter, atomic_write_json, atomic_write_text, die
+from common import atomic_write_json, atomic_write_text, die
 
-# Bump when the world's text or programs change: a cache built by another version is rebuilt, never reused.
-WORLD_VERSION = 1
 ENTRY = "f"
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -330,12 +332,6 @@ def build_long_heldout(seed, n=60):
     return out
 
 
-def write_long_heldout(out, seed):
-    tasks = build_long_heldout(seed)
-    write_jsonl(os.path.join(out, "heldout_long_tests.jsonl"), [tests_record(t) for t in tasks])
-    write_jsonl(os.path.join(out, "heldout_long_instructions.jsonl"), [instruction_record(t) for t in tasks])
-
-
 def instruction_record(t):
     return {"task_id": t["task_id"], "instruction": t["instruction"], "reference": program(t),
             "entry_point": ENTRY, "family": t["family"], "composition": t["composition"], "split": t["split"]}
@@ -380,7 +376,9 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     # output
     p.add_argument("--out", default=os.path.join(".cache", "toyworld"), help="cache folder (built once, reused)")
-    p.add_argument("--overwrite", action="store_true", help="rebuild the data and the SFT model from scratch")
+    p.add_argument("--rebuild", "--overwrite", dest="rebuild", action="store_true",
+                   help="delete the cache and build the data and the SFT model anew: a new round 0 (--overwrite, the "
+                        "stages' name, does the same)")
     p.add_argument("--data_only", action="store_true", help="write the JSONL files only (no model)")
     # the world
     p.add_argument("--seed", type=int, default=0, help="seed of the tasks, the corruption and the SFT model")
@@ -402,8 +400,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-# The SFT run's fixed flags (05_train_kto.py), part of the cache key like the settings above.
+# The SFT run's fixed flags (05_train_kto.py); with the settings above they make its command line (sft_command).
 SFT_FIXED = {"max_length": 512, "save_every": 200}
+HERE = os.path.dirname(os.path.abspath(__file__))
+SETTINGS = ("seed", "n_sft", "n_train", "n_heldout", "habit_rate", "num_tests", "vocab_size", "hidden", "layers",
+            "heads", "sft_steps", "sft_batch_size", "sft_lr")
+# The parts of the key that only the SFT model depends on (a --data_only cache has none of them).
+MODEL_PARTS = ("environment", "code", "sft_args")
 
 
 def sft_threads():
@@ -411,46 +414,177 @@ def sft_threads():
     return os.environ.get("OMP_NUM_THREADS", "1")
 
 
-# The code that builds and trains the SFT model. A change that keeps the maths but not the order of float sums
-# (packing rows, a chunked LM head) gives another model after 600 steps at lr 3e-3, and so other pass@1 figures.
-MODEL_CODE = ("tinylm.py", "05_train_kto.py", "kto_loss.py", "common.py")
+def sft_command(args, out):
+    """05_train_kto.py's flags for the SFT run of the world in `out` (its base model, data and output folder)."""
+    return ["--loss", "sft", "--model", os.path.join(out, "base"), "--data", os.path.join(out, "sft.jsonl"),
+            "--output_dir", os.path.join(out, "sft"), "--max_steps", str(args.sft_steps),
+            "--batch_size", str(args.sft_batch_size), "--lr", str(args.sft_lr), "--seed", str(args.seed),
+            "--max_length", str(SFT_FIXED["max_length"]), "--save_every", str(SFT_FIXED["save_every"]), "--no_plot"]
 
 
 def build_environment():
-    """What the SFT model depends on beyond the settings: the library versions (weight initialisation, BPE merges
-    and CPU kernels can change between releases), the threads of the SFT run and the code that trains it. Part of
-    the cache key, so a world built elsewhere, or by other code, is refused, never reused silently."""
+    """What the SFT model depends on beyond the settings, the data and the code: the library versions (weight
+    initialisation, BPE merges and CPU kernels can change between releases) and the SFT run's threads."""
     import platform
 
     import tokenizers
     import torch
     import transformers
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = hashlib.sha256()
-    for name in MODEL_CODE:
-        with open(os.path.join(here, name), "rb") as f:
-            code.update(f.read())
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
-            "sft_threads": sft_threads(), "code_sha256": code.hexdigest()[:12]}
+            "sft_threads": sft_threads()}
 
 
-def config_key(args, environment=None):
+# ----------------------------------------------------------------------------------------------------------------
+# the code the build runs
+#
+# The build runs build_model here (tinylm's tokenizer and random Llama, then 05's command line) and then
+# 05_train_kto.main with --loss sft. Its code, for the key, is every top-level function, class or constant that
+# those two reach by name, followed across the repository's own modules (kto_loss, common, tinylm, ...), each hashed
+# as its syntax tree without docstrings: comments, docstrings and layout do not count, and an edit anywhere else (a
+# KTO change, a new loss, another stage) leaves the key, and so round 0, alone. An edit inside a reached function
+# counts even in a branch SFT does not take (main's loop serves every loss): the key errs towards a rebuild there.
+SFT_ROOTS = (("toyworld.py", "build_model"), ("05_train_kto.py", "main"))
+# Reached by name but not run by the SFT build, or run with a result it never reads: parse_args stands in by the
+# values it resolves (sft_args); the others serve KTO and DPO only (the reference's log-probs, KTO's KL pairs and
+# λ_D, λ_U) or draw metrics.png once the model is saved.
+NOT_RUN_BY_SFT = {("05_train_kto.py", n) for n in ("parse_args", "loss_weights", "kl_partners", "fit_prompt",
+                                                   "reference_logps", "compute_ref_logps", "plot_metrics")}
+# Of 05's table of losses only the row the build trains with counts (the others' step functions are not reached).
+ONLY_ROW = {("05_train_kto.py", "LOSSES"): "sft"}
+# Recorded in world.json as the build's provenance, whole files, not part of the key: reusing a model built by
+# other versions of them is named on every reuse.
+PROVENANCE_FILES = ("05_train_kto.py", "kto_loss.py", "common.py", "tinylm.py", "toyworld.py")
+
+
+def _sha12(text):
+    return hashlib.sha256(text if isinstance(text, bytes) else text.encode()).hexdigest()[:12]
+
+
+def _repo_imports(repo, nodes):
+    """{name: (file, attribute, or None for a module)} for the imports among `nodes` of the repository's modules."""
+    out = {}
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level \
+                and os.path.exists(os.path.join(repo, node.module + ".py")):
+            out.update({a.asname or a.name: (node.module + ".py", a.name) for a in node.names})
+        elif isinstance(node, ast.Import):
+            out.update({a.asname or a.name: (a.name + ".py", None) for a in node.names
+                        if os.path.exists(os.path.join(repo, a.name + ".py"))})
+    return out
+
+
+def _module(repo, name, parsed):
+    """(top-level definitions by name, the module's imports from the repository) of repo/name, parsed once and
+    without docstrings."""
+    if name not in parsed:
+        with open(os.path.join(repo, name), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for n in ast.walk(tree):   # docstrings go (ast keeps no comments or layout): neither changes what runs
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and isinstance(n.body[0], ast.Expr) \
+                    and isinstance(n.body[0].value, ast.Constant) and isinstance(n.body[0].value.value, str):
+                n.body = n.body[1:] or [ast.Pass()]
+        defs = {}
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs[node.name] = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(t, ast.Name):
+                        defs[t.id] = node
+        parsed[name] = (defs, _repo_imports(repo, tree.body))
+    return parsed[name]
+
+
+def sft_code(repo=HERE):
+    """({"FILE:NAME": hash of its syntax tree} for the code the SFT build runs, the names of the 05 arguments that
+    code reads as args.NAME). Reads the files; imports nothing."""
+    parsed, seen, hashes, arg_names = {}, set(), {}, set()
+    todo = list(SFT_ROOTS)
+    while todo:
+        item = todo.pop()
+        if item in seen or item in NOT_RUN_BY_SFT:
+            continue
+        seen.add(item)
+        file, name = item
+        defs, imports = _module(repo, file, parsed)
+        if name not in defs:   # imported from a module outside the repository, or re-exported: not followed
+            if name in imports and imports[name][1] is not None:
+                todo.append(imports[name])
+            continue
+        node = defs[name]
+        if item in ONLY_ROW and isinstance(node.value, ast.Dict):
+            node = next((v for k, v in zip(node.value.keys, node.value.values)
+                         if isinstance(k, ast.Constant) and k.value == ONLY_ROW[item]), node)
+        hashes[f"{file}:{name}"] = _sha12(ast.dump(node))
+        inner = _repo_imports(repo, ast.walk(node))   # a function's own imports (05 imports kto_loss where used)
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                if n.id in inner and inner[n.id][1] is not None:
+                    todo.append(inner[n.id])
+                elif n.id in defs:
+                    todo.append((file, n.id))
+                elif n.id in imports and imports[n.id][1] is not None:
+                    todo.append(imports[n.id])
+            elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+                mod = inner.get(n.value.id) or imports.get(n.value.id)
+                if mod and mod[1] is None:
+                    todo.append((mod[0], n.attr))
+                if n.value.id == "args" and isinstance(n.ctx, ast.Load) and file == "05_train_kto.py":
+                    arg_names.add(n.attr)
+    return dict(sorted(hashes.items())), arg_names
+
+
+def sft_args(args, arg_names, repo=HERE):
+    """What 05_train_kto.py's parser resolves for the SFT run, its defaults included, of the arguments the build's
+    code reads: a changed default of those (warm-up, clipping, packing, ...) is a change of the build, one of
+    another loss's flags (--beta) is not. The paths are the placeholder folder OUT, so the key is the same wherever
+    the cache lives."""
+    spec = importlib.util.spec_from_file_location("_toyworld_train", os.path.join(repo, "05_train_kto.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)   # cheap: 05 imports torch and transformers only where it uses them
+    resolved = vars(mod.parse_args(sft_command(args, "OUT")))
+    return json.loads(json.dumps({k: resolved[k] for k in sorted(arg_names) if k in resolved}))
+
+
+def config_key(args, files=None, environment=None, repo=HERE):
     """What the cache depends on: a rerun with the same key reuses it, another key refuses to mix.
 
-    The key covers the world's settings, the exact prompts 01/02/06 give the model (a change in common.py's prompt
-    text changes the SFT data), the SFT run's fixed flags and, unless --data_only, `build_environment()`.
+    The key covers the world's settings and the exact text of every data file (so the prompts 01/02/06 give the
+    model, which the SFT pairs hold, and the task templates), and unless --data_only what else the SFT model
+    depends on: the library versions and threads (build_environment), the code the build runs (sft_code) and the
+    SFT run's resolved flags (sft_args). Not the rest of the training scripts: see sft_code.
     """
-    keys = ["seed", "n_sft", "n_train", "n_heldout", "habit_rate", "num_tests", "vocab_size", "hidden", "layers",
-            "heads", "sft_steps", "sft_batch_size", "sft_lr"]
-    sol_prompt, tst_prompt = prompts(args.num_tests)
-    probe = sol_prompt("Write a function f(n) that adds 2.", "assert f(1) == 3") + "\0" + tst_prompt("Write f.")
-    d = {"version": WORLD_VERSION, **{k: getattr(args, k) for k in keys},
-         "prompts_sha256": hashlib.sha256(probe.encode()).hexdigest()[:12], "sft": SFT_FIXED}
+    files = files if files is not None else world_files(args)[0]
+    d = {**{k: getattr(args, k) for k in SETTINGS}, "data": {name: _sha12(text) for name, text in files.items()}}
     if not args.data_only:
-        d["environment"] = environment if environment is not None else build_environment()
-    return d, hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+        hashes, arg_names = sft_code(repo)
+        d.update(environment=environment if environment is not None else build_environment(), code=hashes,
+                 sft_args=sft_args(args, arg_names, repo))
+    return d, _sha12(json.dumps(d, sort_keys=True))
+
+
+def provenance(repo=HERE):
+    """Who built the cache: the time and each of PROVENANCE_FILES's whole-file hash (world.json's built_by)."""
+    files = {}
+    for name in PROVENANCE_FILES:
+        with open(os.path.join(repo, name), "rb") as f:
+            files[name] = _sha12(f.read())
+    return {"at": time.strftime("%Y-%m-%d %H:%M:%S %z"), "files": files}
+
+
+def reuse_note(built_by, out, repo=HERE):
+    """The line shown when a cached model is reused although files it was built by have changed since (outside the
+    code its key covers), or None when none has."""
+    then, now = (built_by or {}).get("files", {}), provenance(repo)["files"]
+    changed = [name for name in PROVENANCE_FILES if then.get(name) != now[name]]
+    if not changed:
+        return None
+    return (f"toyworld: the cached SFT model was built by {', '.join(f'{n} sha {then.get(n)}' for n in changed)} at "
+            f"{(built_by or {}).get('at')}; the current {', '.join(f'{n} (sha {now[n]})' for n in changed)} "
+            f"differ{'s' if len(changed) == 1 else ''} outside the code the build runs: reusing the cached model "
+            f"(the same round 0), `python toyworld.py --out {out} --rebuild` to rebuild")
 
 
 def _differences(old, new):
@@ -465,9 +599,8 @@ def _differences(old, new):
     return out
 
 
-def write_jsonl(path, records):
-    """A finished data file: written whole under a temporary name, then renamed."""
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+def jsonl_text(records):
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 def prompts(num_tests):
@@ -480,37 +613,11 @@ def prompts(num_tests):
             lambda instr: tests_prompt(instr, ENTRY, k=num_tests, chat=False))
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    cfg, key = config_key(args)
-    out = args.out
-    world_json = os.path.join(out, "world.json")
-    done = os.path.join(out, "DONE")
-    if os.path.exists(world_json) and not args.overwrite:
-        with open(world_json, encoding="utf-8") as f:
-            old = json.load(f)
-        old_cfg = old.get("config") or {}
-        settings = lambda c: {k: v for k, v in c.items() if k != "environment"}
-        # the data files depend on the settings only; the model also on the environment it was built in, so a
-        # data-only cache can take a model later, and a model's cache serves --data_only too
-        diff = _differences(settings(old_cfg), settings(cfg))
-        if "environment" in old_cfg and "environment" in cfg:
-            diff += _differences({"environment": old_cfg["environment"]}, {"environment": cfg["environment"]})
-        if diff:
-            die(f"{out} holds a toy world built with other settings or in another environment ({'; '.join(diff)}): "
-                f"its SFT model is not the one this run would build. Rebuild it here with `python toyworld.py --out "
-                f"{out} --overwrite` (about 5 min), or pass another folder (--out; run_plum.sh --toy_dir)")
-        if os.path.exists(done) and (args.data_only or ("environment" in old_cfg
-                                                        and os.path.exists(os.path.join(out, "sft", "final")))):
-            write_long_heldout(out, args.seed)   # cheap; a cache built before the file existed gets it too
-            print(f"toyworld: cached in {out} (key {old.get('key')}); model {os.path.join(out, 'sft', 'final')}")
-            return 0
-    if args.overwrite and os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out, exist_ok=True)
-
-    # data: cheap and deterministic, so always (re)written whole
+def world_files(args):
+    """({data file: its text}, what world.json says about them, the SFT pairs). Cheap (about a second) and
+    deterministic, so made on every start: their hashes are part of the cache key."""
     sft_tasks, plum_tasks, held_tasks = build_tasks(args.seed, args.n_sft, args.n_train, args.n_heldout)
+    long_tasks = build_long_heldout(args.seed)
     sol_prompt, tst_prompt = prompts(args.num_tests)
     rng = random.Random(args.seed + 2)
     # the prompt shows one of the task's tests, as 02 and 06 show the first test of tests.jsonl (--example_tests 1);
@@ -521,15 +628,17 @@ def main(argv=None):
         t = by_id[p["task_id"]]
         p["prompt"] = sol_prompt(t["instruction"], rng.choice(t["tests"])) if p["kind"] == "solution" \
             else tst_prompt(t["instruction"])
-    write_jsonl(os.path.join(out, "sft.jsonl"), pairs)
-    write_jsonl(os.path.join(out, "train_instructions.jsonl"), [instruction_record(t) for t in plum_tasks])
-    write_jsonl(os.path.join(out, "train_tests.jsonl"), [tests_record(t) for t in plum_tasks])
-    write_jsonl(os.path.join(out, "heldout_tests.jsonl"), [tests_record(t) for t in held_tasks])
-    write_jsonl(os.path.join(out, "heldout_instructions.jsonl"), [instruction_record(t) for t in held_tasks])
-    write_long_heldout(out, args.seed)
+    records = {
+        "sft.jsonl": pairs,
+        "train_instructions.jsonl": [instruction_record(t) for t in plum_tasks],
+        "train_tests.jsonl": [tests_record(t) for t in plum_tasks],
+        "heldout_tests.jsonl": [tests_record(t) for t in held_tasks],
+        "heldout_instructions.jsonl": [instruction_record(t) for t in held_tasks],
+        "heldout_long_tests.jsonl": [tests_record(t) for t in long_tasks],
+        "heldout_long_instructions.jsonl": [instruction_record(t) for t in long_tasks],
+    }
     sol = [p for p in pairs if p["kind"] == "solution"]
-    info = {
-        "key": key, "config": cfg,
+    summary = {
         "counts": {split: {fam: sum(t["family"] == fam for t in ts) for fam in ("list", "int", "str")}
                    for split, ts in (("sft", sft_tasks), ("train", plum_tasks), ("heldout", held_tasks))},
         "heldout_compositions": {fam: sorted("-".join(c) for c in HELDOUT[fam]) for fam in HELDOUT},
@@ -537,16 +646,55 @@ def main(argv=None):
         "sft_pairs": len(pairs), "sft_solutions_corrupted": sum(p["corrupted"] for p in sol) / len(sol),
         "train_with_habit": sum(map(has_habit, plum_tasks)) / len(plum_tasks),
         "heldout_with_habit": sum(map(has_habit, held_tasks)) / len(held_tasks),
-        "model": None, "commands": [],
     }
+    return {name: jsonl_text(recs) for name, recs in records.items()}, summary, pairs
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    files, summary, pairs = world_files(args)
+    cfg, key = config_key(args, files)
+    out = args.out
+    world_json = os.path.join(out, "world.json")
+    done = os.path.join(out, "DONE")
+    if os.path.exists(world_json) and not args.rebuild:
+        with open(world_json, encoding="utf-8") as f:
+            old = json.load(f)
+        old_cfg = old.get("config") or {}
+        part = lambda c, model: {k: v for k, v in c.items() if (k in MODEL_PARTS) == model}
+        # the data files depend on the settings only; the model also on its code and environment, so a data-only
+        # cache can take a model later, and a model's cache serves --data_only too
+        diff = _differences(part(old_cfg, False), part(cfg, False))
+        if "environment" in old_cfg and "environment" in cfg:
+            diff += _differences(part(old_cfg, True), part(cfg, True))
+        if diff:
+            die(f"{out} holds a toy world built with other settings, code or environment ({'; '.join(diff)}): its "
+                f"SFT model is not the one this run would build. Rebuild it (a new round 0, about 5 min) with "
+                f"`python toyworld.py --out {out} --rebuild`, or pass another folder (--out; run_plum.sh --toy_dir)")
+        final = os.path.join(out, "sft", "final")
+        if os.path.exists(done) and (args.data_only or ("environment" in old_cfg and os.path.exists(final))):
+            print(f"toyworld: cached in {out} (key {old.get('key')}); model {final}")
+            note = None if args.data_only else reuse_note(old.get("built_by"), out)
+            if note:
+                print(note, file=sys.stderr)
+            return 0
+    if args.rebuild and os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out, exist_ok=True)
+
+    # data: cheap and deterministic, so always (re)written whole
+    for name, text in files.items():
+        atomic_write_text(os.path.join(out, name), text)
+    info = {"key": key, "config": cfg, **summary, "built_by": provenance(), "model": None, "commands": []}
     atomic_write_json(world_json, info)
 
     if not args.data_only:
         info["model"] = build_model(args, out, pairs, info)
         atomic_write_json(world_json, info)
     atomic_write_text(done, key + "\n")
-    print(f"toyworld: {len(plum_tasks)} train / {len(held_tasks)} held-out tasks, {len(pairs)} SFT pairs "
-          f"({info['sft_solutions_corrupted']:.0%} of solutions corrupted) in {out}"
+    n = {split: sum(c.values()) for split, c in summary["counts"].items()}
+    print(f"toyworld: {n['train']} train / {n['heldout']} held-out tasks, {summary['sft_pairs']} SFT pairs "
+          f"({summary['sft_solutions_corrupted']:.0%} of solutions corrupted) in {out}"
           + (f"; SFT model {info['model']}" if info["model"] else ""))
     return 0
 
@@ -568,11 +716,7 @@ def build_model(args, out, pairs, info):
                          heads=args.heads, max_positions=512, seed=args.seed)
         os.replace(tmp, base)
     sft_dir = os.path.join(out, "sft")
-    here = os.path.dirname(os.path.abspath(__file__))
-    cmd = [sys.executable, os.path.join(here, "05_train_kto.py"), "--loss", "sft", "--model", base,
-           "--data", os.path.join(out, "sft.jsonl"), "--output_dir", sft_dir, "--max_steps", str(args.sft_steps),
-           "--batch_size", str(args.sft_batch_size), "--lr", str(args.sft_lr), "--seed", str(args.seed),
-           "--max_length", str(SFT_FIXED["max_length"]), "--save_every", str(SFT_FIXED["save_every"]), "--no_plot"]
+    cmd = [sys.executable, os.path.join(HERE, "05_train_kto.py")] + sft_command(args, out)
     if os.path.isdir(sft_dir) and any(d.startswith("checkpoint-") for d in os.listdir(sft_dir)):
         cmd.append("--resume")
     info["commands"].append(" ".join(cmd))
