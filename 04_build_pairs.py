@@ -15,6 +15,7 @@ without tests) has none. Every candidate left out is counted by reason in the st
     python 04_build_pairs.py ... --output runs/r0/sft.jsonl --format sft                      # RFT: the passing ones
     python 04_build_pairs.py ... --output runs/r0/sft.jsonl --format sft --sft_filter none    # SFT on every sample
     python 04_build_pairs.py ... --output runs/r0/kto.jsonl --shuffle_labels    # control: verdicts carry no signal
+    python 04_build_pairs.py ... --output runs/r0/grpo.jsonl --format grpo    # RL from the same tests (05 --loss grpo)
     sbatch --array=0-3 slurm/04_build_pairs.sbatch     # shards by task: kto.shard-0000K-of-00004.jsonl
 
 Writes (all finished files, written to a temporary name and renamed):
@@ -32,10 +33,18 @@ Writes (all finished files, written to a temporary name and renamed):
     task_id, prompt, chosen, rejected, chosen_sample_id, rejected_sample_id, chosen_finish_reason,
     rejected_finish_reason, chosen_eos_token_id, rejected_eos_token_id, chosen_ids and rejected_ids (02's
     completion_ids, where it wrote them)
+  OUTPUT (--format grpo), one line per sample of every task whose samples got different rewards, for
+    05_train_kto.py --loss grpo: the kto fields (label: passed every test), group (the task_id), reward
+    (--reward passed: 1.0 if it passed every test, else 0.0; share: the share of its tests it passed) and advantage
+    (the reward against its group's, --advantage; see group_advantages). A group is the task's samples as drawn:
+    identical completions are not merged (each copy is another draw and weighs in the group's mean), and a group
+    whose rewards are all equal is dropped (every advantage would be 0: it teaches nothing), counted in the stats
+    as groups_equal_rewards and its candidates as zero_advantage. The caps and --shuffle_labels are kto's only.
   OUTPUT.stats.json (OUTPUT without .jsonl): n_desirable, n_undesirable, n_pairs, tasks, tasks_all_pass,
     tasks_none_pass, tasks_dropped, duplicates, conflicting_duplicates, missing_execution, missing_sample,
     no_tests, capped, duplicate_executions (a later record of the same sample wins), zero_test_failures (kept,
-    undesirable), left_out ({reason: candidates}: every candidate with a sample that is in no record written, and
+    undesirable), groups and groups_equal_rewards, reward, advantage (grpo: groups written and dropped, the flags),
+    left_out ({reason: candidates}: every candidate with a sample that is in no record written, and
     why), desirable_weight, undesirable_weight (λ_D, λ_U with λ_D·n_D : λ_U·n_U in [1, 4/3];
     05_train_kto.py applies the same rule to the examples it loads, unless given --desirable_weight/
     --undesirable_weight)
@@ -47,6 +56,7 @@ Stage 4 is a pure function of its inputs and takes seconds, so it has no resume:
 
 import hashlib
 import json
+import math
 import random
 import sys
 from collections import defaultdict
@@ -65,6 +75,7 @@ LEFT_OUT = (("missing_execution", "not run by 03 (no execution record)"),
             ("dropped_task_candidates", "in tasks dropped by --drop_all_pass/--drop_none_pass"),
             ("sft_not_passing", "not passing (--format sft keeps the passing ones)"),
             ("dpo_unpaired", "in no DPO pair"),
+            ("zero_advantage", "in groups whose rewards are all equal (zero advantage)"),
             ("missing_sample", "executions without a sample (no prompt or completion to train on)"))
 
 
@@ -74,8 +85,9 @@ def parse_args(argv=None):
     p.add_argument("--executions", required=True, help="executions.jsonl from 03 (a path or a quoted glob)")
     p.add_argument("--samples", required=True, help="samples.jsonl from 02 (a path or a quoted glob)")
     p.add_argument("--output", required=True, help="kto.jsonl or dpo.jsonl to write")
-    p.add_argument("--format", choices=["kto", "dpo", "sft"], default="kto",
-                   help="unpaired KTO examples, DPO pairs, or an SFT set (05 --loss sft)")
+    p.add_argument("--format", choices=["kto", "dpo", "sft", "grpo"], default="kto",
+                   help="unpaired KTO examples, DPO pairs, an SFT set (05 --loss sft), or every sample with its "
+                        "reward and group advantage (05 --loss grpo)")
     p.add_argument("--overwrite", action="store_true",
                    help="accepted for symmetry with the other stages: 04 always rebuilds its output")
     # selection
@@ -93,6 +105,12 @@ def parse_args(argv=None):
     p.add_argument("--sft_filter", choices=["passing", "none"], default="passing",
                    help="sft: keep the candidates that passed (RFT), or every candidate (SFT on the policy's own "
                         "samples, no verdicts)")
+    p.add_argument("--reward", choices=["passed", "share"], default="passed",
+                   help="grpo: a sample's reward: 1 if it passed every test else 0 (passed), or the share of its "
+                        "tests it passed (share)")
+    p.add_argument("--advantage", choices=["grpo", "dr_grpo", "rloo"], default="grpo",
+                   help="grpo: the reward against the group's: (r - mean) / (std + 1e-4) (grpo), r - mean (dr_grpo), "
+                        "r - mean of the others (rloo)")
     p.add_argument("--shuffle_labels", action="store_true",
                    help="kto: permute the labels across the kept candidates (same desirable share; a control for "
                         "what the verdicts are worth)")
@@ -120,6 +138,38 @@ def sft_record(c):
     rec = {k: v for k, v in c.items() if k != "label"}
     rec["passed"] = c["label"]
     return rec
+
+
+def reward(c, kind):
+    """A candidate's reward for --format grpo: 1.0 if it passed every test, else 0.0 (kind "passed"), or the share
+    of its tests it passed (kind "share"; 0 for a program that crashed before any test was counted)."""
+    if kind == "passed" or c["label"]:
+        return float(c["label"])
+    return (c["tests_passed"] or 0) / c["tests_total"] if c["tests_total"] else 0.0
+
+
+def group_advantages(rewards, kind="grpo", eps=1e-4):
+    """One group's rewards (a task's samples) -> their advantages, a list of floats.
+
+        grpo:    A_i = (r_i − mean r) / (std r + eps)   std with Bessel's correction and eps 1e-4, as TRL's
+                                                        GRPOTrainer (Shao et al. 2024)
+        dr_grpo: A_i = r_i − mean r                     Dr. GRPO (Liu et al. 2025): no division by the std, which
+                                                        weighs tasks almost all passed or all failed up
+        rloo:    A_i = r_i − (Σ_j r_j − r_i) / (n − 1)  RLOO (Ahmadian et al. 2024): the others' mean as baseline,
+                                                        which is n / (n − 1) times dr_grpo's advantage
+    A group of one has no baseline: its advantage is 0.
+    """
+    n = len(rewards)
+    if n < 2:
+        return [0.0] * n
+    total = sum(rewards)
+    if kind == "rloo":
+        return [r - (total - r) / (n - 1) for r in rewards]
+    centred = [r - total / n for r in rewards]
+    if kind == "dr_grpo":
+        return centred
+    std = math.sqrt(sum(c * c for c in centred) / (n - 1))
+    return [c / (std + eps) for c in centred]
 
 
 def _task_rng(seed, task_id):
@@ -247,7 +297,8 @@ def main(argv=None):
     n_d = n_u = 0
     task_ids = sorted(tasks)
     for task_id in select_shard(task_ids, shard_id, num_shards):
-        cands = dedupe(tasks[task_id], stats)
+        # GRPO's group is the samples as drawn: a copy is another draw and weighs in the group's mean
+        cands = tasks[task_id] if args.format == "grpo" else dedupe(tasks[task_id], stats)
         if not cands:
             continue
         stats["tasks"] += 1
@@ -273,6 +324,17 @@ def main(argv=None):
             kept = cap(sorted(good + bad, key=lambda c: pos[id(c)]), args.max_per_task, rng, stats)
             for c in kept:
                 kto_records.append(c)
+                n_d += c["label"]
+                n_u += not c["label"]
+        elif args.format == "grpo":
+            rewards = [reward(c, args.reward) for c in cands]
+            if len(set(rewards)) == 1:   # every advantage would be 0: the group teaches nothing
+                stats["groups_equal_rewards"] += 1
+                stats["zero_advantage"] += len(cands)
+                continue
+            stats["groups"] += 1
+            for c, r, a in zip(cands, rewards, group_advantages(rewards, args.advantage)):
+                lines.append(json.dumps({**c, "group": task_id, "reward": r, "advantage": a}, ensure_ascii=False))
                 n_d += c["label"]
                 n_u += not c["label"]
         else:
@@ -310,17 +372,23 @@ def main(argv=None):
             f"(tasks {stats['tasks']}, all-pass {stats['tasks_all_pass']}, none-pass {stats['tasks_none_pass']}, "
             f"left out: {left_text}); "
             + ("DPO needs a task with both a passing and a failing candidate; try --format kto" if args.format == "dpo"
-               else "check that 03 ran on these samples"))
+               else "GRPO needs a task whose samples got different rewards; --reward share also tells failing "
+                    "samples apart" if args.format == "grpo" else "check that 03 ran on these samples"))
     w_d, w_u = kto_weights(n_d, n_u)
     stats.update(left_out=left_out, n_desirable=n_d, n_undesirable=n_u, desirable_weight=w_d,
                  undesirable_weight=w_u, format=args.format, records=len(lines), shuffled_labels=args.shuffle_labels)
+    if args.format == "grpo":
+        stats.update(reward=args.reward, advantage=args.advantage, groups=stats["groups"],
+                     groups_equal_rewards=stats["groups_equal_rewards"])
     base = stem(out)
     write_args(out, args)
     atomic_write_text(out, "".join(line + "\n" for line in lines))
     atomic_write_json(base + ".stats.json", dict(stats))
     one_class = (" (one class only: KTO trains on it; DPO could not)"
-                 if min(n_d, n_u) == 0 and args.format != "sft" else "")
-    print(f"04_build_pairs: {len(lines)} {args.format} records from {stats['tasks']} tasks -> {out}; "
+                 if min(n_d, n_u) == 0 and args.format in ("kto", "dpo") else "")
+    groups = (f" ({stats['groups']} groups kept, {stats['groups_equal_rewards']} with equal rewards dropped)"
+              if args.format == "grpo" else "")
+    print(f"04_build_pairs: {len(lines)} {args.format} records from {stats['tasks']} tasks{groups} -> {out}; "
           f"desirable {n_d}, undesirable {n_u}{one_class}, λ_D {w_d:.3g}, λ_U {w_u:.3g}; "
           f"left out: {left_text}"
           + (f"; {stats['zero_test_failures']} that crashed without test counts kept as undesirable"

@@ -1,15 +1,16 @@
-"""Stage 5: train the policy on 04's examples with KTO (default), DPO or SFT, against a frozen reference.
+"""Stage 5: train the policy on 04's examples with KTO (default), DPO, SFT or GRPO, against a frozen reference.
 
     python 05_train_kto.py --model runs/r0/policy --data runs/r0/kto.jsonl --output_dir runs/r1/ckpt
     python 05_train_kto.py --model Qwen/Qwen2.5-Coder-1.5B-Instruct --data runs/r0/kto.jsonl \\
         --output_dir runs/r1/ckpt --lora --bf16 --gradient_checkpointing --batch_size 8 --grad_accum 4
     python 05_train_kto.py --loss dpo --dpo_type sigmoid --data runs/r0/dpo.jsonl --model M --output_dir D
     python 05_train_kto.py --loss sft --data train.jsonl --model M --output_dir D --lr 1e-3   # toy models
+    python 05_train_kto.py --loss grpo --data runs/r1/grpo.jsonl --model M --output_dir D   # RL from the same tests
     torchrun --nproc_per_node 8 05_train_kto.py --model M --data 'kto.shard-*.jsonl' --output_dir D [--fsdp]
     python 05_train_kto.py ... --output_dir D --resume     # continue from D's last checkpoint
     sbatch slurm/05_train_kto.sbatch
 
-Where to look: the losses are kto_step, dpo_step and sft_step (one micro-batch each: the loss and its metric
+Where to look: the losses are kto_step, dpo_step, sft_step and grpo_step (one micro-batch each: the loss and its metric
 sums), listed in LOSSES; a new loss is one such function, its metrics line and one row there. main() reads top to
 bottom: processes, data, reference log-probs, policy, optimizer, resume, the loop, the final model.
 
@@ -28,6 +29,10 @@ How it trains:
   z0 = max(0, mean of those pairs' log-ratios) over the micro-batch on every rank. A one-class batch and a batch
   of one are ordinary batches; with a one-example data set σ(0) = 0 and z0 is that example's own clamped
   log-ratio;
+- GRPO (04 --format grpo: each sample with its group advantage) needs, besides the reference's, the log-probs
+  of the policy that sampled the completions (its ratio's π_old): --sampling_model, by default --model (the
+  policy 05 starts from, which is the sampler in run_plum.sh's on-policy rounds), scored once before training and
+  cached like the reference's (no second pass when it is the reference);
 - a step's loss is the sum over its global batch divided by the global batch's size (tokens for SFT), whatever
   the split into ranks and accumulation micro-batches, so torchrun on W processes equals one process with the
   same global batch (KTO's z0, a mean over each micro-batch, is the one number --grad_accum changes); data order
@@ -71,9 +76,10 @@ Writes, in --output_dir D:
                         tokens_per_s, seconds (wall time since the previous step's, checkpoints included),
                         memory_mb, and per loss: kto: rewards_desirable, rewards_undesirable, margin, z0,
                         n_desirable, n_undesirable; dpo: rewards_chosen, rewards_rejected, margin, accuracy;
-                        sft: nll
+                        sft: nll; grpo: rewards_desirable, rewards_undesirable (β · per-token mean log-ratio
+                        to the reference of the samples with advantage > 0, < 0), margin, kl (k3), clip_ratio
   D/metrics.png         the curves of metrics.jsonl, one panel each, epochs shaded; the panel to read first
-                        and framed (kto, dpo: margin; sft: loss), each step thin with a running mean
+                        and framed (kto, dpo, grpo: margin; sft: loss), each step thin with a running mean
   D/train.args.json     the resolved arguments (λ_D, λ_U among them), data counts (dropped, prompts cut,
                         completions the model did not end: not_ended)
 """
@@ -122,7 +128,8 @@ def parse_args(argv=None):
                    help="kto.jsonl / dpo.jsonl from 04 (a quoted glob merges shards), or prompt+completion for sft")
     p.add_argument("--loss", choices=list(LOSSES), default="kto",
                    help="kto: unpaired examples (label); dpo: pairs (chosen, rejected); sft: the desirable "
-                        "completions' token-mean negative log-likelihood")
+                        "completions' token-mean negative log-likelihood; grpo: every sample with its group "
+                        "advantage (04 --format grpo), policy gradient with a clipped ratio and a k3 KL penalty")
     p.add_argument("--beta", type=positive(float), default=0.1,
                    help="KTO/DPO β: how far the policy may move from the reference")
     # a class weight may be 0: that class then adds nothing to the loss (an ablation)
@@ -135,6 +142,17 @@ def parse_args(argv=None):
                         "log-probs), hinge (SLiC)")
     p.add_argument("--label_smoothing", type=number(float, 0, 0.5, high_open=True), default=0.0,
                    help="conservative DPO ε, the assumed share of flipped preferences (sigmoid only)")
+    # GRPO's flags default to None, resolved below for --loss grpo only: the other losses' checkpoints (whose
+    # settings --resume compares) do not record them
+    p.add_argument("--clip_epsilon", type=positive(float), default=None,
+                   help="grpo: PPO's clip range ε for the ratio to the sampling policy (default 0.2; GSPO, whose "
+                        "per-token mean ratio this is, used 3e-4)")
+    p.add_argument("--length_norm", choices=["sequence", "constant"], default=None,
+                   help="grpo: each sequence's token mean (sequence, GRPO's; the default), or a sum over tokens "
+                        "divided by --max_length for every sequence (constant, Dr. GRPO's)")
+    p.add_argument("--sampling_model", default=None,
+                   help="grpo: the policy that sampled the completions (02's --model), whose log-probs the ratio "
+                        "is taken against (default: --model, the policy training starts from)")
     p.add_argument("--max_length", type=number(int, 2), default=1024,   # at least a prompt and a completion token
                    help="prompt + completion tokens; longer prompts are cut from the left, longer completions dropped")
     p.add_argument("--kl_pass", choices=["separate", "same"], default="separate",
@@ -186,6 +204,10 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.lr is None:
         args.lr = LOSSES[args.loss].lr
+    if args.loss == "grpo":
+        args.clip_epsilon = args.clip_epsilon or 0.2
+        args.length_norm = args.length_norm or "sequence"
+        args.sampling_model = args.sampling_model or args.model
     return args
 
 
@@ -201,6 +223,10 @@ def load_records(args):
                              f"{rec['label']!r}; label must be true or false (04_build_pairs.py writes it)")
         if args.loss == "sft" and rec.get("label") is False:
             continue  # SFT learns from the desirable completions only
+        if args.loss == "grpo" and not (type(rec["advantage"]) in (int, float) and math.isfinite(rec["advantage"])):
+            raise InputError(f"{args.data}: record {i + 1} (task_id {rec.get('task_id')!r}) has advantage "
+                             f"{rec['advantage']!r}; it must be a finite number (04_build_pairs.py --format grpo "
+                             f"writes it)")
         records.append(rec)
     return records
 
@@ -228,7 +254,8 @@ def end_token(tok, eos, eos_key):
 
 
 def tokenize(records, tok, args, counts):
-    """Records -> examples {prompt, completions: [ids, ...], label}; too-long completions dropped and counted."""
+    """Records -> examples {prompt, completions: [ids, ...], label, advantage}; too-long completions dropped and
+    counted."""
     keys = LOSSES[args.loss].completions  # kto, sft: the completion; dpo: chosen, rejected
     finish_keys = [k + "_finish_reason" if args.loss == "dpo" else "finish_reason" for k in keys]
     eos_keys = [k + "_eos_token_id" if args.loss == "dpo" else "eos_token_id" for k in keys]
@@ -250,7 +277,8 @@ def tokenize(records, tok, args, counts):
         if len(prompt) > room:
             counts["prompt_truncated"] += 1
             prompt = prompt[-room:]
-        examples.append({"prompt": prompt, "completions": comps, "label": bool(rec.get("label", True))})
+        examples.append({"prompt": prompt, "completions": comps, "label": bool(rec.get("label", True)),
+                         "advantage": float(rec.get("advantage", 0.0))})
     return examples
 
 
@@ -357,8 +385,11 @@ def collate(rows, device, packed=True, pad_id=0):
 # the losses: one micro-batch each, and the metrics of a step
 #
 # A step function gets the policy's log-probs of the micro-batch's rows (in rows_of's order) and `mb`:
-#   mb.ref     [b, R]  the reference's log-probs of the same rows, one column per kind of row (None for SFT)
+#   mb.ref     [b, R]  the reference's log-probs of the same rows, one column per kind of row (None for SFT); for
+#                      GRPO a second column, the sampling policy's
 #   mb.labels  [b]     bool, desirable (KTO)
+#   mb.advantages [b]  float, 04's group advantage (GRPO)
+#   mb.ntok    [b]     completion tokens of each example (its first completion, end token included)
 #   mb.denom   the global batch's normaliser (examples; completion tokens for SFT), the same on every rank
 #   mb.weight  1, or 0 for a rank that only joins the collectives (a last batch with fewer examples than ranks)
 #   mb.all_sum sums a list of floats across ranks (every rank calls it the same number of times)
@@ -424,6 +455,31 @@ def sft_metrics(s, rec):
     return {"nll": rec["loss"]}  # the loss is the token-mean NLL
 
 
+def grpo_step(logps, mb, args):
+    """GRPO (kto_loss.grpo_loss). logps [b]: per-token mean log πθ of the completions; mb.ref [b, 2]: the
+    reference's and the sampling policy's, the same means; mb.advantages [b]: 04's group advantages.
+    loss = Σ_i L_GRPO(x_i, y_i; A_i) / denom (Dr. GRPO's |y_i| / --max_length inside L with --length_norm constant)."""
+    from kto_loss import grpo_loss
+    const = args.length_norm == "constant"
+    adv = mb.advantages
+    res = grpo_loss(logps, mb.ref[:, 1], mb.ref[:, 0], adv, args.beta, args.clip_epsilon,
+                    num_tokens=mb.ntok if const else None, max_tokens=args.max_length if const else None)
+    rewards = args.beta * (logps.detach() - mb.ref[:, 0])   # as KTO's and DPO's, but per token
+    pos, neg = adv > 0, adv < 0
+    return res.losses.sum() / mb.denom, {
+        "loss": float(res.losses.detach().sum()), "kl": float(res.kl.sum()), "clipped": float(res.clipped.sum()),
+        "r_d": float(rewards[pos].sum()), "r_u": float(rewards[neg].sum()), "n_d": float(pos.sum()),
+        "n_u": float(neg.sum())}
+
+
+def grpo_metrics(s, rec):
+    n = rec["examples"]
+    rd = s["r_d"] / s["n_d"] if s["n_d"] else None   # a batch may hold samples of one sign only
+    ru = s["r_u"] / s["n_u"] if s["n_u"] else None
+    return {"rewards_desirable": rd, "rewards_undesirable": ru, "margin": rd - ru if None not in (rd, ru) else None,
+            "kl": s["kl"] / n, "clip_ratio": s["clipped"] / n}
+
+
 # fields:      record keys the loss reads (04's kto.jsonl / dpo.jsonl; DESIGN.md, Records)
 # completions: the completion keys an example is scored on, one row each, in this order
 # kl_rows:     KTO's mismatched rows (example i's prompt, example σ(i)'s completion) follow; no gradient needed
@@ -431,7 +487,9 @@ def sft_metrics(s, rec):
 # per_token:   the step's loss is normalised by completion tokens (else by examples)
 # average:     the log-probs are per-token means (IPO) instead of sums, given the parsed flags
 # lr:          the default peak learning rate
-Loss = namedtuple("Loss", "fields completions kl_rows reference per_token average step metrics lr")
+# sampling:    the log-probs of the policy that sampled the rows are needed too (GRPO's ratio; computed once, cached)
+Loss = namedtuple("Loss", "fields completions kl_rows reference per_token average step metrics lr sampling",
+                  defaults=(False,))
 LOSSES = {
     "kto": Loss(fields=("prompt", "completion", "label"), completions=("completion",), kl_rows=True, reference=True,
                 per_token=False, average=lambda args: False, step=kto_step, metrics=kto_metrics, lr=5e-7),
@@ -440,6 +498,9 @@ LOSSES = {
                 metrics=dpo_metrics, lr=5e-7),
     "sft": Loss(fields=("prompt", "completion"), completions=("completion",), kl_rows=False, reference=False,
                 per_token=True, average=lambda args: False, step=sft_step, metrics=sft_metrics, lr=1e-5),
+    "grpo": Loss(fields=("prompt", "completion", "advantage"), completions=("completion",), kl_rows=False,
+                 reference=True, per_token=False, average=lambda args: True, step=grpo_step, metrics=grpo_metrics,
+                 lr=1e-6, sampling=True),
 }
 
 
@@ -609,8 +670,10 @@ def sha256_files(pattern):
 # the reference's log-probs
 
 
-def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
+def reference_logps(args, examples, sigma, data_hash, proc, keep_model, path=None, name="reference"):
     """The frozen reference's log-probs of every row the loss scores, computed once and cached beside the data.
+    path: another model's instead (GRPO's sampling policy); the cache key holds the weights', so a path that is the
+    reference's reads the same cache.
 
     returns (ref [N, R] float32 on the CPU: row i holds example i's rows in rows_of's order, one column per kind
     (kto: own completion, KL row; dpo: chosen, rejected), model): model is the loaded reference when keep_model and
@@ -619,7 +682,7 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
     """
     import torch
     average = LOSSES[args.loss].average(args)
-    ref_path = args.ref_model or args.model
+    ref_path = path or args.ref_model or args.model
     key = hashlib.sha256(json.dumps([data_hash, model_fingerprint(ref_path), args.max_length, args.no_eos,
                                      args.loss, average, args.seed, args.dtype, args.bf16],
                                     sort_keys=True).encode()).hexdigest()[:16]
@@ -643,7 +706,7 @@ def reference_logps(args, examples, sigma, data_hash, proc, keep_model):
             tmp = cache + f".tmp-{os.getpid()}"
             torch.save({"logps": lp.cpu(), "key": key}, tmp)
             os.replace(tmp, cache)
-            print(f"reference log-probs of {len(rows)} rows on {proc.world} process(es) in "
+            print(f"{name} log-probs of {len(rows)} rows on {proc.world} process(es) in "
                   f"{time.time() - t0:.1f}s -> {cache}", file=sys.stderr)
         if keep_model and ref_path == args.model:
             model = ref_model
@@ -981,6 +1044,7 @@ PANELS = [("loss", "loss", ["loss"], "loss (this step's batch)"),
                                                                   "rewards_chosen", "rewards_rejected"],
            "mean reward"),
           ("z0", "z0: KTO's KL estimate (its reference point)", ["z0"], "z0 (nats)"),
+          ("kl", "KL to the reference (GRPO's k3, per token)", ["kl"], "nats per token"),
           ("accuracy", "DPO accuracy", ["accuracy"], "share with chosen > rejected"),
           ("lr", "learning rate", ["lr"], "lr"),
           ("grad_norm", "gradient norm (before clipping)", ["grad_norm"], "global L2 norm"),
@@ -995,6 +1059,9 @@ READ = {
                       "the accuracy rise above 0.5. DPO's loss starts at log 2 and falls as the margin grows."),
     "sft": ("loss", "Read the loss (framed): the token-mean negative log-likelihood of the completions should "
                     "fall."),
+    "grpo": ("margin", "Read the margin (framed): the samples with a positive advantage minus those with a "
+                       "negative one, in β · per-token log-ratio to the reference, should grow, and the KL stay "
+                       "small. GRPO's loss is not a progress measure: advantages are centred within each group."),
 }
 
 
@@ -1050,7 +1117,8 @@ def plot_metrics(path, png, loss, title):
                     side.set_edgecolor("C3")
                     side.set_linewidth(2.5)
             ax.set_xlabel("optimizer step")
-            ax.set_ylabel(ylabel.format(gap="chosen − rejected" if loss == "dpo" else "desirable − undesirable"))
+            ax.set_ylabel(ylabel.format(gap={"dpo": "chosen − rejected", "grpo": "A > 0 − A < 0"}.get(
+                loss, "desirable − undesirable")))
             ax.set_xlim(0.5, last + 0.5)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.ticklabel_format(axis="y", useOffset=False)
@@ -1133,6 +1201,8 @@ def main(argv=None):
         # --- data
         tok, examples, counts = load_examples(args)
         labels = torch.tensor([e["label"] for e in examples])
+        advantages = torch.tensor([e["advantage"] for e in examples])
+        ntok = torch.tensor([len(e["completions"][0]) for e in examples])
         n_d, n_u = int(labels.sum()), int((~labels).sum())
         args.desirable_weight, args.undesirable_weight = loss_weights(args, examples)
         if args.loss == "kto" and min(n_d, n_u) == 0 and rank == 0:
@@ -1155,6 +1225,10 @@ def main(argv=None):
         if spec.reference:
             ref, policy = reference_logps(args, examples, sigma, data_hash, proc,
                                           keep_model=resume_from is None and not args.fsdp)
+        if spec.sampling:   # GRPO's π_old: a second column beside the reference's
+            old, loaded = reference_logps(args, examples, sigma, data_hash, proc, path=args.sampling_model,
+                                          name="sampling policy", keep_model=resume_from is None and not args.fsdp)
+            ref, policy = torch.cat([ref, old], 1), policy if policy is not None else loaded
 
         # --- the policy, its optimizer and schedule
         state = (torch.load(os.path.join(resume_from, "training_state.pt"), weights_only=False)
@@ -1229,6 +1303,7 @@ def main(argv=None):
                     logps = score(net, rows, n_grad, average, packed, proc, tok.pad_token_id)
                     loss, micro_sums = spec.step(logps, SimpleNamespace(
                         ref=ref[local].to(device) if ref is not None else None, labels=labels[local].to(device),
+                        advantages=advantages[local].to(device), ntok=ntok[local].to(device),
                         denom=denom, weight=weight, all_sum=proc.all_sum), args)
                     (loss * world * weight).backward()
                 for k, v in micro_sums.items():

@@ -1,5 +1,5 @@
 """The learning objectives of PLUM as pure tensor functions: KTO, DPO (sigmoid, conservative, IPO, hinge), SFT,
-and the sequence log-probs they are computed from.
+GRPO (RL from the same tests, for comparison), and the sequence log-probs they are computed from.
 
 Nothing here touches a model, a file or a process group: every function maps tensors to tensors, so the tests can
 check them against hand-computed answers and against the equations in their docstrings (KTO also against an
@@ -7,8 +7,8 @@ independent restatement of TRL's). Shapes: B = sequences in the batch, T = token
 V = vocabulary size, N = scored tokens in a packed batch, H = hidden size. `05_train_kto.py` is the only caller that
 owns models, devices and ranks.
 
-Reading order: the losses (KTO, DPO, SFT), then the log-probs they take (`sequence_logps`, `token_logps`), then the
-speed path 05 uses instead of full logits (`linear_token_logps`, a custom autograd function).
+Reading order: the losses (KTO, DPO, SFT, GRPO), then the log-probs they take (`sequence_logps`, `token_logps`),
+then the speed path 05 uses instead of full logits (`linear_token_logps`, a custom autograd function).
 
     >>> import torch
     >>> out = kto_loss(torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([True]), z0=torch.tensor(0.0), beta=1.0)
@@ -127,6 +127,61 @@ def sft_loss(logps, num_tokens):
     """
     logps = _upcast(logps)
     return -logps.sum() / torch.as_tensor(num_tokens, dtype=logps.dtype, device=logps.device).sum().clamp(min=1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# GRPO: policy-gradient RL on the same samples and verdicts
+
+GRPOOutput = namedtuple("GRPOOutput", "losses kl ratio clipped")
+
+
+def grpo_loss(policy_logps, sampling_logps, reference_logps, advantages, beta=0.1, epsilon=0.2, num_tokens=None,
+              max_tokens=None):
+    """Group Relative Policy Optimisation (Shao et al. 2024, DeepSeekMath eq. 3) on sequence-level log-probs.
+
+    policy_logps    [B]  per-token mean log πθ(y|x) of each completion (`sequence_logps(..., average=True)`)
+    sampling_logps  [B]  the same under π_old, the policy that sampled y (no gradient)
+    reference_logps [B]  the same under the frozen reference πref
+    advantages      [B]  A_i: the sample's reward against its group's (04_build_pairs.py --format grpo computes it:
+                         (r_i − mean_g r) / (std_g r + 1e-4), or Dr. GRPO's r_i − mean_g r, or RLOO's
+                         r_i − mean of the others)
+    num_tokens      [B]  completion tokens |y_i|, with max_tokens (a number L): Dr. GRPO's constant normalisation;
+                         both None: GRPO's per-sequence token mean
+    returns GRPOOutput(losses [B], kl [B], ratio [B], clipped [B] bool), all but losses detached
+
+        ℓ̄(y) = (1/|y|) Σ_t log π(y_t | x, y_<t)                        the per-token mean log-prob
+        s_i  = exp(ℓ̄θ(y_i) − ℓ̄old(y_i))                                the importance ratio against the sampler
+        pg_i = −min(s_i A_i, clip(s_i, 1 − ε, 1 + ε) A_i)               PPO's clipped surrogate
+        d_i  = ℓ̄ref(y_i) − ℓ̄θ(y_i),   kl_i = exp(d_i) − d_i − 1        the k3 estimator of KL(πθ ‖ πref)
+        L_i  = w_i (pg_i + β kl_i),   w_i = 1 (GRPO) or |y_i| / L (Dr. GRPO, Liu et al. 2025)
+
+    The batch loss is the mean of `losses` (05 divides their sum by the global batch). Why sequence level: 05 scores
+    whole completions and caches one reference number per completion, so the loss is one function and one row of
+    05's table, with no change to its scorer or cache. The ratio is taken on the per-token mean log-ratio (GSPO,
+    Zheng et al. 2025; TRL's importance_sampling_level="sequence"), and so is the KL: k3 of the mean per-token
+    log-ratio. At s_i = 1 the gradient of pg_i is −A_i ∇ℓ̄θ(y_i), exactly GRPO's per-token loss averaged over the
+    sequence (and |y_i|/L times it, Dr. GRPO's). The KL term equals GRPO's token-mean k3, value and gradient, where
+    the log-ratio is the same on every token, and lies below it otherwise (k3 is convex); both are 0 at πθ = πref.
+
+    With one gradient step per on-policy batch, πθ = π_old when the loss is computed: every s_i is 1, the clip is
+    inactive and pg_i is REINFORCE with the group baseline. The clip acts only once πθ has moved since sampling
+    (later steps of a round whose samples are split into several batches, or a second epoch). A batch of any size
+    or make-up is an ordinary batch: nothing divides by a count of any kind of sample.
+    """
+    policy = _upcast(policy_logps)
+    adv = _upcast(advantages).to(policy.dtype)
+    log_ratio = policy - _upcast(sampling_logps.detach())
+    ratio = torch.exp(log_ratio)
+    clipped_ratio = ratio.clamp(1 - epsilon, 1 + epsilon)
+    pg = -torch.min(ratio * adv, clipped_ratio * adv)
+    d = _upcast(reference_logps.detach()) - policy
+    kl = torch.exp(d) - d - 1
+    losses = pg + beta * kl
+    if max_tokens is not None:
+        losses = losses * torch.as_tensor(num_tokens, dtype=policy.dtype, device=policy.device) / max_tokens
+    # where the min picks the clipped term its gradient is 0: the share of such samples says how often the clip acts
+    clipped = ((ratio < 1 - epsilon) & (adv < 0)) | ((ratio > 1 + epsilon) & (adv > 0))
+    return GRPOOutput(losses, kl.detach(), ratio.detach(), clipped)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ for --rounds rounds with 8 samples per prompt, changing only what its row names:
                 (--max_steps; runs once that plum run has finished)
     off_policy  every round samples the SFT model; training continues from the last checkpoint
     dpo         DPO pairs instead of KTO examples
+    grpo        GRPO, RL from the same samples and verdicts (04 --format grpo, 05 --loss grpo)
     reference   the instruction set's reference tests instead of model-written ones
     sft_all     SFT on every sample of the policy, no filter (04 --sft_filter none)
     n1 n2 n4 n16    samples per prompt (plum is N = 8)
@@ -64,6 +65,7 @@ ARMS = {
                       "offline, trained for PLUM's steps"),
     "off_policy": (["--off_policy"], "off-policy: every round samples the SFT model"),
     "dpo": (["--loss", "dpo"], "DPO instead of KTO"),
+    "grpo": (["--loss", "grpo"], "GRPO: RL from the same samples and tests"),
     "reference": (["--tests", "reference"], "reference tests instead of model-written"),
     "sft_all": (["--loss", "sft", "--pairs_args", "--sft_filter none"], "SFT on every own sample (no tests)"),
     "n1": (["--num_samples", "1"], "N = 1 sample per prompt"),
@@ -386,7 +388,7 @@ PANEL_ARMS = [("the paper's contrasts", ["plum", "off_policy", "offline", "offli
               ("test accuracy", ["plum", "corrupt10", "corrupt25", "corrupt50"])]
 LABELS = {"plum": "PLUM", "off_policy": "off-policy", "offline": "offline (1 round)",
           "offline_steps": "offline, PLUM's steps", "dpo": "DPO", "reference": "reference tests", "rft": "RFT",
-          "sft_all": "SFT on all samples", "shuffled": "KTO, shuffled labels", "n1": "N = 1", "n2": "N = 2",
+          "grpo": "GRPO", "sft_all": "SFT on all samples", "shuffled": "KTO, shuffled labels", "n1": "N = 1", "n2": "N = 2",
           "n4": "N = 4", "n16": "N = 16", "corrupt10": "10% of tests wrong", "corrupt25": "25% wrong",
           "corrupt50": "50% wrong"}
 PLUM_AS = {"samples per prompt N": "PLUM (N = 8)", "test accuracy": "PLUM (clean tests)"}

@@ -12,9 +12,11 @@
 #       --eval_data ../shared/data/evalplus/MbppPlus-v0.2.0.jsonl.gz --backend vllm --out runs/qwen
 #   (on a Slurm cluster: slurm/submit_round.sh runs the same stages as sharded array jobs)
 #
-# Flags (defaults in brackets): --rounds [3] --num_samples [8] --temperature [0.8; toy 1.0] --loss kto|dpo|sft [kto]
-#   (sft: rejection-sampling fine-tuning, 04 --format sft keeps the passing samples and 05 --loss sft learns them;
-#   --pairs_args "--sft_filter none" keeps every sample)
+# Flags (defaults in brackets): --rounds [3] --num_samples [8] --temperature [0.8; toy 1.0]
+#   --loss kto|dpo|sft|grpo [kto] (sft: rejection-sampling fine-tuning, 04 --format sft keeps the passing samples
+#   and 05 --loss sft learns them; --pairs_args "--sft_filter none" keeps every sample; grpo: RL from the same
+#   tests, 04 --format grpo gives every sample its group advantage and 05 --loss grpo takes its ratio against the
+#   round's sampler, --sampling_model)
 #   --corrupt_tests P (a share of 01's kept tests given a wrong expected value, 01 --corrupt_from; the rounds use
 #   tests/tests.corrupt.jsonl) --eval2_data P (a second benchmark file, evaluated beside --eval_data every round)
 #   --off_policy (every round samples from the starting model; training still continues from the last checkpoint)
@@ -31,7 +33,8 @@
 #   round-K/samples.jsonl           02: samples from round K-1's checkpoint (round 1 and --off_policy: the start)
 #   round-K/executions.jsonl        03: every sample run against its task's tests
 #   tests/tests.corrupt.jsonl       with --corrupt_tests: the tests the rounds use
-#   round-K/kto.jsonl | dpo.jsonl | sft.jsonl   04: KTO examples, DPO pairs or the SFT set (+ .stats.json)
+#   round-K/kto.jsonl | dpo.jsonl | sft.jsonl | grpo.jsonl
+#                                   04: KTO examples, DPO pairs, the SFT set or GRPO samples (+ .stats.json)
 #   round-K/ckpt/final/             05: the policy after round K (checkpoints and metrics.jsonl beside it)
 #   round-K/eval/                   06 on round K's checkpoint (round-K/eval2/ on --eval2_data)
 #   */logs/NN.log, */.done/NN       each stage's full output; the marker written (atomically) when it exited 0
@@ -84,7 +87,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $ROUNDS =~ ^[0-9]+$ ]] || die "--rounds must be a whole number, got '$ROUNDS'"
 [[ $NUM_SAMPLES =~ ^[1-9][0-9]*$ ]] || die "--num_samples must be a positive whole number, got '$NUM_SAMPLES'"
-[[ $LOSS == kto || $LOSS == dpo || $LOSS == sft ]] || die "--loss must be kto or dpo, or sft (RFT), got '$LOSS'"
+[[ $LOSS =~ ^(kto|dpo|sft|grpo)$ ]] || die "--loss must be kto or dpo, or sft (RFT) or grpo (RL), got '$LOSS'"
 [[ -z $CORRUPT || $CORRUPT =~ ^(0|1|0?\.[0-9]+)$ ]] || die "--corrupt_tests must be a share in [0, 1], got '$CORRUPT'"
 [[ -z $EVAL2_DATA || -f $EVAL2_DATA ]] || die "--eval2_data $EVAL2_DATA: no such file"
 [[ $TESTS == generated || $TESTS == reference ]] || die "--tests must be generated or reference, got '$TESTS'"
@@ -326,10 +329,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   stage "$R" 04 "build $PAIRS" "$PY" "$REPO/04_build_pairs.py" --executions "$R/executions.jsonl" \
     --samples "$R/samples.jsonl" --output "$R/$PAIRS.jsonl" --format "$PAIRS" --seed "$SEED" $PAIRS_ARGS
   # every round trains on from the last checkpoint against the frozen starting model (DESIGN.md: the reference)
+  SAMPLER=(); [[ $LOSS == grpo ]] && SAMPLER=(--sampling_model "$POLICY")   # GRPO's ratio: against 02's model
   # shellcheck disable=SC2086
   stage "$R" 05 "train $LOSS" "$PY" "$REPO/05_train_kto.py" --model "$PREV" --ref_model "$MODEL" \
     --data "$R/$PAIRS.jsonl" --loss "$LOSS" --output_dir "$R/ckpt" --seed "$((SEED * 1000 + r))" --resume \
-    $TOY_TRAIN $TRAIN_ARGS
+    "${SAMPLER[@]}" $TOY_TRAIN $TRAIN_ARGS
   check_ckpt "$R/ckpt/final" "$r"
   # shellcheck disable=SC2086
   stage "$R" 06 "eval" "$PY" "$REPO/06_eval.py" --model "$R/ckpt/final" "${EVAL_FLAGS[@]}" \
@@ -377,7 +381,7 @@ for r in range(rounds + 1):
     if corrupted or "corrupted" in (tests[0] if tests else {}):
         row["corrupted_tests"] = corrupted   # each fails the reference: tests right = kept - corrupted
     row["tasks_validated"] = validated
-    if pairs == "kto" and r:
+    if pairs in ("kto", "grpo") and r:
         row["desirable"] = sum(bool(k["label"]) for k in ko)
     if pairs == "sft" and r:
         row["desirable"] = sum(bool(k["passed"]) for k in ko)
@@ -391,7 +395,8 @@ with open(tmp, "w", encoding="utf-8") as f:
     f.writelines(json.dumps(row) + "\n" for row in rows)
 os.replace(tmp, os.path.join(out, "summary.jsonl"))
 
-ex_col = {"kto": "KTO examples (desirable)", "dpo": "DPO pairs", "sft": "SFT examples (passing)"}[pairs]
+ex_col = {"kto": "KTO examples (desirable)", "dpo": "DPO pairs", "sft": "SFT examples (passing)",
+          "grpo": "GRPO samples (passing)"}[pairs]
 two = any("pass@1_eval2" in row for row in rows)
 lines = [f"| round | held-out pass@1 |{' second held-out pass@1 |' if two else ''} samples passing | kept tests (tasks) "
          f"| {ex_col} |", "|---|---|" + ("---|" if two else "") + "---|---|---|"]

@@ -13,7 +13,7 @@
 # Flags (defaults in brackets): --out DIR --model M --data D (instructions JSONL) --eval_data P (tests.jsonl-shaped
 #   held-out set, scored with 06 --benchmark jsonl) --tests generated|reference [generated] --tests_file T
 #   --rounds [1] --first_round [1] (continue a run: the checkpoint of round first_round-1 is the policy)
-#   --shards [3] --num_samples [8] --temperature [0.8] --loss kto|dpo [kto] --off_policy --seed [0]
+#   --shards [3] --num_samples [8] --temperature [0.8] --loss kto|dpo|grpo [kto] --off_policy --seed [0]
 #   --nproc [1] (torchrun processes for 05) --sbatch_args "..." (every job: --partition, --time, --account)
 #   --gpu_args "..." (the model jobs 01/02/05: --gres=gpu:1) --local
 #   --tests_args/--sample_args/--exec_args/--pairs_args/--train_args/--eval_args "..." extra flags for one stage
@@ -66,7 +66,7 @@ if [[ $TOY == 1 ]]; then
 fi
 [[ -n $OUT && -n $MODEL && -n $DATA && -n $EVAL_DATA ]] || die "--out, --model, --data and --eval_data are needed"
 [[ $SHARDS =~ ^[1-9][0-9]*$ ]] || die "--shards must be a positive whole number"
-[[ $LOSS == kto || $LOSS == dpo ]] || die "--loss must be kto or dpo"
+[[ $LOSS =~ ^(kto|dpo|grpo)$ ]] || die "--loss must be kto or dpo, or grpo"
 [[ $TESTS == reference && -z $TESTS_FILE ]] && die "--tests reference needs --tests_file"
 [[ $LOCAL == 1 ]] || command -v sbatch >/dev/null || die "sbatch not found: run on a Slurm login node, or pass --local"
 OUT="$(mkdir -p "$OUT" && cd "$OUT" && pwd)"  # jobs run from their own folder: absolute paths only
@@ -164,9 +164,11 @@ for ((r = FIRST; r < FIRST + ROUNDS; r++)); do
   submit "r$r-04" 0 "$R/samples.jsonl:$SHARDS $R/executions.jsonl:$SHARDS" "" 04_build_pairs.sbatch \
     --samples "$R/samples.shard-*-of-$S.jsonl" --executions "$R/executions.shard-*-of-$S.jsonl" \
     --output "$R/$PAIRS.jsonl" --format "$PAIRS" --seed "$SEED" $PAIRS_ARGS
+  SAMPLER=(); [[ $LOSS == grpo ]] && SAMPLER=(--sampling_model "$POLICY")   # GRPO's ratio: against 02's model
   # shellcheck disable=SC2086
   submit "r$r-05" 0 "" "$GPU_ARGS" 05_train_kto.sbatch --model "$PREV" --ref_model "$MODEL" \
-    --data "$R/$PAIRS.jsonl" --loss "$LOSS" --output_dir "$R/ckpt" --seed $((SEED * 1000 + r)) --resume $TRAIN_ARGS
+    --data "$R/$PAIRS.jsonl" --loss "$LOSS" --output_dir "$R/ckpt" --seed $((SEED * 1000 + r)) --resume \
+    "${SAMPLER[@]}" $TRAIN_ARGS
   evaluate "eval-$r" "$R/ckpt/final" "$R"
 done
 echo "submitted; results in $OUT/round-*/eval/results.json${LAST:+ (the chain ends with job $LAST)}"

@@ -205,3 +205,57 @@ def test_executions_of_other_code_are_refused_naming_the_files(tmp_path):
     assert p.returncode == 1 and "samples2.jsonl" in p.stderr and "2 execution record(s)" in p.stderr, p.stderr
     recs, _ = _run(tmp_path, ex, sa)   # the matching pair still works
     assert [r["label"] for r in recs] == [True, False]
+
+
+def test_group_advantages_known_answers():
+    # one pass in four: mean 1/4, sample std sqrt((9/16 + 3/16) / 3) = 1/2
+    a = bp.group_advantages([1.0, 0.0, 0.0, 0.0])
+    assert a == pytest.approx([0.75 / 0.5001, -0.25 / 0.5001, -0.25 / 0.5001, -0.25 / 0.5001])
+    assert sum(a) == pytest.approx(0, abs=1e-12)
+    assert bp.group_advantages([1.0, 0.0, 0.0, 0.0], "dr_grpo") == pytest.approx([0.75, -0.25, -0.25, -0.25])
+    assert bp.group_advantages([1.0, 0.0, 0.0, 0.0], "rloo") == pytest.approx([1.0, -1 / 3, -1 / 3, -1 / 3])
+    assert bp.group_advantages([0.5, 0.0], "rloo") == pytest.approx([0.5, -0.5])
+    assert bp.group_advantages([1.0]) == [0.0]   # a group of one has no baseline
+
+
+def test_grpo_format_groups_advantages_and_stats(tmp_path):
+    ex, sa = _world(tmp_path, SPEC)
+    recs, stats = _run(tmp_path, ex, sa, "--format", "grpo", name="grpo.jsonl")
+    by_group = {}
+    for r in recs:
+        assert r["group"] == r["task_id"] and r["reward"] == float(r["label"])
+        assert set(r) >= {"task_id", "sample_id", "prompt", "completion", "label", "reward", "advantage"}
+        by_group.setdefault(r["group"], []).append(r)
+    # "b" (all pass) and "c" (none pass) have equal rewards: dropped. Copies are kept: a group is the samples as
+    # drawn ("a" has good1 twice; "d" keeps both verdicts of "flaky"); "a"'s zero-test pass never ran
+    assert sorted(by_group) == ["a", "d"]
+    assert [r["sample_id"] for r in by_group["a"]] == [0, 1, 2, 3]
+    assert [r["sample_id"] for r in by_group["d"]] == [0, 1, 2]
+    # a: rewards 1, 0, 1, 0: mean 1/2, sample std sqrt(1/3)
+    assert [r["advantage"] for r in by_group["a"]] == pytest.approx([x / (3 ** -0.5 + 1e-4) for x in
+                                                                      (0.5, -0.5, 0.5, -0.5)])
+    assert all(abs(sum(r["advantage"] for r in g)) < 1e-9 for g in by_group.values())
+    assert stats["groups"] == 2 and stats["groups_equal_rewards"] == 2 and stats["records"] == 7
+    assert stats["left_out"] == {"no_tests": 1, "zero_advantage": 4}
+    assert (stats["reward"], stats["advantage"], stats["format"]) == ("passed", "grpo", "grpo")
+    assert stats["n_desirable"] == 4 and stats["n_undesirable"] == 3
+    recs, _ = _run(tmp_path, ex, sa, "--format", "grpo", "--advantage", "rloo", name="grpo.jsonl")
+    assert [r["advantage"] for r in recs if r["task_id"] == "d"] == pytest.approx([0.5, -1.0, 0.5])
+
+
+def test_grpo_share_reward_tells_failing_samples_apart(tmp_path):
+    # three failing samples that pass 0, 1 and 2 of 3 tests: equal rewards under --reward passed, not under share
+    samples = [{"task_id": "t", "sample_id": i, "prompt": "P", "completion": f"c{i}", "code": f"c{i}"}
+               for i in range(3)]
+    execs = [{"task_id": "t", "sample_id": i, "status": "failed", "passed": False, "tests_passed": i,
+              "tests_total": 3, "test_status": [], "error": None, "seconds": 0.1, "code_sha256": code_sha256(f"c{i}")}
+             for i in range(3)]
+    e, s = _write(tmp_path / "executions.jsonl", execs), _write(tmp_path / "samples.jsonl", samples)
+    with pytest.raises(SystemExit):
+        _run(tmp_path, e, s, "--format", "grpo", name="grpo.jsonl")
+    assert not (tmp_path / "grpo.jsonl").exists()
+    recs, stats = _run(tmp_path, e, s, "--format", "grpo", "--reward", "share", "--advantage", "dr_grpo",
+                       name="grpo.jsonl")
+    assert [r["reward"] for r in recs] == pytest.approx([0, 1 / 3, 2 / 3])
+    assert [r["advantage"] for r in recs] == pytest.approx([-1 / 3, 0, 1 / 3])
+    assert stats["groups"] == 1 and stats["groups_equal_rewards"] == 0

@@ -92,6 +92,7 @@ FLAGS = {
         "--desirable_weight": "a float >= 0",         # 0: that class adds nothing to the loss
         "--undesirable_weight": "a float >= 0",
         "--label_smoothing": "a float in [0, 0.5)",
+        "--clip_epsilon": "a positive float",
         "--max_length": "an int >= 2",
         "--epochs": "a positive float",
         "--max_steps": "a positive int",

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from common import kto_weights
-from kto_loss import dpo_loss, kl_estimate, kto_loss, linear_token_logps, sequence_logps, sft_loss, token_logps
+from kto_loss import (dpo_loss, grpo_loss, kl_estimate, kto_loss, linear_token_logps, sequence_logps, sft_loss,
+                      token_logps)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -324,3 +325,140 @@ def test_linear_token_logps_bf16_is_close_to_float32():
     out = linear_token_logps(h.bfloat16(), w, t, chunk_rows=7)  # float32 weight, bf16 activations (autocast's mix)
     assert out.dtype == torch.float32
     assert torch.allclose(out, token_logps(h @ w.T, t), atol=0.05)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# GRPO
+
+
+def trl_grpo(lp, old, ref, adv, mask, beta, eps, loss_type="grpo", max_completion_length=None):
+    """TRL 1.16's GRPOTrainer._compute_loss on per-token log-probs [B, T] (importance_sampling_level "token"),
+    restated: per-token clipped ratio, per-token k3, then GRPO's per-sequence token mean or Dr. GRPO's constant."""
+    coef_1 = torch.exp(lp - old)
+    coef_2 = torch.clamp(coef_1, 1 - eps, 1 + eps)
+    per_token_loss = -torch.min(coef_1 * adv[:, None], coef_2 * adv[:, None])
+    per_token_loss = per_token_loss + beta * (torch.exp(ref - lp) - (ref - lp) - 1)
+    if loss_type == "grpo":
+        return ((per_token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+    return (per_token_loss * mask).sum() / (per_token_loss.size(0) * max_completion_length)
+
+
+def loop_grpo(policy, sampling, ref, adv, beta, eps, num_tokens=None, max_tokens=None):
+    """The docstring's equation one sample at a time in plain floats: (losses, d loss_i / d policy_i)."""
+    losses, grads = [], []
+    for i in range(len(policy)):
+        s = math.exp(policy[i] - sampling[i])
+        c = min(max(s, 1 - eps), 1 + eps)
+        unclipped = s * adv[i] <= c * adv[i]        # the min takes the term that moves with the policy
+        pg, dpg = -min(s * adv[i], c * adv[i]), (-adv[i] * s if unclipped else 0.0)
+        d = ref[i] - policy[i]
+        kl, dkl = math.exp(d) - d - 1, 1 - math.exp(d)
+        w = 1.0 if max_tokens is None else num_tokens[i] / max_tokens
+        losses.append(w * (pg + beta * kl))
+        grads.append(w * (dpg + beta * dkl))
+    return losses, grads
+
+
+def test_grpo_known_answers():
+    t = torch.tensor
+    # policy = sampler = reference: ratio 1, no KL, the loss is -A
+    out = grpo_loss(t([-1.0, -2.0]), t([-1.0, -2.0]), t([-1.0, -2.0]), t([1.0, -0.5]), beta=0.3)
+    assert out.losses.tolist() == pytest.approx([-1.0, 0.5]) and out.kl.tolist() == [0.0, 0.0]
+    assert out.ratio.tolist() == [1.0, 1.0] and not out.clipped.any()
+    # k3: policy's mean log-prob -1, the reference's -1.5: d = -0.5, kl = e^-0.5 + 0.5 - 1; A = 0 leaves beta * kl
+    out = grpo_loss(t([-1.0]), t([-1.0]), t([-1.5]), t([0.0]), beta=0.2)
+    assert out.kl.item() == pytest.approx(math.exp(-0.5) - 0.5, abs=1e-7)
+    assert out.losses.item() == pytest.approx(0.2 * (math.exp(-0.5) - 0.5), abs=1e-7)
+    # the clip: s = e^0.5 = 1.6487 > 1 + 0.2; A = 1 is clipped (-1.2), A = -1 is not (1.6487)
+    policy = t([-0.5, -0.5, -1.5, -1.5], requires_grad=True)
+    sampler = t([-1.0, -1.0, -1.0, -1.0])
+    out = grpo_loss(policy, sampler, policy.detach(), t([1.0, -1.0, -1.0, 1.0]), beta=0.0, epsilon=0.2)
+    e = math.exp(0.5)
+    assert out.losses.tolist() == pytest.approx([-1.2, e, 0.8, -1 / e], abs=1e-6)
+    assert out.clipped.tolist() == [True, False, True, False]
+    out.losses.sum().backward()
+    assert policy.grad.tolist() == pytest.approx([0.0, e, 0.0, -1 / e], abs=1e-6)   # -A s where not clipped
+    # Dr. GRPO: each sequence weighs |y| / L
+    out = grpo_loss(t([-1.0, -2.0]), t([-1.0, -2.0]), t([-1.0, -2.0]), t([1.0, -0.5]), num_tokens=t([10, 30]),
+                    max_tokens=40)
+    assert out.losses.tolist() == pytest.approx([-0.25, 0.375])
+
+
+def test_grpo_pushes_the_higher_advantage_up_and_kl_holds_it_back():
+    # at ratio 1 and policy == reference the gradient is -A / B: descent raises log-probs in advantage order
+    policy = torch.tensor([-3.0, -3.0, -3.0], requires_grad=True)
+    adv = torch.tensor([1.5, -1.0, 0.25])
+    grpo_loss(policy, policy.detach(), policy.detach(), adv, beta=0.5).losses.mean().backward()
+    assert policy.grad.tolist() == pytest.approx((-adv / 3).tolist())
+    # many steps (the sampler kept equal to the policy, on-policy): the order holds, and the k3 KL keeps the
+    # policy within reach of the reference (with beta = 0 it drifts on)
+    ends = {}
+    for beta in (0.0, 1.0):
+        p = torch.tensor([-3.0, -3.0, -3.0], requires_grad=True)
+        opt = torch.optim.SGD([p], lr=0.5)
+        for _ in range(50):
+            opt.zero_grad()
+            grpo_loss(p, p.detach(), torch.full((3,), -3.0), adv, beta=beta).losses.mean().backward()
+            opt.step()
+        ends[beta] = p.detach() + 3
+        assert ends[beta][0] > ends[beta][2] > 0 > ends[beta][1]
+    assert (ends[1.0].abs() < ends[0.0].abs()).all()
+
+
+def test_grpo_kl_is_zero_at_the_reference_and_never_negative():
+    g = torch.Generator().manual_seed(0)
+    policy = (torch.randn(50, generator=g, dtype=torch.float64) - 2).requires_grad_()
+    out = grpo_loss(policy, policy.detach(), policy.detach(), torch.zeros(50, dtype=torch.float64), beta=1.0)
+    out.losses.sum().backward()
+    assert out.kl.abs().max() == 0 and policy.grad.abs().max() == 0
+    ref = policy.detach() + torch.randn(50, generator=g, dtype=torch.float64)
+    assert (grpo_loss(policy, policy.detach(), ref, torch.zeros(50), beta=1.0).kl > 0).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("norm", ["sequence", "constant"])
+def test_grpo_matches_a_plain_loop(seed, norm):
+    g = torch.Generator().manual_seed(seed)
+    B = [1, 2, 5, 9, 16, 3][seed]                       # batches of any size, a batch of one among them
+    policy = (torch.randn(B, generator=g, dtype=torch.float64) * 0.5 - 1.5).requires_grad_()
+    sampling = policy.detach() + torch.randn(B, generator=g, dtype=torch.float64) * 0.3   # some outside the clip
+    ref = policy.detach() + torch.randn(B, generator=g, dtype=torch.float64) * 0.4
+    adv = torch.randn(B, generator=g, dtype=torch.float64)
+    ntok = torch.randint(1, 50, (B,), generator=g)
+    beta, eps = [0.0, 0.04, 0.1, 1.0, 0.3, 0.5][seed], [0.2, 0.1, 0.3, 0.2, 0.05, 0.2][seed]
+    kw = dict(num_tokens=ntok, max_tokens=64) if norm == "constant" else {}
+    out = grpo_loss(policy, sampling, ref, adv, beta=beta, epsilon=eps, **kw)
+    out.losses.sum().backward()
+    want, dwant = loop_grpo(policy.tolist(), sampling.tolist(), ref.tolist(), adv.tolist(), beta, eps,
+                            ntok.tolist() if kw else None, kw.get("max_tokens"))
+    assert out.losses.tolist() == pytest.approx(want, abs=1e-12)
+    assert policy.grad.tolist() == pytest.approx(dwant, abs=1e-12)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dr_grpo"])
+def test_grpo_equals_trls_per_token_loss_where_they_must(loss_type):
+    g = torch.Generator().manual_seed(1)
+    B, T, L = 5, 12, 16
+    lp = (torch.randn(B, T, generator=g, dtype=torch.float64) - 2).requires_grad_()
+    mask = torch.zeros(B, T, dtype=torch.float64)
+    for b, n in enumerate([12, 1, 7, 3, 9]):
+        mask[b, :n] = 1
+    adv = torch.randn(B, generator=g, dtype=torch.float64)
+    mean = lambda x: (x * mask).sum(-1) / mask.sum(-1)   # noqa: E731  the per-token mean over completion tokens
+    kw = dict(num_tokens=mask.sum(-1), max_tokens=L) if loss_type == "dr_grpo" else {}
+    # 1. log-ratios constant within each sequence (to the sampler and to the reference): the same value
+    shift, gap = torch.randn(B, 1, generator=g, dtype=torch.float64) * 0.3, torch.randn(B, 1, generator=g) * 0.5
+    old, ref = lp.detach() - shift, lp.detach() + gap
+    trl = trl_grpo(lp, old, ref, adv, mask, 0.1, 0.2, loss_type, L)
+    ours = grpo_loss(mean(lp), mean(old), mean(ref), adv, beta=0.1, epsilon=0.2, **kw).losses.mean()
+    assert ours.item() == pytest.approx(trl.item(), abs=1e-12)
+    # 2. any per-token log-probs, on-policy (ratio 1), no KL: the same gradient for every token
+    (g_trl,) = torch.autograd.grad(trl_grpo(lp, lp.detach(), lp.detach(), adv, mask, 0.0, 0.2, loss_type, L), lp)
+    (g_ours,) = torch.autograd.grad(grpo_loss(mean(lp), mean(lp).detach(), mean(lp).detach(), adv, beta=0.0,
+                                              **kw).losses.mean(), lp)
+    assert torch.allclose(g_ours, g_trl, atol=1e-12)
+    # 3. any per-token reference: our KL (k3 of the mean log-ratio) is at most the token mean of k3 (convexity)
+    ref = lp.detach() + torch.randn(B, T, generator=g, dtype=torch.float64)
+    d = ref - lp.detach()
+    token_mean_k3 = mean(torch.exp(d) - d - 1)
+    assert (grpo_loss(mean(lp), mean(lp), mean(ref), adv).kl <= token_mean_k3 + 1e-12).all()

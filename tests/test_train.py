@@ -180,6 +180,44 @@ def test_sft_trains_a_model(tiny_model, tmp_path):
     assert m[-1]["loss"] < 0.5 * m[0]["loss"]
 
 
+def test_grpo_trains_on_tiny_model_and_scores_its_sampler(tiny_model, tmp_path):
+    # GOOD samples (advantage +1) against BAD ones (-2 or -0.5): batches of 5, 5 and 2 in file order, so the batches
+    # are odd-sized and the last one holds a single sign
+    recs = [{"task_id": f"t{i % 4}", "group": f"t{i % 4}", "sample_id": i, "prompt": f"Write add{i % 4}(a, b).\n",
+             "completion": (GOOD if i < 8 else BAD) + "#" * (i % 3), "label": i < 8,
+             "advantage": 1.0 if i < 8 else (-2.0 if i % 2 else -0.5)} for i in range(12)]
+    recs = recs[:4] + recs[8:] + recs[4:8]   # the last batch: two positive advantages
+    data = tmp_path / "grpo.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    out = str(tmp_path / "grpo")
+    tr.main(["--model", tiny_model, "--data", str(data), "--output_dir", out, "--loss", "grpo", "--lr", "1e-3",
+             "--max_steps", "9", "--batch_size", "5", "--no_shuffle", "--save_every", "0", "--no_plot"])
+    m = _metrics(out)
+    adv = [r["advantage"] for r in recs]
+    # step 1: the policy is the sampler and the reference: ratio 1, no KL, the loss is -mean(A)
+    assert m[0]["loss"] == pytest.approx(-sum(adv[:5]) / 5, abs=1e-5)
+    assert m[0]["kl"] == pytest.approx(0, abs=1e-6) and m[0]["clip_ratio"] == 0
+    assert m[2]["examples"] == 2 and m[2]["rewards_undesirable"] is None and m[2]["margin"] is None
+    assert all(k in m[-1] for k in ("rewards_desirable", "kl", "clip_ratio", "lr"))
+    d, u = _logratios(os.path.join(out, "final"), tiny_model, str(data))
+    assert d > u and d > 0 > u, (d, u)
+    args = json.load(open(os.path.join(out, "train.args.json")))
+    assert (args["clip_epsilon"], args["length_norm"], args["sampling_model"]) == (0.2, "sequence", tiny_model)
+    # a later round: the trained model samples and starts training, the reference stays the first model. The ratio
+    # is against --model's log-probs (1 at step 1, no clipping), the KL against --ref_model's (> 0)
+    out2 = str(tmp_path / "grpo2")
+    tr.main(["--model", os.path.join(out, "final"), "--ref_model", tiny_model, "--data", str(data), "--output_dir",
+             out2, "--loss", "grpo", "--max_steps", "1", "--batch_size", "12", "--save_every", "0", "--no_plot",
+             "--length_norm", "constant", "--max_length", "64", "--beta", "0.5"])
+    m = _metrics(out2)[0]
+    assert m["kl"] > 1e-3 and m["clip_ratio"] == 0
+    tok = __import__("transformers").AutoTokenizer.from_pretrained(tiny_model)
+    ntok = [len(tr.encode_completion(tok, r["completion"], tok.eos_token_id)) for r in recs]
+    # Dr. GRPO: each sample weighs |y| / L; at ratio 1 the policy term is -A |y| / L, and the KL adds β kl |y| / L
+    pg = -sum(a * n for a, n in zip(adv, ntok)) / 64 / 12
+    assert m["loss"] > pg and m["loss"] == pytest.approx(pg, abs=0.5 * m["kl"] * max(ntok) / 64 + 1e-6)
+
+
 class _Result:
     def __init__(self, returncode, stderr):
         self.returncode, self.stderr = returncode, stderr
