@@ -989,7 +989,7 @@ def solution_prompt(instruction, entry_point=None, tests=(), chat=True, stdin=No
 
 # What a model is asked for a task and how its answer becomes the program judged. One Request per task, built by
 # solution_request for 02_sample.py, for 06_eval.py's --benchmark jsonl and for the toy world's SFT data, and by
-# each benchmark's request function in 06_eval.py: the prompt, its chat wrapping, the stop strings and the program
+# each benchmark's request function in benchmarks.py: the prompt, its chat wrapping, the stop strings and the program
 # rule are decided together, in one place, so training samples and evaluation cannot drift apart.
 Request = collections.namedtuple("Request", "text chat system stop prefix response", defaults=(None,))
 Request.__doc__ = """What a model is asked, and how its answer becomes the program (generation.render writes the prompt).

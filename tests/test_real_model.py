@@ -354,7 +354,7 @@ def test_05_one_step_moves_the_weights_and_the_checkpoint_loads(run):
 def test_06_humaneval_from_the_checkpoint(run, tok):
     """06 --model on 05's final/: results.json complete, pass@1 in [0, 1], one judged sample per problem, each
     prompt SmolLM2's chat template around EvalPlus's instruction, then EvalPlus's response prefix."""
-    stage06 = importlib.import_module("06_eval")
+    import benchmarks as bm
     d = run["dir"] / "eval"
     assert run["rc"]["06"] in (0, None)
     res = json.load(open(d / "results.json"))
@@ -367,10 +367,10 @@ def test_06_humaneval_from_the_checkpoint(run, tok):
     ex = read_jsonl(d / "executions.jsonl")
     assert len(samples) == HUMANEVAL_PROBLEMS and sorted((e["task_id"], e["sample_id"]) for e in ex) == sorted(
         (s["task_id"], s["sample_id"]) for s in samples)
-    probs, _ = stage06.benchmark_data("humaneval")
+    probs, _ = bm.benchmark_data("humaneval")
     head = _chat(tok, "\x00").split("\x00")[0]
     assert head.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
     for s in samples:
-        req = stage06.evalplus_request(probs[s["task_id"]], True)
+        req = bm.evalplus_request(probs[s["task_id"]], True)
         assert s["prompt"].startswith(head)
         assert s["prompt"] == _chat(tok, req.text) + req.response

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import benchmarks as bm
 from common import Request, program_of, solution_request
 from conftest import read_jsonl, write_jsonl
 from test_benchmarks import ScriptedBackend
@@ -96,10 +97,10 @@ def test_evalplus_chat_request_opens_the_answer_with_a_python_fence():
     up to the closing fence, and the answer stops there."""
     from generation import render
     prob = {"code_prompt": HE_PROMPT, "entry_point": "add"}
-    req = ev.evalplus_request(prob, chat=True)
+    req = bm.evalplus_request(prob, chat=True)
     be = ScriptedBackend("", chat=True)
     prompt = render(be, req)
-    assert prompt.endswith("<|assistant|>\n" + ev.EVALPLUS_RESPONSE) and ev.EVALPLUS_RESPONSE.endswith("```python\n")
+    assert prompt.endswith("<|assistant|>\n" + bm.EVALPLUS_RESPONSE) and bm.EVALPLUS_RESPONSE.endswith("```python\n")
     assert "\n```\n" in req.stop
     answer = "def add(a, b):\n    return a + b\n```\n\nThis adds.\n```python\nprint(add(1, 2))\n```\n"
     assert program_of(req, answer, "add") == "def add(a, b):\n    return a + b\n"
@@ -108,7 +109,7 @@ def test_evalplus_chat_request_opens_the_answer_with_a_python_fence():
     # without the prefill the same answer's first line would be taken for code; with it, it is inside the fence
     assert program_of(req, "def add(a, b):\n    return a + b", "add") == "def add(a, b):\n    return a + b\n"
     # a base model still continues the code prompt: no prefill
-    base = ev.evalplus_request(prob, chat=False)
+    base = bm.evalplus_request(prob, chat=False)
     assert base.response is None and render(be, base) == HE_PROMPT
     # a chat API writes the assistant turn itself: 06 drops the prefill for a backend that cannot prefill
     from generation import OpenAIBackend
@@ -151,5 +152,5 @@ def test_request_program_rules():
     code = Request("def f(x):\n", False, None, ("\ndef",), "def f(x):\n")
     assert program_of(code, "    return x\n  oops(", "f") == "def f(x):\n    return x\n  oops("
     # every benchmark's request is a Request
-    for name, row in ev.BENCHMARKS.items():
+    for name, row in bm.BENCHMARKS.items():
         assert callable(row.request) and callable(row.job) and callable(row.load), name
