@@ -659,7 +659,7 @@ def load_jsonl_benchmark(data_path, release=None):
                          "instruction, entry_point, tests, setup)")
     probs = {}
     for path in expand_inputs(data_path):
-        for i, r in enumerate(read_jsonl(path, required=("task_id", "instruction", "tests")), 1):
+        for i, r in enumerate(read_jsonl(path, required=("task_id", "instruction", "entry_point", "tests")), 1):
             if not isinstance(r["tests"], list) or not r["tests"]:
                 raise InputError(f"{path}: record {i} (task_id {r['task_id']!r}) has no tests; drop the task or "
                                  f"give it a non-empty list of assert snippets")

@@ -193,7 +193,7 @@ def test_custom_jsonl_benchmark_and_resume_after_a_kill(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["unknown_benchmark", "missing_data", "bad_json", "unknown_task", "no_program",
-                                  "jsonl_without_data", "both_modes"])
+                                  "jsonl_without_data", "jsonl_without_entry_point", "both_modes"])
 def test_bad_input_names_file_line_and_fix(tmp_path, case):
     good = dict(task_id="HumanEval/0", completion="    return True\n")
     samples = tmp_path / "s.jsonl"
@@ -219,6 +219,13 @@ def test_bad_input_names_file_line_and_fix(tmp_path, case):
     elif case == "jsonl_without_data":
         write_jsonl(samples, [good])
         argv[1], expect = "jsonl", ["--data_path"]
+    elif case == "jsonl_without_entry_point":   # a tests.jsonl as 02 reads it: entry_point there, null for stdin
+        tests = write_jsonl(tmp_path / "tests.jsonl", [
+            dict(task_id="a", instruction="x", entry_point=None, tests=[{"input": "1\n", "output": "1\n"}]),
+            dict(task_id="b", instruction="y", tests=["assert f() == 1"])])
+        write_jsonl(samples, [dict(task_id="a", code="print(1)\n")])
+        argv = ["--benchmark", "jsonl", "--data_path", tests, "--samples", samples, "--output_dir", out]
+        expect = [f"{tests}:2", "entry_point"]
     else:
         write_jsonl(samples, [good])
         argv += ["--model", "some/model"]
