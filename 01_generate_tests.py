@@ -60,12 +60,15 @@ Writes:
     OUTPUT.skipped.jsonl  one record per instruction not kept: task_id, reason, n_generated, n_parsed, n_trivial,
                           n_kept, completions (what the model wrote; null where it was not asked)
     OUTPUT.args.json      the resolved arguments
-A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again. Instructions are asked in
-fixed chunks of --tasks_per_call (the shard's order), one generate call each, seeded with generation.derive_seed(--seed,
-shard_id, chunk index); a chunk with finished instructions is generated again in full and only the missing ones are
-written, so a resumed run writes what an uninterrupted one would (keep --tasks_per_call when resuming). With
---backend vllm or openai each instruction is one request seeded from (--seed, task_id), and a rerun asks only for the
-instructions not yet written.
+A rerun resumes: instructions already in OUTPUT or OUTPUT.skipped.jsonl are not asked again. Instructions are asked
+through generation.generate_chunks (the loop 02 and 06 use too) in fixed chunks of --tasks_per_call (the shard's
+order), one generate call each, seeded with generation.derive_seed(--seed, shard_id, chunk index); a chunk with
+finished instructions is generated again in full and only the missing ones are written, so a resumed run writes what
+an uninterrupted one would (keep --tasks_per_call when resuming). With --backend vllm or openai each instruction is
+one request seeded from (--seed, task_id), and a rerun asks only for the instructions not yet written. An
+instruction whose prompt plus --max_new_tokens does not fit the model's context is not asked: a skip with reason
+"prompt too long: ...". --completions takes the same path, each chunk's unfinished instructions answered from the
+file.
 """
 
 import ast
@@ -77,7 +80,7 @@ import textwrap
 
 from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
                     entry_names, fenced_blocks, mbpp_entry_point, non_negative, number, open_sandbox, parses,
-                    positive, progress, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
+                    positive, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
                     shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
@@ -397,6 +400,91 @@ def stub_programs(entry_point):
     return [f"def {name}(*args, **kwargs):\n    {b}\n" for b in STUB_BODIES]
 
 
+COUNTS = ("n_generated", "n_parsed", "n_trivial", "n_kept")
+
+
+def check_tests(sb, answered):
+    """For each (instruction, its completions): (n_generated, the tests parsed from all completions, deduplicated
+    across them, which of those every stub passes (trivial), the reference's sandbox result on them or None where
+    there is no reference or no test). One sandbox batch for all, so every worker has work."""
+    parsed, jobs, ref_job, stub_jobs = [], [], {}, {}
+    for j, (rec, completions) in enumerate(answered):
+        n_gen, tests, seen = 0, [], set()
+        for c in completions:
+            g, ts = parse_tests(c, rec["entry_point"])
+            n_gen += g
+            for t in ts:  # dedupe across completions too
+                key = ast.dump(ast.parse(t))
+                if key not in seen:
+                    seen.add(key)
+                    tests.append(t)
+        parsed.append((n_gen, tests))
+        if not tests:
+            continue
+        programs = ([rec["reference"]] if rec["reference"] else []) + stub_programs(rec["entry_point"])
+        if rec["reference"]:
+            ref_job[j] = len(jobs)
+        stub_jobs[j] = range(len(jobs) + bool(rec["reference"]), len(jobs) + len(programs))
+        jobs.extend({"program": p, "kind": "assert", "tests": tests, "setup": rec["setup"],
+                     "entry_point": rec["entry_point"] or ""} for p in programs)
+    results = validate(sb, jobs)
+    out = []
+    for j, (n_gen, tests) in enumerate(parsed):
+        stubs = [results[k]["test_status"] for k in stub_jobs.get(j, ())]
+        trivial = [bool(stubs) and all(s[i] == "passed" for s in stubs) for i in range(len(tests))]
+        out.append((n_gen, tests, trivial, results[ref_job[j]] if j in ref_job else None))
+    return out
+
+
+def tests_record(rec, completions, checked, args, prompt, model, given):
+    """(kept, record): the tests.jsonl record of an instruction with at least --min_tests kept tests, else its
+    skip record, with the reason. `checked` is check_tests' entry for it; `given` the --completions read, or None."""
+    n_gen, tests, trivial, ref = checked
+    if ref is not None:
+        kept = [t for t, s, triv in zip(tests, ref["test_status"], trivial) if s == "passed" and not triv]
+    else:
+        kept = [t for t, triv in zip(tests, trivial) if not triv]
+    kept = kept[:args.max_tests]   # None: all
+    counts = dict(zip(COUNTS, (n_gen, len(tests), sum(trivial), len(kept))))
+    if len(kept) >= args.min_tests:
+        return True, {"task_id": rec["task_id"], "instruction": rec["instruction"], "entry_point": rec["entry_point"],
+                      "tests": kept, "setup": rec["setup"], **counts, "validated": ref is not None,
+                      "reference": rec["reference"], "completions": completions, "prompt": prompt, "model": model}
+    if given is not None and rec["task_id"] not in given:
+        why = "no completion given"
+    elif n_gen == 0:
+        why = "no assert statement in the completion"
+    elif not tests:
+        why = "no valid test calling the entry point"
+    else:
+        detail = []
+        if counts["n_trivial"]:
+            detail.append(f"{counts['n_trivial']} of {len(tests)} trivial (every stub passed them)")
+        if ref is not None:
+            detail.append(f"the reference passed {ref['test_status'].count('passed')} of {len(tests)} "
+                          f"(status {ref['status']})")
+        why = f"fewer than --min_tests {args.min_tests} tests kept" + (": " + "; ".join(detail) if detail else "")
+    return False, {"task_id": rec["task_id"], "reason": why, **counts, "completions": completions}
+
+
+class GivenCompletions:
+    """--completions as a backend for generation.generate_chunks, so tests written elsewhere are chunked, resumed
+    and shown as the model's are: an instruction's answer is what the file gives for its task id (the loop passes
+    the ids as keys to a backend that seeds per prompt, and asks it for unfinished instructions alone)."""
+    seeds_per_prompt = True
+    max_context = None
+
+    def __init__(self, given):
+        self.given = given
+
+    def fits(self, prompt, max_new_tokens):
+        return True
+
+    def generate(self, prompts, keys, **_):
+        from generation import Generation
+        return [Generation(self.given.get(task_id, []), None, None) for _, task_id in keys]
+
+
 def read_completions(path):
     """{task_id: [completion, ...]} from a JSONL of {task_id, completion} or {task_id, completions}."""
     out = {}
@@ -443,137 +531,50 @@ def main(argv=None):
         print(f"01_generate_tests: nothing to do, all {len(instructions)} instructions are in {out} or {skip_path}")
         return 0
 
+    from generation import Skip, Task, backend_from_args, generate_chunks, use_chat
     given = read_completions(args.completions) if args.completions else None
-    be = chat = None
-    stop = ()
-    if given is None:
-        from generation import backend_from_args, derive_seed, use_chat
-        be = backend_from_args(args)
+    if given is not None:
+        be, prompt_of, stop, model = GivenCompletions(given), lambda rec: None, (), f"completions:{args.completions}"
+    else:
+        be, model = backend_from_args(args), args.model
         chat = use_chat(be, args)
         stop = () if chat else ('\n"""', "\ndef ", "\nclass ", "\n```")  # a base model's asserts end at new code
+
+        def prompt_of(rec):
+            text = tests_prompt(rec["instruction"], rec["entry_point"], args.num_tests, chat=chat, template=template)
+            return be.build_prompt(text, chat=chat)
+    # one record per instruction, made from all its completions: all of them are missing, or none
+    tasks = [Task(rec["task_id"], prompt_of(rec), stop, () if rec["task_id"] in done else
+                  tuple(range(args.num_generations)), rec) for rec in instructions]
 
     totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, trivial=0, tests=0)
     reasons = {}
     with JsonlWriter(out, overwrite=args.overwrite) as w, JsonlWriter(skip_path, overwrite=args.overwrite) as sk, \
-            open_sandbox(args, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb, \
-            progress(total=len(todo), desc="01_generate_tests", unit="task") as bar:
-
-        def skip(rec, reason, counts, completions=None):
-            sk.write({"task_id": rec["task_id"], "reason": reason, **counts, "completions": completions})
-            reasons[reason.split(":")[0]] = reasons.get(reason.split(":")[0], 0) + 1
-
-        # fixed chunks of the shard's stable instruction order, each generated with its own seed: a chunk holding
-        # finished instructions is generated again in full (they are not written again), so that the batch, and so
-        # every row's random draws, are the ones an uninterrupted run made
-        chunks = [instructions[i:i + args.tasks_per_call] for i in range(0, len(instructions), args.tasks_per_call)]
-        for c, whole in enumerate(chunks):
-            chunk = [rec for rec in whole if rec["task_id"] not in done]
-            if not chunk:
-                continue
-            # ---- the model writes tests
-            prompts = [None] * len(chunk)
-            comps = [None] * len(chunk)
-            if given is not None:
-                for j, rec in enumerate(chunk):
-                    comps[j] = given.get(rec["task_id"], [])
-            else:
-                prompt_of = {rec["task_id"]: be.build_prompt(tests_prompt(rec["instruction"], rec["entry_point"],
-                                                                          args.num_tests, chat=chat, template=template),
-                                                             chat=chat) for rec in whole}
-                # a backend that seeds each instruction's request from (--seed, task_id) is asked for the missing
-                # instructions alone; the others regenerate the whole chunk
-                per_prompt = getattr(be, "seeds_per_prompt", False)
-                ask = [rec["task_id"] for rec in (chunk if per_prompt else whole)
-                       if be.fits(prompt_of[rec["task_id"]], args.max_new_tokens)]
-                keys = {"keys": [(args.seed, t) for t in ask]} if per_prompt else {}
-                res = be.generate([prompt_of[t] for t in ask], n=args.num_generations,
-                                  max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                  top_p=args.top_p, stop=stop, seed=derive_seed(args.seed, shard_id, c), **keys)
-                got = dict(zip(ask, res))
-                for j, rec in enumerate(chunk):
-                    prompts[j] = prompt_of[rec["task_id"]]
-                    comps[j] = got.get(rec["task_id"])  # None: too long, counted below, never sent to the model
-            # ---- parse
-            parsed, jobs, job_of, stubs_of = [], [], {}, {}
-            for j, rec in enumerate(chunk):
-                if comps[j] is None:
-                    parsed.append((0, []))
-                    continue
-                n_gen, tests, keys = 0, [], set()
-                for c in comps[j]:
-                    g, ts = parse_tests(c, rec["entry_point"])
-                    n_gen += g
-                    for t in ts:  # dedupe across completions too
-                        k = ast.dump(ast.parse(t))
-                        if k not in keys:
-                            keys.add(k)
-                            tests.append(t)
-                parsed.append((n_gen, tests))
-                if tests and rec["reference"]:
-                    job_of[j] = len(jobs)
-                    jobs.append({"program": rec["reference"], "kind": "assert", "tests": tests,
-                                 "setup": rec["setup"], "entry_point": rec["entry_point"] or ""})
-                if tests:
-                    stubs = stub_programs(rec["entry_point"])
-                    stubs_of[j] = list(range(len(jobs), len(jobs) + len(stubs)))
-                    jobs.extend({"program": p, "kind": "assert", "tests": tests, "setup": rec["setup"],
-                                 "entry_point": rec["entry_point"] or ""} for p in stubs)
-            # ---- validate against the references
-            results = validate(sb, jobs)
-            # ---- write
-            for j, rec in enumerate(chunk):
-                n_gen, tests = parsed[j]
-                validated = j in job_of
-                counts = {"n_generated": n_gen, "n_parsed": len(tests)}
+            open_sandbox(args, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb:
+        # the shared generation loop (chunks, seeds, resume, prompts that do not fit); a chunk's tests are checked in
+        # one sandbox batch, so every worker has work
+        for results in generate_chunks(be, tasks, n=args.num_generations, max_new_tokens=args.max_new_tokens,
+                                       temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                                       shard_id=shard_id, chunk_size=args.tasks_per_call, desc="01_generate_tests"):
+            checked = iter(check_tests(sb, [(t.data, got.texts) for t, got in results if not isinstance(got, Skip)]))
+            for task, got in results:
                 totals["instructions"] += 1
-                totals["generated"] += n_gen
-                totals["parsed"] += len(tests)
-                if comps[j] is None:
-                    skip(rec, f"prompt too long: {len(be.encode(prompts[j]))} tokens + max_new_tokens "
-                              f"{args.max_new_tokens} exceed the context of {be.max_context}",
-                         {**counts, "n_trivial": 0, "n_kept": 0})
-                    continue
-                # trivial: passed by every stub (a test no behaviour of the function can fail)
-                trivial = ([all(results[k]["test_status"][i] == "passed" for k in stubs_of[j])
-                            for i in range(len(tests))] if stubs_of.get(j) else [False] * len(tests))
-                counts["n_trivial"] = sum(trivial)
-                totals["trivial"] += counts["n_trivial"]
-                if validated:
-                    status = results[job_of[j]]["test_status"]
-                    kept = [t for t, s, triv in zip(tests, status, trivial) if s == "passed" and not triv]
+                if isinstance(got, Skip):
+                    kept, record = False, {"task_id": task.key, "reason": got.reason, **dict.fromkeys(COUNTS, 0),
+                                           "completions": None}
                 else:
-                    kept = [t for t, triv in zip(tests, trivial) if not triv]
-                if args.max_tests is not None:
-                    kept = kept[: args.max_tests]
-                counts["n_kept"] = len(kept)
-                if len(kept) < args.min_tests:
-                    if given is not None and rec["task_id"] not in given:
-                        why = "no completion given"
-                    elif n_gen == 0:
-                        why = "no assert statement in the completion"
-                    elif not tests:
-                        why = "no valid test calling the entry point"
-                    else:
-                        detail = []
-                        if counts["n_trivial"]:
-                            detail.append(f"{counts['n_trivial']} of {len(tests)} trivial (every stub passed them)")
-                        if validated:
-                            r = results[job_of[j]]
-                            detail.append(f"the reference passed {r['test_status'].count('passed')} of {len(tests)} "
-                                          f"(status {r['status']})")
-                        why = f"fewer than --min_tests {args.min_tests} tests kept" + (
-                            ": " + "; ".join(detail) if detail else "")
-                    skip(rec, why, counts, comps[j])
-                    continue
-                w.write({"task_id": rec["task_id"], "instruction": rec["instruction"],
-                         "entry_point": rec["entry_point"], "tests": kept, "setup": rec["setup"],
-                         **counts, "validated": validated, "reference": rec["reference"],
-                         "completions": comps[j], "prompt": prompts[j],
-                         "model": args.model if given is None else f"completions:{args.completions}"})
-                totals["kept"] += 1
-                totals["unvalidated"] += not validated
-                totals["tests"] += len(kept)
-            bar.update(len(chunk))
+                    kept, record = tests_record(task.data, got.texts, next(checked), args, task.prompt, model, given)
+                for k in ("generated", "parsed", "trivial"):
+                    totals[k] += record[f"n_{k}"]
+                if kept:
+                    w.write(record)
+                    totals["kept"] += 1
+                    totals["unvalidated"] += not record["validated"]
+                    totals["tests"] += record["n_kept"]
+                else:
+                    sk.write(record)
+                    why = record["reason"].split(":")[0]
+                    reasons[why] = reasons.get(why, 0) + 1
         isolation = sb.isolation
 
     skipped = totals["instructions"] - totals["kept"]

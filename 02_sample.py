@@ -35,22 +35,24 @@ Writes:
     OUTPUT.skipped.jsonl  one record per task not sampled: task_id, reason (e.g. the prompt does not fit the context)
     OUTPUT.args.json      the resolved arguments
 A rerun resumes: it writes only the (task_id, sample_id) pairs not yet in OUTPUT and skips tasks already skipped.
-Resume is exact: the shard's tasks are cut into fixed chunks of --tasks_per_call in input order, and each chunk is
-one generate call seeded with generation.derive_seed(--seed, shard_id, chunk index). A rerun regenerates a chunk that
-lacks samples in full, with the same seed, and writes only the missing ones, so OUTPUT ends up with exactly the
-records an uninterrupted run writes (same machine, same flags: --num_samples, --tasks_per_call and --batch_size
-shape the batches). A kill costs at most the chunk being written. Shard K of M samples tasks i % M == K.
-With --backend vllm or openai each task is one request seeded from (--seed, task_id): a rerun asks only for the
-tasks that lack samples, and a task's samples do not depend on --tasks_per_call, the sharding or the batch.
+Resume is exact (generation.generate_chunks, the loop 01 and 06 use too): the shard's tasks are cut into fixed chunks
+of --tasks_per_call in input order; a chunk is one generate call per distinct set of stop strings, the first seeded
+with generation.derive_seed(--seed, shard_id, chunk index) and group k > 0 with derive_seed(--seed, shard_id, chunk
+index, k). A rerun regenerates a chunk that lacks samples in full, with the same seeds, and writes only the missing
+ones, so OUTPUT ends up with exactly the records an uninterrupted run writes (same machine, same flags:
+--num_samples, --tasks_per_call and --batch_size shape the batches). A kill costs at most the chunk being written.
+Shard K of M samples tasks i % M == K. With --backend vllm or openai each task is one request seeded from (--seed,
+task_id): a rerun asks only for the tasks that lack samples, and a task's samples do not depend on
+--tasks_per_call, the sharding or the batch.
 """
 
 import sys
 
 
 from common import (SEED, InputError, JsonlWriter, add_shard_args, check_writable, die, done_keys, non_negative,
-                    number, positive, program_of, progress, read_jsonl, resolve_shard, run_stage, select_shard,
+                    number, positive, program_of, read_jsonl, resolve_shard, run_stage, select_shard,
                     shard_path, solution_request, stage_parser, stem, write_args)
-from generation import add_backend_args, backend_from_args, derive_seed, render, use_chat
+from generation import Skip, Task, add_backend_args, backend_from_args, generate_chunks, render, use_chat
 
 
 # what 02 reads of a tests.jsonl record (DESIGN.md, Records): without `tests` or `entry_point` the prompt would be
@@ -113,93 +115,56 @@ def main(argv=None):
     skipped_before = set() if args.overwrite else {k[0] for k in done_keys(skip_path, ("task_id",))}
 
     def missing(rec):
-        return [s for s in range(args.num_samples) if (rec["task_id"], s) not in done]
+        if rec["task_id"] in skipped_before:
+            return ()
+        return tuple(s for s in range(args.num_samples) if (rec["task_id"], s) not in done)
 
-    # fixed chunks of the shard's stable task order: a chunk's seed and prompts are the same in every run
-    chunks = [tasks[i:i + args.tasks_per_call] for i in range(0, len(tasks), args.tasks_per_call)]
-    todo = [c for c, chunk in enumerate(chunks)
-            if any(missing(rec) and rec["task_id"] not in skipped_before for rec in chunk)]
-    resumed = sum(1 for rec in tasks if len(missing(rec)) < args.num_samples)
-    if not todo:
+    resumed = sum(1 for rec in tasks if len(missing(rec)) < args.num_samples and rec["task_id"] not in skipped_before)
+    if not any(missing(rec) for rec in tasks):
         print(f"02_sample: nothing to do, all {len(tasks)} tasks of this shard are in {out} or {skip_path}")
         return 0
 
     be = backend_from_args(args)
     chat = use_chat(be, args)
-    # vLLM and API backends seed each task's request from (--seed, task_id): its samples do not depend on the batch
-    per_prompt = getattr(be, "seeds_per_prompt", False)
     # the request (prompt text, chat wrapping, stop strings, how the answer becomes the program) is decided in one
     # place, common.solution_request, which 06_eval.py's --benchmark jsonl uses too
-    requests = {rec["task_id"]: solution_request(rec, chat, args.example_tests, template) for rec in tasks}
+    todo = []
+    for rec in tasks:
+        req = solution_request(rec, chat, args.example_tests, template)
+        todo.append(Task(rec["task_id"], render(be, req), req.stop if args.stop is None else tuple(args.stop),
+                         missing(rec), (rec, req)))
 
-    def stop_for(rec):
-        return requests[rec["task_id"]].stop if args.stop is None else tuple(args.stop)
-
-    # ---- work: one generate call per unfinished chunk; write its missing samples as soon as it returns
+    # ---- work: the shared generation loop (chunks, seeds, resume); each chunk's missing samples written at once
     n_written = n_empty = n_nocode = n_cut = n_tasks = 0
     skipped = []
     with JsonlWriter(out, overwrite=args.overwrite) as w, \
             JsonlWriter(skip_path, overwrite=args.overwrite) as skip_w:
-        bar = progress(total=sum(len(missing(rec)) for c in todo for rec in chunks[c]
-                             if rec["task_id"] not in skipped_before), desc="02_sample", unit="sample")
-        for c in todo:
-            ready = []
-            for rec in chunks[c]:
-                if rec["task_id"] in skipped_before:
+        for results in generate_chunks(be, todo, n=args.num_samples, max_new_tokens=args.max_new_tokens,
+                                       temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                                       shard_id=shard_id, chunk_size=args.tasks_per_call, desc="02_sample",
+                                       unit="sample"):
+            for task, got in results:
+                (rec, req), prompt = task.data, task.prompt
+                if isinstance(got, Skip):
+                    skip_w.write({"task_id": task.key, "reason": got.reason})
+                    skipped.append(task.key)
                     continue
-                prompt = render(be, requests[rec["task_id"]])
-                if not be.fits(prompt, args.max_new_tokens):
-                    reason = (f"prompt of {len(be.encode(prompt))} tokens + max_new_tokens {args.max_new_tokens} "
-                              f"exceeds the context of {be.max_context}")
-                    skip_w.write({"task_id": rec["task_id"], "reason": reason})
-                    skipped.append(rec["task_id"])
-                    bar.update(len(missing(rec)))
-                    continue
-                ready.append((rec, prompt))
-            if per_prompt:   # each task's samples depend on its own seed only: ask for the missing tasks alone
-                ready = [(rec, prompt) for rec, prompt in ready if missing(rec)]
-            if not ready:
-                continue
-            # finished tasks of the chunk are generated again (and not written): the batch, and so every row's
-            # random draws, must be the ones the uninterrupted run made. Tasks with other stop strings (stdin
-            # programs among function tasks of a base model) form their own call; the first call keeps the
-            # chunk's seed, so a chunk of one kind is sampled exactly as before.
-            results = {}
-            for group, stop in enumerate(dict.fromkeys(stop_for(rec) for rec, _ in ready)):
-                part = [i for i, (rec, _) in enumerate(ready) if stop_for(rec) == stop]
-                seed = derive_seed(args.seed, shard_id, c) if group == 0 else derive_seed(args.seed, shard_id, c,
-                                                                                          group)
-                keys = {"keys": [(args.seed, ready[i][0]["task_id"]) for i in part]} if per_prompt else {}
-                outs = be.generate([ready[i][1] for i in part], n=args.num_samples,
-                                   max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                   top_p=args.top_p, stop=list(stop), seed=seed, **keys)
-                # the completion's token ids where the backend knows them: 05 trains on these, not on a
-                # re-tokenization of the text, which need not give back what the model sampled
-                ids = be.last_ids or [None] * len(part)
-                for i, o, f, e, t in zip(part, outs, be.last_finish, be.last_eos, ids):
-                    results[i] = (o, f, e, t)
-            outs = [results[i][0] for i in range(len(ready))]
-            finishes = [results[i][1] for i in range(len(ready))]
-            eoses = [results[i][2] for i in range(len(ready))]
-            id_lists = [results[i][3] for i in range(len(ready))]
-            for (rec, prompt), completions, finish, ends, tids in zip(ready, outs, finishes, eoses, id_lists):
-                todo_ids = missing(rec)
-                n_tasks += bool(todo_ids)
-                for sid in todo_ids:
-                    completion = completions[sid]
-                    code = program_of(requests[rec["task_id"]], completion, rec.get("entry_point"))
+                n_tasks += 1
+                for sid in task.missing:
+                    completion = got.texts[sid]
+                    code = program_of(req, completion, rec.get("entry_point"))
                     n_empty += not completion.strip()
                     n_nocode += not code
-                    n_cut += finish[sid] == "length"
-                    sample = {"task_id": rec["task_id"], "sample_id": sid, "prompt": prompt,
-                              "completion": completion, "finish_reason": finish[sid], "eos_token_id": ends[sid],
-                              "code": code, "model": args.model, "round": args.round}
-                    if tids and tids[sid] is not None:
-                        sample["completion_ids"] = tids[sid]
+                    n_cut += got.finish[sid] == "length"
+                    sample = {"task_id": task.key, "sample_id": sid, "prompt": prompt, "completion": completion,
+                              "finish_reason": got.finish[sid], "eos_token_id": got.eos[sid], "code": code,
+                              "model": args.model, "round": args.round}
+                    # the token ids where the backend knows them: 05 trains on these, not on a re-tokenization of
+                    # the text, which need not give back what the model sampled
+                    if got.ids is not None:
+                        sample["completion_ids"] = got.ids[sid]
                     w.write(sample)
                     n_written += 1
-                bar.update(len(todo_ids))
-        bar.close()
 
     print(f"02_sample: wrote {n_written} samples for {n_tasks} tasks to {out} "
           f"({resumed} tasks resumed, {len(skipped)} skipped [{skip_path}], {n_empty} empty completions, "

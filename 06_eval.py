@@ -147,67 +147,45 @@ class _Where:
 def generate_samples(args, bench, probs, samples_path, shard_id=0):
     """Write args.n_samples samples per task to samples_path (resuming by (task_id, sample_id)); return count new.
 
-    The tasks are cut into fixed chunks of --gen_chunk in the (shard's) benchmark order, and each generate call is
-    seeded from (--seed, shard_id, chunk, stop group): a rerun regenerates an unfinished chunk whole, with the same
-    seed, and writes only its missing samples, so a resumed run writes what an uninterrupted one does."""
-    from generation import backend_from_args, derive_seed, render, use_chat
+    generation.generate_chunks, the loop 01 and 02 use too: the tasks are cut into fixed chunks of --gen_chunk in
+    the (shard's) benchmark order, one generate call per chunk and stop group, seeded from (--seed, shard_id, chunk)
+    and for a group k > 0 (--seed, shard_id, chunk, k); a rerun regenerates an unfinished chunk whole, with the
+    same seeds, and writes only its missing samples, so a resumed run writes what an uninterrupted one does."""
+    from generation import Skip, Task, backend_from_args, generate_chunks, render, use_chat
 
-    if args.gen_chunk < 1:
-        raise InputError("--gen_chunk must be at least 1")
     done = set() if args.overwrite else done_keys(samples_path, ("task_id", "sample_id"))
-    task_ids = list(probs)
-    chunks = [task_ids[i:i + args.gen_chunk] for i in range(0, len(task_ids), args.gen_chunk)]
-    todo = [c for c, chunk in enumerate(chunks)
-            if any((t, s) not in done for t in chunk for s in range(args.n_samples))]
-    if not todo:
+    missing = {t: tuple(s for s in range(args.n_samples) if (t, s) not in done) for t in probs}
+    if not any(missing.values()):
         return 0
     be = backend_from_args(args)
     chat = use_chat(be, args)
-    per_prompt = getattr(be, "seeds_per_prompt", False)
     request_for = benchmark(bench).request
     if request_for is jsonl_request:   # a tests.jsonl benchmark is asked 02's way, with 02's prompt flags
         template = open(args.prompt_file, encoding="utf-8").read() if args.prompt_file else None
         request_for = functools.partial(request_for, template=template, example_tests=args.example_tests)
     elif args.prompt_file:             # an EvalPlus benchmark asked as a model's authors asked it
         request_for = functools.partial(file_request, spec=request_file(args.prompt_file))
-    temperature = args.temperature
+    tasks = []
+    for t in probs:
+        req = request_for(probs[t], chat)
+        if not be.prefills:   # a chat API writes the assistant turn itself: the model opens its own answer
+            req = req._replace(response=None)
+        tasks.append(Task(t, render(be, req), tuple(req.stop), missing[t], req))
     written = too_long = 0
-    with JsonlWriter(samples_path, overwrite=args.overwrite) as w, \
-            progress(total=sum(len(chunks[c]) for c in todo), desc=f"generate {bench}", unit="task") as bar:
-        for c in todo:
-            chunk = chunks[c]
-            requests = [request_for(probs[t], chat) for t in chunk]
-            if not be.prefills:   # a chat API writes the assistant turn itself: the model opens its own answer
-                requests = [r._replace(response=None) for r in requests]
-            prompts = [render(be, r) for r in requests]
-            stops = [tuple(r.stop) for r in requests]
-            # a prompt longer than the context gets no generation but an empty sample, which fails: dropping the
-            # task instead would raise pass@k on exactly the hardest (longest) problems
-            fits = [be.fits(p, args.max_new_tokens) for p in prompts]
-            too_long += fits.count(False)
-            outs = [[""] * args.n_samples if not ok else None for ok in fits]
-            # finished tasks of the chunk are generated again (not written): the batch fixes every row's draws
-            # (a backend that seeds each task's request from (--seed, task_id) is asked for the unfinished ones)
-            for group, stop in enumerate(dict.fromkeys(stops)):
-                idx = [i for i, s in enumerate(stops) if s == stop and fits[i]
-                       and not (per_prompt and all((chunk[i], k) in done for k in range(args.n_samples)))]
-                if not idx:
-                    continue
-                keys = {"keys": [(args.seed, chunk[i]) for i in idx]} if per_prompt else {}
-                res = be.generate([prompts[i] for i in idx], n=args.n_samples, max_new_tokens=args.max_new_tokens,
-                                  temperature=temperature, top_p=args.top_p, stop=list(stop),
-                                  seed=derive_seed(args.seed, shard_id, c, group), **keys)
-                for i, r in zip(idx, res):
-                    outs[i] = r
-            for t, req, prompt, comps in zip(chunk, requests, prompts, outs):
-                for sid, comp in enumerate(comps or ()):   # None: finished, not asked again
-                    if (t, sid) in done:
-                        continue
-                    code = program_of(req, comp, probs[t]["entry_point"])
-                    w.write(dict(task_id=t, sample_id=sid, prompt=prompt, completion=comp, code=code,
+    with JsonlWriter(samples_path, overwrite=args.overwrite) as w:
+        for results in generate_chunks(be, tasks, n=args.n_samples, max_new_tokens=args.max_new_tokens,
+                                       temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                                       shard_id=shard_id, chunk_size=args.gen_chunk, desc=f"generate {bench}"):
+            for task, got in results:
+                # a prompt longer than the context gets no generation but empty samples, which fail: dropping the
+                # task instead would raise pass@k on exactly the hardest (longest) problems
+                too_long += isinstance(got, Skip)
+                for sid in task.missing:
+                    comp = "" if isinstance(got, Skip) else got.texts[sid]
+                    code = program_of(task.data, comp, probs[task.key]["entry_point"])
+                    w.write(dict(task_id=task.key, sample_id=sid, prompt=task.prompt, completion=comp, code=code,
                                  model=args.model, round=None))
                     written += 1
-            bar.update(len(chunk))
     if too_long:
         print(f"warning: {too_long} prompt(s) plus --max_new_tokens {args.max_new_tokens} exceed the model's context; "
               f"their samples are empty and count as failures", file=sys.stderr)

@@ -4,7 +4,7 @@
     be = load_backend("Qwen/Qwen2.5-Coder-1.5B-Instruct")            # or a local dir, e.g. a 05 checkpoint D/final
     prompt = be.build_prompt("Write a function add(a, b).")         # chat template when the tokenizer has one
     outs = be.generate([prompt], n=8, max_new_tokens=512, temperature=0.8, top_p=0.95, stop=(), seed=0)
-    # outs[0] is a list of 8 strings: the text after the prompt, in prompt order
+    # outs[0] is a Generation: outs[0].texts the 8 completions (text after the prompt), .finish, .eos, .ids
 
 Three backends, the same contract:
 - "hf" (default): Hugging Face transformers on CPU or GPU. Prompts are sorted by token length and batched with left
@@ -20,23 +20,27 @@ The contract both keep, because 05 trains on exactly what 02 writes (on-policy t
 - a completion is the text the model produced after the prompt, decoded from the generated tokens with the first
   end-of-sequence token and everything after it (padding) removed, cut before the first stop string (the stop
   string itself is not kept, as in vLLM and the OpenAI API). Nothing else is stripped or normalised;
-- after each call, `last_finish[i][j]` says why completion j of prompt i ended: "eos" (the model's end-of-sequence
-  token), "stop" (a stop string) or "length" (max_new_tokens ran out), and `last_eos[i][j]` which end-of-sequence
-  token id ended an "eos" completion (None otherwise). 05 appends that token to a completion only when the model
-  produced one, so a cut completion is never trained on as if the model had ended it, and a model with several
-  end tokens (Llama-3-Instruct's <|eot_id|> and <|end_of_text|>) is taught the one it used;
+- `generate` returns one Generation per prompt, whose lists hold one entry per completion: `texts`, `finish` (why
+  it ended: "eos" the model's end-of-sequence token, "stop" a stop string, "length" max_new_tokens ran out), `eos`
+  (which end-of-sequence token id ended an "eos" completion, None otherwise) and `ids` (the token ids generated,
+  None where the backend does not see them). 05 appends the end token to a completion only when the model produced
+  one, so a cut completion is never trained on as if the model had ended it, and a model with several end tokens
+  (Llama-3-Instruct's <|eot_id|> and <|end_of_text|>) is taught the one it used;
 - temperature 0 is greedy decoding; `seed` reseeds the sampler at the start of the call (`seed=None`: continue the
   current random stream). With the HF backend the samples depend on the seed and on how prompts are batched (rows
   share one random stream), not on anything else: the same prompts, n, flags and seed give the same completions on
-  the same machine. Callers that must regenerate a batch exactly after a kill (02, 06) therefore seed every call
-  with `derive_seed` of keys that do not change between runs (the seed flag, the shard, the chunk of tasks).
+  the same machine.
+
+`generate_chunks` is the one loop 01, 02 and 06 generate with (chunks, seeds, resume, sharded order, prompts that do
+not fit, progress); its docstring has the rules.
 """
 
 import hashlib
 import os
 import sys
+from typing import NamedTuple
 
-from common import InputError, encode_prompt
+from common import InputError, encode_prompt, progress
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -64,6 +68,21 @@ def derive_seed(*keys):
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
+class Generation(NamedTuple):
+    """What a backend returns for one prompt: one entry per completion, in sample order (greedy: the one sequence,
+    repeated n times)."""
+    texts: list               # the text after the prompt: end token removed, cut before the first stop string
+    finish: list              # "eos", "stop" or "length"
+    eos: list                 # the token id that ended an "eos" completion, else None
+    ids: list = None          # the completion's token ids as generated (None: the backend does not see tokens)
+    new_tokens: int = None    # tokens the model generated for this prompt, up to each row's end (throughput)
+
+    def repeated(self, n):
+        """This one greedy sequence as the n samples asked for (the model generated it once)."""
+        return self._replace(texts=self.texts * n, finish=self.finish * n, eos=self.eos * n,
+                             ids=None if self.ids is None else self.ids * n)
+
+
 def _check_model_arg(model):
     """A path that does not exist is a typo, not a hub id: say so instead of a hub lookup error."""
     looks_like_path = model.startswith((".", "/", "~")) or model.count("/") > 1
@@ -75,9 +94,6 @@ def _check_model_arg(model):
 class _Backend:
     name = "?"
     tokenizer = None
-    last_finish = None  # per prompt, per sample: "eos", "stop" or "length" (the last generate call)
-    last_eos = None     # per prompt, per sample: the token id that ended an "eos" completion, else None
-    last_ids = None     # per prompt, per sample: the completion's token ids as generated (None: not known)
     max_context = None  # prompt + completion tokens the model accepts (None: unknown)
     prefills = True     # the prompt may open the model's answer (common.Request.response); a chat API cannot
 
@@ -161,11 +177,10 @@ class HFBackend(_Backend):
         eos = set(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]) | {self.tokenizer.eos_token_id}
         self.eos_ids = sorted(i for i in eos if i is not None)
         self.batch_size = batch_size
-        self.last_new_tokens = 0
         self.max_context = _context_length(self.model.config, self.tokenizer)
 
     def generate(self, prompts, n=1, max_new_tokens=512, temperature=0.0, top_p=1.0, stop=(), seed=0):
-        """n completions per prompt, in prompt order: list (per prompt) of lists (n strings) of text after the prompt."""
+        """n completions per prompt: one Generation per prompt, in prompt order."""
         import torch
 
         if not prompts:
@@ -194,10 +209,6 @@ class HFBackend(_Backend):
         order = sorted(range(len(prompts)), key=lambda i: -len(ids_list[i]))
         per_batch = max(1, self.batch_size // rows)
         out = [None] * len(prompts)
-        self.last_finish = [None] * len(prompts)
-        self.last_eos = [None] * len(prompts)
-        self.last_ids = [None] * len(prompts)
-        self.last_new_tokens = 0  # tokens generated by the last call, up to each row's EOS (for throughput)
         for start in range(0, len(order), per_batch):
             idx = order[start:start + per_batch]
             batch = self.tokenizer.pad({"input_ids": [ids_list[i] for i in idx]}, return_tensors="pt")
@@ -206,19 +217,23 @@ class HFBackend(_Backend):
                 seqs = self.model.generate(**batch, **kwargs)
             new = seqs[:, batch["input_ids"].shape[1]:].tolist()
             for j, i in enumerate(idx):
-                texts, finish, ends, kept = [], [], [], []
-                for row in new[j * rows:(j + 1) * rows]:
-                    text, eos_id, row_ids = self._decode_completion(ids_list[i], row)
-                    cut = cut_at_stop(text, stop)
-                    texts.append(cut)
-                    finish.append("stop" if len(cut) < len(text) else "eos" if eos_id is not None else "length")
-                    ends.append(eos_id if finish[-1] == "eos" else None)
-                    kept.append(row_ids if len(cut) == len(text) else self._ids_before(ids_list[i], row_ids, cut))
-                out[i] = texts if sampling else texts * n
-                self.last_finish[i] = finish if sampling else finish * n
-                self.last_eos[i] = ends if sampling else ends * n
-                self.last_ids[i] = kept if sampling else kept * n
+                out[i] = self._generation(ids_list[i], new[j * rows:(j + 1) * rows], stop, n)
         return out
+
+    def _generation(self, prompt_ids, rows, stop, n):
+        """The Generation of one prompt from its generated rows of token ids (one row when greedy: repeated n
+        times)."""
+        texts, finish, ends, kept, new_tokens = [], [], [], [], 0
+        for row in rows:
+            text, eos_id, row_ids = self._decode_completion(prompt_ids, row)
+            new_tokens += len(row_ids)
+            cut = cut_at_stop(text, stop)
+            texts.append(cut)
+            finish.append("stop" if len(cut) < len(text) else "eos" if eos_id is not None else "length")
+            ends.append(eos_id if finish[-1] == "eos" else None)
+            kept.append(row_ids if len(cut) == len(text) else self._ids_before(prompt_ids, row_ids, cut))
+        got = Generation(texts, finish, ends, kept, new_tokens)
+        return got if len(rows) == n else got.repeated(n)
 
     def _decode_completion(self, prompt_ids, new_ids):
         """(text of `new_ids` as it continues the prompt up to the first EOS, that EOS token id or None, the ids
@@ -233,7 +248,6 @@ class HFBackend(_Backend):
             if t in eos:
                 new_ids, ended = new_ids[:k], t
                 break
-        self.last_new_tokens += len(new_ids)
         if not new_ids:
             return "", ended, []
         return self._continuation(prompt_ids, new_ids), ended, new_ids
@@ -347,7 +361,6 @@ class VLLMBackend(_Backend):
         gen_eos = self.llm.llm_engine.model_config.try_get_generation_config().get("eos_token_id")
         eos = set(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]) | {self.tokenizer.eos_token_id}
         self.eos_ids = sorted(i for i in eos if i is not None)
-        self.last_new_tokens = 0
 
     def generate(self, prompts, n=1, max_new_tokens=512, temperature=0.0, top_p=1.0, stop=(), seed=0, keys=None):
         """As HFBackend.generate; `keys` (one hashable per prompt, e.g. (seed, task_id)) seeds each prompt's
@@ -376,26 +389,13 @@ class VLLMBackend(_Backend):
                                         [params(i) for i in range(len(prompts))], use_tqdm=False)
         except ValueError as e:   # vLLM's own length check (VLLMValidationError is a ValueError)
             raise InputError(f"--backend vllm: {_reason(e)}") from None
-        out, self.last_finish, self.last_eos, self.last_ids = [], [], [], []
-        self.last_new_tokens = 0
-        for ids, r in zip(ids_list, results):   # vLLM returns requests in input order
-            texts, finish, ends, kept = [], [], [], []
-            for o in r.outputs:
-                # the HF backend's rule (EOS dropped, decoded in the prompt's context, cut at the first stop
-                # string); vLLM's own text would differ from it where a stop string ends inside a token
-                text, eos_id, row_ids = self._decode_completion(ids, list(o.token_ids))
-                cut = cut_at_stop(text, stop)
-                texts.append(cut)
-                finish.append("stop" if len(cut) < len(text) else "eos" if eos_id is not None else "length")
-                ends.append(eos_id if finish[-1] == "eos" else None)
-                kept.append(row_ids if len(cut) == len(text) else self._ids_before(ids, row_ids, cut))
-            out.append(texts if sampling else texts * n)
-            self.last_finish.append(finish if sampling else finish * n)
-            self.last_eos.append(ends if sampling else ends * n)
-            self.last_ids.append(kept if sampling else kept * n)
-        return out
+        # the HF backend's rule (EOS dropped, decoded in the prompt's context, cut at the first stop string); vLLM's
+        # own text would differ from it where a stop string ends inside a token. Requests come back in input order.
+        return [self._generation(ids, [list(o.token_ids) for o in r.outputs], stop, n)
+                for ids, r in zip(ids_list, results)]
 
     # one decoding rule for both engines
+    _generation = HFBackend._generation
     _decode_completion = HFBackend._decode_completion
     _continuation = HFBackend._continuation
     _ids_before = HFBackend._ids_before
@@ -437,7 +437,8 @@ class OpenAIBackend(_Backend):
 
     finish_reason: "length" when the server says so; "stop" when a stop string ended it (vLLM's server reports the
     string as stop_reason; any server's text is also cut at the first stop string here); else "eos", with
-    last_eos the token id where the server names it (vLLM does), else None. `usage` sums the server's token counts.
+    `eos` the token id where the server names it (vLLM does), else None. `ids` is None (the API returns text).
+    `usage` sums the server's token counts.
     """
 
     seeds_per_prompt = True
@@ -565,7 +566,7 @@ class OpenAIBackend(_Backend):
 
         with ThreadPoolExecutor(min(self.concurrency, len(prompts))) as pool:
             answers = list(pool.map(one, range(len(prompts))))
-        out, self.last_finish, self.last_eos = [], [], []
+        out = []
         for answer, choices, texts in answers:
             usage = answer.get("usage") or {}
             self.usage["requests"] += 1
@@ -584,9 +585,8 @@ class OpenAIBackend(_Backend):
                 cut_texts.append(cut)
                 finish.append(f)
                 ends.append(reason if f == "eos" and isinstance(reason, int) else None)
-            out.append(cut_texts if sampling else cut_texts * n)
-            self.last_finish.append(finish if sampling else finish * n)
-            self.last_eos.append(ends if sampling else ends * n)
+            got = Generation(cut_texts, finish, ends)
+            out.append(got if sampling else got.repeated(n))
         return out
 
 
@@ -685,3 +685,63 @@ def render(be, request):
         except Exception:   # "System role not supported"
             prompt = be.build_prompt(f"{system}\n\n{text}", chat=True)
     return prompt + request.response if request.chat and request.response else prompt
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the generation loop of 01, 02 and 06
+
+
+class Task(NamedTuple):
+    """One prompt for generate_chunks."""
+    key: str                  # the task id: seeds its request on a backend that seeds per prompt (vllm, openai)
+    prompt: str               # the exact text given to the model
+    stop: tuple = ()          # stop strings
+    missing: tuple = ()       # sample ids whose records are not written yet (empty: finished; 01, which writes one
+                              # record per task from all its completions, gives all of them or none)
+    data: object = None       # what the stage needs back with the result (its record, its request)
+
+
+class Skip(NamedTuple):
+    """A task that was not asked, and why (its prompt plus max_new_tokens does not fit the model's context)."""
+    reason: str
+
+
+def generate_chunks(be, tasks, *, n, max_new_tokens, temperature, top_p, seed, shard_id, chunk_size, desc,
+                    unit="task"):
+    """The one generation loop of 01, 02 and 06: yields, for each chunk of `tasks` that lacks records, the list of
+    (task, Generation or Skip) of its tasks with `missing` samples, in task order, after one generate call per stop
+    group. A progress bar (`desc`) counts tasks (unit "task") or missing samples (unit "sample").
+
+    - Chunks: `tasks` (the shard's stable order) is cut into fixed chunks of `chunk_size`, the same in every run.
+    - Seeds: a chunk's tasks go in one generate call per distinct stop tuple (in order of first appearance), seeded
+      with derive_seed(seed, shard_id, chunk index) for the first and derive_seed(seed, shard_id, chunk index,
+      group) for group k > 0. A backend that seeds each prompt itself (seeds_per_prompt: vllm, openai) gets
+      keys (seed, task key), so a task's samples depend on neither the batch, the chunking nor the sharding.
+    - Resume: with the HF backend a chunk's rows share one random stream, so a chunk that lacks records is
+      generated again whole, finished tasks included (only the missing ones are yielded); the records come out as
+      an uninterrupted run's. A per-prompt-seeded backend is asked for the unfinished tasks alone.
+    - A prompt that does not fit the context with max_new_tokens is not sent: its task gets a Skip with the reason.
+    """
+    per_prompt = getattr(be, "seeds_per_prompt", False)
+    pending = [t for t in tasks if t.missing]
+    total = sum(len(t.missing) for t in pending) if unit == "sample" else len(pending)
+    with progress(total=total, desc=desc, unit=unit) as bar:
+        for c, start in enumerate(range(0, len(tasks), chunk_size)):
+            chunk = tasks[start:start + chunk_size]
+            if not any(t.missing for t in chunk):
+                continue
+            asked = [t for t in chunk if t.missing or not per_prompt]
+            fits = [be.fits(t.prompt, max_new_tokens) for t in asked]
+            got = {}
+            for group, stop in enumerate(dict.fromkeys(t.stop for t, ok in zip(asked, fits) if ok)):
+                part = [i for i, t in enumerate(asked) if fits[i] and t.stop == stop]
+                keys = {"keys": [(seed, asked[i].key) for i in part]} if per_prompt else {}
+                outs = be.generate([asked[i].prompt for i in part], n=n, max_new_tokens=max_new_tokens,
+                                   temperature=temperature, top_p=top_p, stop=list(stop),
+                                   seed=derive_seed(seed, shard_id, c, *((group,) if group else ())), **keys)
+                got.update(zip(part, outs))
+            results = [(t, got[i] if fits[i] else Skip(
+                f"prompt too long: {len(be.encode(t.prompt))} tokens + max_new_tokens {max_new_tokens} exceed the "
+                f"context of {be.max_context}")) for i, t in enumerate(asked) if t.missing]
+            yield results
+            bar.update(sum(len(t.missing) for t, _ in results) if unit == "sample" else len(results))

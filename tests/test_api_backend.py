@@ -186,16 +186,16 @@ def test_completions_endpoint_n_samples_seeds_and_endings(server):
     prompts = [f"Write a function f{i}(x) that returns x + {i}." for i in range(3)]
     out = be.generate(prompts, n=3, temperature=0.8, top_p=0.9, stop=["\nassert f1(5)"], keys=[(7, "a"), (7, "b"),
                                                                                                 (7, "c")])
-    assert [len(o) for o in out] == [3, 3, 3]
+    assert [len(o.texts) for o in out] == [3, 3, 3] and all(o.ids is None for o in out)   # the API returns text
     # cut at the stop string here too (a server that ignores `stop`); the other prompts end on their own
-    assert out[1][0].endswith("assert f1(1) == 2") and be.last_finish[1] == ["stop"] * 3
-    assert be.last_finish[0] == ["eos"] * 3 and be.last_eos[0] == [None] * 3
+    assert out[1].texts[0].endswith("assert f1(1) == 2") and out[1].finish == ["stop"] * 3
+    assert out[0].finish == ["eos"] * 3 and out[0].eos == [None] * 3
     bodies = sorted((b for _, b, _ in server.requests), key=lambda b: b["prompt"])
     assert [b["seed"] for b in bodies] == [derive_seed(7, k) for k in "abc"]
     assert all(b["n"] == 3 and b["top_p"] == 0.9 and b["stop"] == ["\nassert f1(5)"] for b in bodies)
     assert all(auth is None for _, _, auth in server.requests)   # no key set: no Authorization header
     # greedy: one sample asked, repeated n times
-    assert be.generate(prompts[:1], n=4) == [[out[0][0]] * 4] and server.requests[-1][1]["n"] == 1
+    assert be.generate(prompts[:1], n=4)[0].texts == [out[0].texts[0]] * 4 and server.requests[-1][1]["n"] == 1
     with pytest.raises(InputError, match="--api_base"):
         load_backend("m", backend="openai", api_base="127.0.0.1:8000")
 
@@ -268,19 +268,20 @@ def test_vllm_serve_answers_as_the_hf_backend(vllm_server):
     hf = HFBackend(path)
     prompts = ["def add(a, b):", "for i in range(10):\n", "Write a function to find the maximum of a list.\n"]
     got = api.generate(prompts, n=2, max_new_tokens=30)
-    assert got == hf.generate(prompts, n=2, max_new_tokens=30)
-    assert api.last_finish == hf.last_finish
+    want = hf.generate(prompts, n=2, max_new_tokens=30)
+    assert [(g.texts, g.finish) for g in got] == [(w.texts, w.finish) for w in want]
     assert api.usage["prompt_tokens"] == sum(len(hf.encode(p)) for p in prompts)
-    assert api.usage["completion_tokens"] == hf.last_new_tokens + sum(f == "eos" for f, *_ in hf.last_finish)
+    assert api.usage["completion_tokens"] == sum(w.new_tokens + (w.finish[0] == "eos") for w in want)
     # a stop string: cut where the HF backend cuts, and reported as such (vLLM names it in stop_reason)
-    stop = got[0][0][10:13]
-    assert api.generate(prompts[:1], max_new_tokens=30, stop=[stop]) == [[got[0][0][:got[0][0].index(stop)]]]
-    assert api.last_finish == [["stop"]]
+    text = got[0].texts[0]
+    stop = text[10:13]
+    (cut,) = api.generate(prompts[:1], max_new_tokens=30, stop=[stop])
+    assert cut.texts == [text[:text.index(stop)]] and cut.finish == ["stop"]
     # seeded sampling: n samples per prompt, the same for the same key whatever else is asked
     kw = dict(n=3, max_new_tokens=12, temperature=1.0, top_p=0.95)
     one = api.generate(prompts[:1], keys=[(0, "a")], **kw)
     assert api.generate(prompts, keys=[(0, "a"), (0, "b"), (0, "c")], **kw)[0] == one[0]
-    assert len(one[0]) == 3 and len(set(one[0])) > 1
+    assert len(one[0].texts) == 3 and len(set(one[0].texts)) > 1
 
 
 def test_02_samples_through_the_api(tmp_path, server, capsys):

@@ -18,6 +18,7 @@ import pytest
 
 import benchmarks as bm
 from conftest import REPO, read_jsonl, write_jsonl
+from generation import Generation
 
 ev = importlib.import_module("06_eval")
 
@@ -346,7 +347,6 @@ class ScriptedBackend:
     """The backend interface 02 and 06 use, answering every prompt with `answer` (cut at the stop strings, as a
     real backend does), and recording what it was asked."""
     max_context = None
-    last_ids = None   # no token ids: 02 records none, as for a backend that only returns text
     prefills = True   # a prompt may open the answer (common.Request.response), as a local model's prompt can
 
     def __init__(self, answer, chat):
@@ -373,9 +373,8 @@ class ScriptedBackend:
         for s in stop or ():
             if s in text:
                 text = text[:text.index(s)]
-        self.last_finish = [["eos"] * n for _ in prompts]
-        self.last_eos = [[0] * n for _ in prompts]
-        return [[text] * n for _ in prompts]
+        # no token ids: 02 records none, as for a backend that only returns text
+        return [Generation([text] * n, ["eos"] * n, [0] * n) for _ in prompts]
 
 
 def test_stdin_completion_with_main_block_through_06_model(tmp_path, monkeypatch):

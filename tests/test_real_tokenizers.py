@@ -191,7 +191,7 @@ def test_stop_string_cut_keeps_the_tokens_before_it():
     import generation
     tok = _tokenizer("qwen")
     be = object.__new__(generation.HFBackend)
-    be.tokenizer, be.last_new_tokens, be.eos_ids = tok, 0, [tok.eos_token_id]
+    be.tokenizer, be.eos_ids = tok, [tok.eos_token_id]
     prompt_ids = tok("def f(x):\n")["input_ids"]
     for body, stop in (("    return x\nassert f(1) == 1\n", "\nassert "), ("    return x  # ok\n```\nmore", "```"),
                        ("    y = 1\n\n\nprint(y)", "\nprint("), ("    return 1", "\nassert ")):
@@ -219,7 +219,7 @@ def test_greedy_is_the_models_argmax(real, backend):
         h = be.model.model(ids).last_hidden_state[0, -1]
         be.model.lm_head.weight[a] = h / h.norm() * 20
         be.model.lm_head.weight[b] = be.model.lm_head.weight[a] * 0.99
-    out = be.generate([prompt], n=1, max_new_tokens=MAX_NEW, temperature=0.0)
+    (out,) = be.generate([prompt], n=1, max_new_tokens=MAX_NEW, temperature=0.0)
     want = []
     with torch.no_grad():
         for _ in range(MAX_NEW):
@@ -229,8 +229,8 @@ def test_greedy_is_the_models_argmax(real, backend):
                 break
             ids = torch.cat([ids, torch.tensor([[t]])], 1)
     ended = want[-1] in real["end_ids"]
-    assert want[0] == a and be.last_ids[0][0] == (want[:-1] if ended else want)
-    assert be.last_eos[0][0] == (want[-1] if ended else None) and out[0][0] == be.tokenizer.decode(be.last_ids[0][0])
+    assert want[0] == a and out.ids[0] == (want[:-1] if ended else want)
+    assert out.eos[0] == (want[-1] if ended else None) and out.texts[0] == be.tokenizer.decode(out.ids[0])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

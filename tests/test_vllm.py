@@ -63,9 +63,7 @@ def test_greedy_equals_hf_token_for_token(models):
     for max_new in (1, 40):
         got = be.generate(PROMPTS, n=2, max_new_tokens=max_new, temperature=0.0)
         want = hf.generate(PROMPTS, n=2, max_new_tokens=max_new, temperature=0.0)
-        assert got == want
-        assert (be.last_finish, be.last_eos, be.last_ids, be.last_new_tokens) == \
-            (hf.last_finish, hf.last_eos, hf.last_ids, hf.last_new_tokens)
+        assert got == want   # texts, endings, end tokens, token ids and token counts
     # the raw engines agree token for token (no decoding in between)
     import torch
     from vllm import SamplingParams
@@ -84,20 +82,20 @@ def test_each_ending_recorded(models):
     be, hf, end, _ = models
     # eos: the second end token of generation_config ends PROMPTS[0]; the completion holds what came before it
     out = be.generate([PROMPTS[0]], max_new_tokens=40)
-    assert be.last_finish == [["eos"]] and be.last_eos == [[end]]
+    assert out[0].finish == ["eos"] and out[0].eos == [end]
     assert hf.tokenizer.convert_tokens_to_ids(hf.tokenizer.convert_ids_to_tokens(end)) == end
-    assert out == hf.generate([PROMPTS[0]], max_new_tokens=40) and hf.last_eos == [[end]]
+    assert out == hf.generate([PROMPTS[0]], max_new_tokens=40)
     # length: max_new_tokens ran out (a prompt whose 40 greedy tokens contain no end token)
-    be.generate(PROMPTS, max_new_tokens=40)
-    long_ = [p for p, f in zip(PROMPTS, be.last_finish) if f == ["length"]]
+    long_ = [p for p, g in zip(PROMPTS, be.generate(PROMPTS, max_new_tokens=40)) if g.finish == ["length"]]
     assert long_, "some prompt must run to the length limit"
-    text = be.generate(long_[:1], max_new_tokens=40)[0][0]
-    assert be.last_finish == [["length"]] and be.last_eos == [[None]]
+    (whole,) = be.generate(long_[:1], max_new_tokens=40)
+    text = whole.texts[0]
+    assert whole.finish == ["length"] and whole.eos == [None]
     # stop: a string from the middle of that completion; the text is cut before it, as the HF backend cuts it
     stop = text[len(text) // 2:len(text) // 2 + 3]
     got = be.generate(long_[:1], max_new_tokens=40, stop=[stop])
-    assert got == [[text[:text.index(stop)]]] and be.last_finish == [["stop"]] and be.last_eos == [[None]]
-    assert got == hf.generate(long_[:1], max_new_tokens=40, stop=[stop]) and hf.last_finish == [["stop"]]
+    assert got[0].texts == [text[:text.index(stop)]] and got[0].finish == ["stop"] and got[0].eos == [None]
+    assert got == hf.generate(long_[:1], max_new_tokens=40, stop=[stop])
 
 
 def test_context_limit_is_a_clear_error(models):
@@ -124,7 +122,7 @@ def test_seeds_per_prompt_do_not_depend_on_the_batch(models):
     assert sum(len(be.encode(p)) for p in crowd) > 8192 and all(be.fits(p, 12) for p in crowd)
     mixed = be.generate(crowd, keys=keys, **kw)
     assert mixed[8] == alone[0]
-    assert len(set(alone[0])) > 1                                     # the 3 samples differ from one another
+    assert len(set(alone[0].texts)) > 1                               # the 3 samples differ from one another
     assert be.generate([PROMPTS[1]], keys=[(1, "t1")], **kw) != alone  # another --seed, other samples
 
 
