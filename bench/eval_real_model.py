@@ -133,8 +133,10 @@ def main():
         row = {"tasks": n, "generate_and_judge_seconds": round(seconds), "evalplus_seconds": round(t_evalplus),
                "backend": args.backend}
         gen_s = generate_seconds(log, start, n)
-        if gen_s:
-            tokens = sum(len(s.get("completion_ids") or []) for s in samples.values())
+        if gen_s:   # 06's samples hold the text, not the ids: count the completions' tokens with the model's tokenizer
+            from transformers import AutoTokenizer
+            tok = AutoTokenizer.from_pretrained(args.model)
+            tokens = sum(len(tok(s["completion"], add_special_tokens=False)["input_ids"]) for s in samples.values())
             row.update(generate_seconds=round(gen_s, 1), completion_tokens=tokens,
                        tokens_per_second=round(tokens / gen_s, 1))
         for name, key in ((base_name, "base"), (plus_name, "plus")):
