@@ -81,7 +81,7 @@ import textwrap
 from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
                     entry_names, fenced_blocks, mbpp_entry_point, non_negative, number, open_sandbox, parses,
                     positive, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
-                    shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
+                    TEST_TIMEOUT, shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
 
@@ -119,7 +119,7 @@ def parse_args(argv=None):
     p.add_argument("--min_tests", type=positive(int), default=1, help="skip instructions with fewer kept tests")
     p.add_argument("--max_tests", type=positive(int), default=None, help="keep at most this many tests per instruction")
     p.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
-    p.add_argument("--timeout", type=positive(float), default=3.0, help="seconds per test when running the reference")
+    p.add_argument("--timeout", type=positive(float), default=TEST_TIMEOUT, help="seconds per test when running the reference")
     p.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program in the sandbox")
     add_sandbox_args(p)
     p.add_argument("--tasks_per_call", type=positive(int), default=64,

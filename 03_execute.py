@@ -27,9 +27,9 @@ model wrote none) is judged like any program, fails its tests, and is counted in
 import collections
 import time
 
-from common import (InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
-                    execution_record, expand_inputs, open_sandbox, positive, progress, read_jsonl, resolve_shard,
-                    run_stage, select_shard, shard_path, stage_parser, write_args)
+from common import (TEST_TIMEOUT, InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die,
+                    done_keys, execution_record, expand_inputs, is_stdin_task, open_sandbox, positive, progress,
+                    read_jsonl, resolve_shard, run_stage, select_shard, shard_path, stage_parser, write_args)
 
 # what generated tests and their programs import beyond the standard library (requirements.txt, the programs'
 # environment): MBPP-style and LeetCodeDataset tasks use them
@@ -45,7 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     # sandbox
     p.add_argument("--workers", type=positive(int), default=2, help="sandbox worker processes (about one per core)")
-    p.add_argument("--timeout", type=positive(float), default=3.0, help="seconds per test (default 3)")
+    p.add_argument("--timeout", type=positive(float), default=TEST_TIMEOUT,
+                   help=f"seconds per test (default {TEST_TIMEOUT:g})")
     p.add_argument("--program_timeout", type=positive(float), default=None,
                    help="seconds per program, loading included (default: timeout x (tests + 1))")
     p.add_argument("--memory_mb", type=positive(int), default=2048, help="address-space limit per program (MiB)")
@@ -67,12 +68,11 @@ def load_tests(pattern):
             tests = rec["tests"]
             if not isinstance(tests, list):
                 raise InputError(f"{where}: 'tests' must be a list of assert strings or {{input, output}} objects")
-            if all(isinstance(t, str) for t in tests):
-                kind = "assert"
-            elif all(isinstance(t, dict) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)
-                     for t in tests):
-                kind = "stdio"
-            else:
+            # the kind is common.is_stdin_task's, as 02 asked for the program; then every item must fit that kind
+            kind = "stdio" if is_stdin_task(tests) else "assert"
+            fits = (all(isinstance(t.get("input"), str) and isinstance(t.get("output"), str) for t in tests)
+                    if kind == "stdio" else all(isinstance(t, str) for t in tests))
+            if not fits:
                 raise InputError(f"{where}: 'tests' mixes or misshapes items; each must be an assert string or "
                                  f"an object with string 'input' and 'output'")
             setup = rec.get("setup") or ""

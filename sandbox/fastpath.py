@@ -142,6 +142,8 @@ def _entry_of(kind, tests, setup, entry_point):
     import ast
     import builtins
     import re
+    # the first name, as common.entry_names reads it for the prompts and the code extracted (not imported from there:
+    # the workers stay free of common's imports); tests/test_common.py holds the two to one answer
     m = re.match(r"\s*([A-Za-z_]\w*)", entry_point or "")
     if m or kind != "assert":
         return m.group(1) if m else None

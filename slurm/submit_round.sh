@@ -65,7 +65,8 @@ if [[ $TOY == 1 ]]; then
   TESTS_ARGS="${TESTS_ARGS:-$TOY_TESTS}"; SAMPLE_ARGS="${SAMPLE_ARGS:-$TOY_GEN}"; TRAIN_ARGS="${TRAIN_ARGS:-$TOY_TRAIN}"
 fi
 [[ -n $OUT && -n $MODEL && -n $DATA && -n $EVAL_DATA ]] || die "--out, --model, --data and --eval_data are needed"
-[[ $SHARDS =~ ^[1-9][0-9]*$ ]] || die "--shards must be a positive whole number"
+# 2 or more: a single shard keeps its output's own name (common.shard_path), which the shard globs below do not match
+[[ $SHARDS =~ ^([2-9]|[1-9][0-9]+)$ ]] || die "--shards must be a whole number of at least 2 (one shard: run_plum.sh)"
 [[ $LOSS =~ ^(kto|dpo|grpo)$ ]] || die "--loss must be kto or dpo, or grpo"
 [[ $TESTS == reference && -z $TESTS_FILE ]] && die "--tests reference needs --tests_file"
 [[ $LOCAL == 1 ]] || command -v sbatch >/dev/null || die "sbatch not found: run on a Slurm login node, or pass --local"

