@@ -502,6 +502,9 @@ LOSSES = {
                  reference=True, per_token=False, average=lambda args: True, step=grpo_step, metrics=grpo_metrics,
                  lr=1e-6, sampling=True),
 }
+# 04_build_pairs.py's --format that writes each loss's data, one entry per LOSSES row; the drivers read it
+# (plum_round.py). Not a field of the rows: the toy world's cache key hashes the sft row and Loss (toyworld.py).
+PAIRS_FORMAT = {"kto": "kto", "dpo": "dpo", "sft": "sft", "grpo": "grpo"}
 
 
 # ----------------------------------------------------------------------------------------------------------------

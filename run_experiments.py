@@ -25,8 +25,9 @@ for --rounds rounds with 8 samples per prompt, changing only what its row names:
 Every round is evaluated on the held-out-by-composition benchmark and on a second held-out set of longer tasks
 (three steps, where every train task has two: toyworld.py's heldout_long_tests.jsonl).
 
-A seed's model-written tests (01) and round-0 evaluation are the same command in every arm, so they are computed
-once, in the seed's first arm that writes them, and copied into the other arms' folders before those start.
+A seed's model-written tests (01) and round-0 evaluation are the same commands in every arm (plum_round.py's plan
+for each arm's flags says so), so they are computed once, in the seed's first arm that writes them, and copied into
+the other arms' folders with the same commands before those start.
 Test accuracy is measured: each task's reference program is run (03_execute.py) against the tests the rounds used.
 
 Resume: each (arm, seed) is a run_plum.sh folder OUT/ARM/seed-S, skipped when its summary has every round and
@@ -51,6 +52,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+import plum_round
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 
@@ -157,20 +160,33 @@ def finished(d, rounds):
 # running
 
 
-def seed_shared(args, arm, seed):
-    """Copy the seed's tests and round-0 evaluation from an arm that has them (the same commands, the same files)."""
+def round0_stages(args, arm, seed):
+    """{(folder, stage): command} of the run's tests/ and round-0/ stages (plum_round.py's plan, --out as OUT)."""
     d = run_dir(args, arm, seed)
-    generated = "--tests" not in ARMS[arm][0]
+    run = plum_round.resolve(plum_round.parse(arm_flags(arm, args, seed) + ["--seed", str(seed), "--out", d]),
+                             build_toy=False)
+    return {(os.path.basename(s.dir), s.id): " ".join(s.argv).replace(d, "OUT")
+            for s in plum_round.stages(run) if s.round == 0}
+
+
+def seed_shared(args, arm, seed):
+    """Copy the seed's tests (01) and round-0 evaluation from an arm that has them, where its commands for them are
+    this arm's (the same commands, the same files)."""
+    d = run_dir(args, arm, seed)
+    mine = round0_stages(args, arm, seed)
     for donor in args.arms:
         src = run_dir(args, donor, seed)
         if donor == arm or not os.path.isdir(src):
             continue
-        if (generated and "--tests" not in ARMS[donor][0] and not os.path.exists(os.path.join(d, "tests"))
+        theirs = round0_stages(args, donor, seed)
+        if (mine[("tests", "01")] == theirs[("tests", "01")] and not os.path.exists(os.path.join(d, "tests"))
                 and os.path.exists(os.path.join(src, "tests", ".done", "01"))):
             shutil.copytree(os.path.join(src, "tests"), os.path.join(d, "tests"),
                             ignore=shutil.ignore_patterns("tests.corrupt*", "01c*", ".01c*"))
-        if (not os.path.exists(os.path.join(d, "round-0")) and os.path.exists(os.path.join(src, "round-0", ".done", "06"))
-                and os.path.exists(os.path.join(src, "round-0", ".done", "06b"))):
+        zero = {k: v for k, v in mine.items() if k[0] == "round-0"}
+        if (not os.path.exists(os.path.join(d, "round-0")) and zero == {k: v for k, v in theirs.items()
+                                                                        if k[0] == "round-0"}
+                and all(os.path.exists(os.path.join(src, "round-0", ".done", k[1])) for k in zero)):
             shutil.copytree(os.path.join(src, "round-0"), os.path.join(d, "round-0"))
 
 

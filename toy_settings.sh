@@ -1,4 +1,5 @@
-# The toy world's pipeline settings, one copy, sourced by run_plum.sh and slurm/submit_round.sh (chosen on seed 0).
+# The toy world's pipeline settings, one copy, read by plum_round.py for run_plum.sh and slurm/submit_round.sh
+# (NAME=value lines; chosen on seed 0).
 # 4 sampled test completions per task (not 1 greedy) keep tests for ~2/3 of the tasks instead of 2/5. A tiny model
 # learns at learning rates a 7B model would not survive, but 2e-4 x 2 epochs a round drifted and lost round 1's gain
 # by round 3; 5e-5 x 1 epoch a round gained 16.7 +- 1.4 points over 3 seeds (docs/toy-world.md; notes/loop.md has the tuning).

@@ -1,5 +1,7 @@
-"""run_plum.sh end to end on a micro world: a kill (SIGKILL) anywhere and a rerun give the records and metrics of an
-uninterrupted run; damaged run folders and bad flags end with a message naming what to rerun.
+"""run_plum.sh end to end on a micro world: a Ctrl-C and a kill (SIGKILL) anywhere and a rerun give the records and
+metrics of an uninterrupted run, which also corrupts tests and scores a second benchmark; bad flags end with a
+message. The commands of every stage for other options (losses, reference tests, off-policy, toy world), the run
+folder checks and the settings guard are tested on plum_round.py directly (tests/test_plum_round.py).
 
 The micro world (six one-line tasks, a 1-layer 32-wide Llama taught by 05_train_kto.py --loss sft to answer
 `return 0` or `return 1`) is small enough for the suite and still gives both verdicts, so every stage runs for real.
@@ -48,11 +50,13 @@ def micro_world(root):
     return paths
 
 
-# the settings every run in this file uses: 1 round, reference tests, 4 samples, small generations, 1 worker
+# the settings every run in this file uses: 1 round, reference tests (half of them corrupted), 4 samples, small
+# generations, 1 worker, the tests file as a second benchmark
 def plum_args(w, out, rounds=1):
     return ["bash", os.path.join(REPO, "run_plum.sh"), "--model", w["model"], "--data", w["instr"],
             "--tests", "reference", "--tests_file", w["tests"], "--benchmark", "jsonl", "--eval_data", w["tests"],
             "--rounds", str(rounds), "--num_samples", "4", "--temperature", "0.5", "--out", out, "--seed", "3",
+            "--corrupt_tests", "0.5", "--eval2_data", w["tests"],
             "--sample_args", "--max_new_tokens 24", "--eval_args", "--max_new_tokens 24 --workers 1",
             "--exec_args", "--workers 1", "--train_args", "--lr 1e-3 --batch_size 4 --save_every 1 --no_plot"]
 
@@ -89,20 +93,27 @@ def outcome(out):
     return res
 
 
-def test_finished_run_prints_rounds_and_writes_png(finished):
+def test_finished_run_prints_rounds_and_writes_png(finished, world):
     out, stdout = finished
     assert "| 1 |" in stdout and "held-out pass@1" in stdout
     rows = [json.loads(x) for x in open(os.path.join(out, "summary.jsonl"))]
     assert [r["round"] for r in rows] == [0, 1]
     assert 0 < rows[1]["samples_passing"] < 1 and rows[1]["kto_examples"] >= 2 and rows[1]["kept_tests"] == 6
     assert open(os.path.join(out, "pass_at_1.png"), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    # a rerun skips every stage and changes nothing
-    before = outcome(out)
+    # --corrupt_tests: the rounds read a corrupted copy of the tests, the clean file untouched
+    clean = [json.loads(x) for x in open(os.path.join(out, "tests", "tests.jsonl"))]
+    bad = [json.loads(x) for x in open(os.path.join(out, "tests", "tests.corrupt.jsonl"))]
+    assert clean == [json.loads(x) for x in open(world["tests"])]
+    assert sum(len(t["corrupted"]) for t in bad) == 3     # half of 6
+    assert [r["corrupted_tests"] for r in rows] == [3, 3]
+    # --eval2_data: evaluated beside the benchmark every round
+    assert all(0 <= r["pass@1_eval2"] <= 1 for r in rows) and rows[1]["train_steps"] >= 1
+    assert os.path.exists(os.path.join(out, "round-1", "eval2", "results.json"))
     settings = json.load(open(os.path.join(out, "run.json")))
     assert settings["loss"] == "kto" and settings["rounds"] == 1
     # numbers typed, and what the numbers depend on beyond the settings
     assert settings["num_samples"] == 4 and settings["seed"] == 3 and settings["temperature"] == 0.5
-    assert settings["off_policy"] is False
+    assert settings["off_policy"] is False and settings["corrupt_tests"] == 0.5
     import torch
     assert settings["environment"]["torch"] == torch.__version__ and "transformers" in settings["environment"]
     # while a stage runs: where its log is, and its progress; when it ends: its whole summary line
@@ -112,27 +123,31 @@ def test_finished_run_prints_rounds_and_writes_png(finished):
     assert line.rstrip().endswith("executions.jsonl"), line   # not cut: 03's line ends with its output's path
 
 
-def _run_until(args, path_appears, timeout=600):
-    """Start run_plum.sh, SIGKILL its whole process group as soon as `path_appears` exists; True if killed."""
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def _run_until(args, path_appears, sig, timeout=600):
+    """Start run_plum.sh, send its whole process group `sig` as soon as `path_appears` exists; the process."""
+    # a terminal's SIGINT disposition, even where this suite runs as a background job (which ignores SIGINT)
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
-    while p.poll() is None and time.time() - t0 < timeout:
-        if os.path.exists(path_appears):
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            return True
+    while p.poll() is None and time.time() - t0 < timeout and not os.path.exists(path_appears):
         time.sleep(0.02)
-    p.wait()
-    return False
+    assert p.poll() is None, p.communicate()
+    os.killpg(p.pid, sig)   # SIGINT: a terminal's Ctrl-C, to the whole foreground process group
+    _, err = p.communicate(timeout=300)
+    return p.returncode, err
 
 
-def test_sigkill_mid_stage_then_rerun_equals_uninterrupted(world, finished, tmp_path):
+def test_ctrl_c_then_sigkill_mid_stage_then_rerun_equals_uninterrupted(world, finished, tmp_path):
     out = str(tmp_path / "run")
     r1 = os.path.join(out, "round-1")
-    # kill 1: while 03 runs; kill 2: while 05 trains (its first checkpoint is on disk, the final one is not)
-    assert _run_until(plum_args(world, out), os.path.join(r1, "logs", "03.log"))
+    # Ctrl-C while 03 runs: the stage named, the way on said
+    rc, err = _run_until(plum_args(world, out), os.path.join(r1, "logs", "03.log"), signal.SIGINT)
+    assert rc == 130, err
+    assert "interrupted during stage 03 (execute" in err and "rerun the same command to resume" in err
     assert not os.path.exists(os.path.join(r1, ".done", "03"))
-    assert _run_until(plum_args(world, out), os.path.join(r1, "ckpt", "checkpoint-000001"))
+    # SIGKILL while 05 trains (its first checkpoint is on disk, the final one is not)
+    rc, _ = _run_until(plum_args(world, out), os.path.join(r1, "ckpt", "checkpoint-000001"), signal.SIGKILL)
+    assert rc == -signal.SIGKILL
     assert not os.path.exists(os.path.join(r1, ".done", "05"))
     p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -140,89 +155,14 @@ def test_sigkill_mid_stage_then_rerun_equals_uninterrupted(world, finished, tmp_
     assert outcome(out) == outcome(finished[0])
 
 
-def test_ctrl_c_says_what_was_interrupted_and_a_rerun_finishes(world, finished, tmp_path):
-    out = str(tmp_path / "run")
-    log = os.path.join(out, "round-1", "logs", "03.log")
-    # a terminal's SIGINT disposition, even where this suite runs as a background job (which ignores SIGINT)
-    p = subprocess.Popen(plum_args(world, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    t0 = time.time()
-    while not os.path.exists(log) and p.poll() is None and time.time() - t0 < 600:
-        time.sleep(0.02)
-    os.killpg(p.pid, signal.SIGINT)   # a terminal's Ctrl-C: the whole foreground process group
-    _, err = p.communicate(timeout=300)
-    assert p.returncode == 130, err
-    assert "interrupted during stage 03 (execute" in err and "rerun the same command to resume" in err
-    p = subprocess.run(plum_args(world, out), capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert outcome(out) == outcome(finished[0])
-
-
-def _copy(finished, tmp_path):
-    dst = str(tmp_path / "copy")
-    shutil.copytree(finished[0], dst)
-    return dst
-
-
-def _fails(args, *needles):
-    p = subprocess.run(args, capture_output=True, text=True)
-    assert p.returncode != 0
-    for n in needles:
-        assert n in p.stderr, p.stderr
-    return p.stderr
-
-
-def test_marker_without_output_names_the_stage_to_redo(world, finished, tmp_path):
-    out = _copy(finished, tmp_path)
-    os.remove(os.path.join(out, "round-1", "kto.jsonl"))
-    _fails(plum_args(world, out), "stage 04 is marked done", "round-1/kto.jsonl is missing",
-           "delete " + os.path.join(out, "round-1", ".done", "04"))
-
-
-def test_checkpoint_that_does_not_load(world, finished, tmp_path):
-    out = _copy(finished, tmp_path)
-    with open(os.path.join(out, "round-1", "ckpt", "final", "config.json"), "w") as f:
-        f.write("{ half a config")
-    _fails(plum_args(world, out), "does not load", "round-1/ckpt", "retrain round 1")
-
-
-def test_later_round_without_finished_earlier_round(world, finished, tmp_path):
-    out = _copy(finished, tmp_path)
-    os.makedirs(os.path.join(out, "round-3"))
-    open(os.path.join(out, "round-3", "samples.jsonl"), "w").write("{}\n")
-    _fails(plum_args(world, out, rounds=3), "round-3 has files but round 2 never finished", "delete")
-
-
 def test_bad_flags_and_changed_settings(world, finished, tmp_path):
     sh = os.path.join(REPO, "run_plum.sh")
-    _fails(["bash", sh, "--loss", "ppo"], "--loss must be kto or dpo")
-    _fails(["bash", sh, "--rounds"], "--rounds needs a value")
-    _fails(["bash", sh, "--bogus"], "unknown flag --bogus")
-    _fails(["bash", sh, "--model", world["model"]], "--model needs --data")
-    args = plum_args(world, _copy(finished, tmp_path))
+    p = subprocess.run(["bash", sh, "--bogus"], capture_output=True, text=True)
+    assert p.returncode == 1 and "unknown flag --bogus" in p.stderr
+    assert "--eval2_data" in subprocess.run(["bash", sh, "--help"], capture_output=True, text=True).stdout
+    args = plum_args(world, str(tmp_path / "copy"))
+    shutil.copytree(finished[0], args[args.index("--out") + 1])
     args[args.index("--num_samples") + 1] = "5"
-    _fails(args, "was started with other settings")
-
-
-def test_rft_with_corrupted_tests_and_a_second_benchmark(world, tmp_path):
-    """--loss sft trains on the samples that passed; --corrupt_tests gives the rounds a corrupted copy of the tests
-    (the clean file untouched); --eval2_data is evaluated beside the benchmark every round."""
-    out = str(tmp_path / "rft")
-    args = plum_args(world, out)
-    args[args.index("--out"):args.index("--out")] = ["--loss", "sft", "--corrupt_tests", "0.5",
-                                                     "--eval2_data", world["tests"]]
     p = subprocess.run(args, capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout + p.stderr
-    clean = [json.loads(x) for x in open(os.path.join(out, "tests", "tests.jsonl"))]
-    bad = [json.loads(x) for x in open(os.path.join(out, "tests", "tests.corrupt.jsonl"))]
-    assert clean == [json.loads(x) for x in open(world["tests"])]
-    assert sum(len(t["corrupted"]) for t in bad) == 3     # half of 6
-    verdict = {(e["task_id"], e["sample_id"]): e["passed"]
-               for e in map(json.loads, open(os.path.join(out, "round-1", "executions.jsonl")))}
-    sft = [json.loads(x) for x in open(os.path.join(out, "round-1", "sft.jsonl"))]
-    assert sft and all(r["passed"] and verdict[(r["task_id"], r["sample_id"])] for r in sft)
-    assert sum(verdict.values()) >= len(sft) and "label" not in sft[0]
-    rows = [json.loads(x) for x in open(os.path.join(out, "summary.jsonl"))]
-    assert [r["corrupted_tests"] for r in rows] == [3, 3]
-    assert all(0 <= r["pass@1_eval2"] <= 1 for r in rows) and rows[1]["train_steps"] >= 1
-    assert os.path.exists(os.path.join(out, "round-1", "eval2", "results.json"))
+    assert p.returncode == 1 and "was started with other settings" in p.stderr
+    assert "< num_samples=4" in p.stderr and "> num_samples=5" in p.stderr
