@@ -311,6 +311,8 @@ import json, os, sys
 a = sys.argv[1:]
 if a[0] == "-m":   # torchrun (slurm/05_train_kto.sbatch): the script and its arguments
     a = a[next(i for i, x in enumerate(a) if x.endswith(".py")):]
+if a[0] == "-c":   # slurm/check_shards.sh asks common.shard_path for the shards' names
+    os.execv(sys.executable, [sys.executable, *a])
 if a[0].endswith("plum_round.py"):
     if a[1:] == ["environment"]:
         print(json.dumps({{"torch": "stand-in"}}))
