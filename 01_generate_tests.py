@@ -26,7 +26,7 @@ Instructions (--dataset):
 
 Prompt: common.TESTS_PROMPT asks for --num_tests independent single-line assert statements calling the entry point,
 in one ```python block (--prompt_file replaces it; fields {instruction}, {entry_point}, {k}), wrapped in the chat
-template when the tokenizer has one. --num_generations completions per instruction are parsed together.
+template when the tokenizer has one. --num_samples completions per instruction are parsed together.
 
 Parsing (parse_tests): reasoning before </think> is dropped; asserts are read from every fenced block, else from the
 bare text: whole top-level assert statements where the text parses, else assert lines (with continuation lines until
@@ -78,10 +78,10 @@ import re
 import textwrap
 
 
-from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, check_writable, die, done_keys,
-                    entry_names, fenced_blocks, mbpp_entry_point, non_negative, number, open_sandbox, parses,
-                    positive, read_json_records, read_jsonl, require, resolve_shard, run_stage, select_shard,
-                    TEST_TIMEOUT, shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
+from common import (SEED, InputError, JsonlWriter, add_renamed, add_sandbox_args, add_shard_args, check_writable,
+                    die, done_keys, entry_names, fenced_blocks, mbpp_entry_point, non_negative, number, open_sandbox,
+                    parses, positive, read_json_records, read_jsonl, require, resolve_shard, run_stage,
+                    select_shard, TEST_TIMEOUT, shard_path, shared_data, stage_parser, stem, tests_prompt, write_args)
 
 MBPP_TRAIN = range(601, 975)  # the MBPP paper's split: task ids 601-974 are the training set
 
@@ -109,8 +109,9 @@ def parse_args(argv=None):
                    help="JSONL of {task_id, completion | completions} written elsewhere, used instead of --model")
     # generation
     p.add_argument("--num_tests", type=positive(int), default=10, help="assert statements asked for per completion (K)")
-    p.add_argument("--num_generations", type=positive(int), default=1, help="completions per instruction, parsed together")
-    p.add_argument("--temperature", type=non_negative(float), default=0.0, help="0 = greedy (default); >0 with --num_generations")
+    p.add_argument("--num_samples", type=positive(int), default=1, help="completions per instruction, parsed together")
+    p.add_argument("--temperature", type=non_negative(float), default=0.0,
+                   help="0 = greedy (default); >0 with --num_samples")
     p.add_argument("--top_p", type=number(float, 0, 1, low_open=True), default=0.95, help="nucleus sampling mass when temperature > 0")
     p.add_argument("--seed", type=SEED, default=0,
                    help="random seed; each chunk of instructions is seeded from (seed, shard, chunk index)")
@@ -120,7 +121,7 @@ def parse_args(argv=None):
     p.add_argument("--max_tests", type=positive(int), default=None, help="keep at most this many tests per instruction")
     p.add_argument("--workers", type=positive(int), default=os.cpu_count(), help="sandbox worker processes")
     p.add_argument("--timeout", type=positive(float), default=TEST_TIMEOUT, help="seconds per test when running the reference")
-    p.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program in the sandbox")
+    p.add_argument("--memory_mb", type=positive(int), default=2048, help="address-space limit per program (MiB)")
     add_sandbox_args(p)
     p.add_argument("--tasks_per_call", type=positive(int), default=64,
                    help="instructions per generate call and sandbox batch (records are written after each; keep it "
@@ -131,6 +132,7 @@ def parse_args(argv=None):
     p.add_argument("--corrupt_share", type=number(float, 0, 1), default=0.0,
                    help="with --corrupt_from: share of the kept tests given a wrong expected value")
     add_shard_args(p)
+    add_renamed(p, "--num_generations")
     args = p.parse_args(argv)
     if args.corrupt_from is not None:
         return args
@@ -545,7 +547,7 @@ def main(argv=None):
             return be.build_prompt(text, chat=chat)
     # one record per instruction, made from all its completions: all of them are missing, or none
     tasks = [Task(rec["task_id"], prompt_of(rec), stop, () if rec["task_id"] in done else
-                  tuple(range(args.num_generations)), rec) for rec in instructions]
+                  tuple(range(args.num_samples)), rec) for rec in instructions]
 
     totals = dict(instructions=0, kept=0, unvalidated=0, generated=0, parsed=0, trivial=0, tests=0)
     reasons = {}
@@ -553,7 +555,7 @@ def main(argv=None):
             open_sandbox(args, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb) as sb:
         # the shared generation loop (chunks, seeds, resume, prompts that do not fit); a chunk's tests are checked in
         # one sandbox batch, so every worker has work
-        for results in generate_chunks(be, tasks, n=args.num_generations, max_new_tokens=args.max_new_tokens,
+        for results in generate_chunks(be, tasks, n=args.num_samples, max_new_tokens=args.max_new_tokens,
                                        temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                                        shard_id=shard_id, chunk_size=args.tasks_per_call, desc="01_generate_tests"):
             checked = iter(check_tests(sb, [(t.data, got.texts) for t, got in results if not isinstance(got, Skip)]))

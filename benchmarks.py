@@ -382,7 +382,7 @@ LCB_FORMAT_STARTER = ("You will use the following starter code to write the solu
 LCB_FORMAT_STDIN = ("Read the inputs from stdin solve the problem and write the answer to stdout (do not directly "
                     "test on the sample inputs). Enclose your code within delimiters as follows. Ensure that when "
                     "the python program runs, it reads the inputs, runs the algorithm and writes output to STDOUT.")
-LCB_SAMPLING = {"n_samples": 10, "temperature": 0.2, "top_p": 0.95, "max_new_tokens": 2000}
+LCB_SAMPLING = {"num_samples": 10, "temperature": 0.2, "top_p": 0.95, "max_new_tokens": 2000}
 LCB_STOP = ("###",)
 LCB_TIMEOUT = 6.0   # seconds per test: LiveCodeBench's own limit
 LCB_HUB = "livecodebench/code_generation_lite"
@@ -683,7 +683,7 @@ def jsonl_request(prob, chat, template=None, example_tests=1):
 # ----------------------------------------------------------------------------------------------------------------
 # the table: one row per benchmark, plain functions and constants
 
-DEFAULT_SAMPLING = {"n_samples": 1, "top_p": 0.95, "max_new_tokens": 512}   # temperature: 0 for 1 sample, else 0.8
+DEFAULT_SAMPLING = {"num_samples": 1, "top_p": 0.95, "max_new_tokens": 512}   # temperature: 0 for 1 sample, else 0.8
 
 Benchmark = collections.namedtuple("Benchmark", [
     "load",        # (data_path, release) -> ({task_id: problem}, source): the loader (module docstring)

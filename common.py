@@ -139,10 +139,42 @@ class StageParser(argparse.ArgumentParser):
             if w.startswith("--") and flag not in known:
                 unknown.append(flag)
         if unknown:
-            meant = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            # suggested: the names --help shows, never an old name kept working (RENAMED)
+            shown = {s for a in self._actions if a.help != argparse.SUPPRESS for s in a.option_strings}
+            meant = difflib.get_close_matches(unknown[0], sorted(shown), n=1)
             self.error(f"unrecognized arguments: {' '.join(unknown)}"
                        + (f"; did you mean {meant[0]}? (flags are never abbreviated)" if meant else ""))
         return super().parse_args(args, namespace)
+
+
+# Old names of flags -> the current name: one name per concept across the stages (samples per task --num_samples,
+# tasks per generate call --tasks_per_call). Each stage that once took an old name still takes it (add_renamed), so
+# scripts and run folders written with it still run and resume; plum_round.py reads the table to treat --*_args
+# with an old name as the same run settings.
+RENAMED = {"--num_generations": "--num_samples", "--n_samples": "--num_samples", "--gen_chunk": "--tasks_per_call"}
+
+
+class _Renamed(argparse.Action):
+    """A flag's former name: the value goes where the current name's does, after a one-line note on stderr."""
+
+    def __init__(self, option_strings, dest, new=None, **kw):
+        self.new = new
+        super().__init__(option_strings, dest, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is now {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed(parser, *old):
+    """Keep each of the `old` names (keys of RENAMED) working as the flag it became: the same dest, type and range,
+    hidden from --help. The value is stored under the current name only, so args.json and everything that reads
+    the arguments see one name whichever was typed."""
+    for name in old:
+        new = RENAMED[name]
+        current = next(a for a in parser._actions if new in a.option_strings)
+        parser.add_argument(name, dest=current.dest, type=current.type, action=_Renamed, new=new,
+                            default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def stage_parser(description):
@@ -512,7 +544,7 @@ def execution_record(task_id, sample_id, res, code):
 
 # ----------------------------------------------------------------------------------------------------------------
 # numeric flags: every stage's int and float flags take one of these as their argparse `type`, so a value that makes
-# no sense (`--timeout -1` judged every program a timeout, `--workers 0` quietly meant 1, `--n_samples 0` ended in a
+# no sense (`--timeout -1` judged every program a timeout, `--workers 0` quietly meant 1, `--num_samples 0` ended in a
 # confusing missing-file error) is refused at once with exit status 2 and a message naming the flag and the range.
 
 
@@ -552,7 +584,7 @@ def number(kind, low=None, high=None, low_open=False, high_open=False):
 
 
 def positive(kind):
-    """A count, a size or a limit: > 0 (`--workers 0`, `--timeout -1`, `--n_samples 0` are refused)."""
+    """A count, a size or a limit: > 0 (`--workers 0`, `--timeout -1`, `--num_samples 0` are refused)."""
     return number(kind, 0, low_open=True)
 
 

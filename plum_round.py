@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from common import atomic_write_text, read_jsonl, shard_glob
+from common import RENAMED, atomic_write_text, read_jsonl, shard_glob
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 
@@ -356,7 +356,14 @@ def settings_text(a):
     keys += [(k, v) for k, v in (("corrupt_tests", a.corrupt), ("eval2_data", a.eval2_data)) if v]
     if a.driver == "slurm":
         keys.append(("shards", a.shards))
-    return "\n".join(f"{k}={v}" for k, v in keys)
+    return current_names("\n".join(f"{k}={v}" for k, v in keys))
+
+
+def current_names(text):
+    """Settings text with each stage flag in --*_args under its current name (common.RENAMED): `--eval_args
+    "--gen_chunk 16"` and `--eval_args "--tasks_per_call 16"` are one run, and a folder started with either
+    continues under the other."""
+    return re.sub(r"(?<![^\s=])--\w+(?![\w-])", lambda m: RENAMED.get(m.group(0), m.group(0)), text)
 
 
 def guard_settings(a):
@@ -365,7 +372,7 @@ def guard_settings(a):
     path, now = os.path.join(a.out, "run.settings"), settings_text(a)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
-            then = f.read().rstrip("\n")
+            then = current_names(f.read().rstrip("\n"))
         if then != now:
             for line in difflib.ndiff(then.splitlines(), now.splitlines()):
                 if line[:1] in "-+":

@@ -7,7 +7,7 @@ scores they published.
         --prompt_file bench/prompts/qwen2.5-coder-instruct.json \
         --card "humaneval=61.6,humaneval_plus=57.3,mbpp=52.4" --output_dir runs/real_model/qwen0.5b
     python bench/eval_real_model.py ... --suites humaneval                       # one suite (about 45 min on 2 cores)
-    python bench/eval_real_model.py ... --backend vllm --gen_chunk 512 --gen_args "--max_model_len 4096"  # a GPU
+    python bench/eval_real_model.py ... --backend vllm --tasks_per_call 512 --gen_args "--max_model_len 4096"  # a GPU
 
 For each suite (humaneval: HumanEval and HumanEval+ from one set of samples; mbpp: EvalPlus's MBPP, i.e. the base
 tests of MBPP+, and MBPP+):
@@ -35,8 +35,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, REPO]
 import agree_evalplus as ae  # noqa: E402  (bench/ is not a package: the sibling script's EvalPlus helpers)
+from common import add_renamed  # noqa: E402
 
 SUITES = {"humaneval": ("humaneval_plus", "humaneval", "humaneval_plus"),   # 06 benchmark, base name, plus name
           "mbpp": ("mbpp_plus", "mbpp", "mbpp_plus")}
@@ -83,7 +84,7 @@ def main():
     ap.add_argument("--card", default="", help="published scores, e.g. humaneval=61.6,humaneval_plus=57.3")
     ap.add_argument("--max_new_tokens", type=int, default=768,
                     help="06's flag (EvalPlus's default 768; a 0.5B model's greedy loops otherwise hold a CPU batch)")
-    ap.add_argument("--gen_chunk", type=int, default=32, help="06's flag: tasks per generate call")
+    ap.add_argument("--tasks_per_call", type=int, default=32, help="06's flag: tasks per generate call")
     ap.add_argument("--limit", type=int, default=None, help="only the first N tasks (a quick look)")
     ap.add_argument("--data_dir", default=ae.DATA, help="folder holding the EvalPlus data files")
     ap.add_argument("--output_dir", required=True)
@@ -92,6 +93,7 @@ def main():
     ap.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="06's generation backend")
     ap.add_argument("--dtype", default="auto", help="06's flag (auto: bf16 on GPU, float32 on CPU)")
     ap.add_argument("--gen_args", default="", help="more 06 flags, e.g. \"--max_model_len 4096 --batch_size 64\"")
+    add_renamed(ap, "--gen_chunk")
     args = ap.parse_args()
 
     card = dict((k, float(v)) for k, v in (kv.split("=") for kv in args.card.split(",") if kv))
@@ -103,8 +105,9 @@ def main():
         out = os.path.join(args.output_dir, suite)
         data_path = os.path.join(args.data_dir, ae.FILES[bench])
         gen = [sys.executable, "06_eval.py", "--benchmark", bench, "--data_path", data_path, "--model", args.model,
-               "--output_dir", out, "--n_samples", "1", "--temperature", "0", "--k", "1", "--workers",
-               str(args.workers), "--max_new_tokens", str(args.max_new_tokens), "--gen_chunk", str(args.gen_chunk)]
+               "--output_dir", out, "--num_samples", "1", "--temperature", "0", "--k", "1", "--workers",
+               str(args.workers), "--max_new_tokens", str(args.max_new_tokens),
+               "--tasks_per_call", str(args.tasks_per_call)]
         gen += ["--prompt_file", args.prompt_file] if args.prompt_file else []
         gen += ["--limit", str(args.limit)] if args.limit else []
         gen += ["--backend", args.backend, "--dtype", args.dtype] + args.gen_args.split()

@@ -29,7 +29,7 @@ for M in $MODELS; do
   DIR="$HOME/.cache/plum-models/hf/$M-bfloat16"
   # shellcheck disable=SC2086  # SUITES is a word list
   "$PY" "$HERE/eval_real_model.py" --model "$DIR" --prompt_file "$HERE/prompts/qwen2.5-coder-instruct.json" \
-    --suites $SUITES --card "${CARD[$M]:-}" --backend vllm --dtype bfloat16 --gen_chunk 512 \
+    --suites $SUITES --card "${CARD[$M]:-}" --backend vllm --dtype bfloat16 --tasks_per_call 512 \
     --workers "$(nproc)" --evalplus_parallel "$(nproc)" \
     --gen_args "--max_model_len 4096 --gpu_memory_utilization 0.85" --output_dir "$OUT/$M"
 done

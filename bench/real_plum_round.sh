@@ -35,6 +35,6 @@ PYTHON="$OUT/.timed_python" bash "$REPO/run_plum.sh" --rounds 1 --model "$MODEL"
   --num_samples "$SAMPLES" --temperature 0.8 --out "$OUT" \
   --tests_args "--limit $TASKS" \
   --train_args "--lora --max_steps $STEPS --batch_size 4 --lr 5e-5" \
-  --eval_args "--limit $HELDOUT --prompt_file $REPO/bench/prompts/qwen2.5-coder-instruct.json --gen_chunk 16"
+  --eval_args "--limit $HELDOUT --prompt_file $REPO/bench/prompts/qwen2.5-coder-instruct.json --tasks_per_call 16"
 
 "$PY" "$HERE/real_round_report.py" "$OUT" | tee "$OUT/report.md"

@@ -399,7 +399,7 @@ def test_stdin_completion_with_main_block_through_06_model(tmp_path, monkeypatch
     samples = read_jsonl(out / "samples.jsonl")
     assert len(samples) == 10 and 'if __name__ == "__main__":\n    main()' in samples[0]["code"]
     res = json.load(open(out / "results.json"))
-    assert res["pass@k"]["pass@1"] == 1.0 and res["sampling"]["n_samples"] == 10
+    assert res["pass@k"]["pass@1"] == 1.0 and res["sampling"]["num_samples"] == 10
     assert res["data"]["tests"] == "public + private"
 
 

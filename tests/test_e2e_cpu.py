@@ -199,7 +199,7 @@ def test_01_resume_after_a_kill_asks_exactly_the_uninterrupted_questions(tmp_pat
              "reference": None} for i in range(5)]
     (tmp_path / "ins.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     common = ["--model", tiny_model, "--dataset", "jsonl", "--data_path", str(tmp_path / "ins.jsonl"),
-              "--num_generations", "2", "--temperature", "1.0", "--max_new_tokens", "8", "--tasks_per_call", "2",
+              "--num_samples", "2", "--temperature", "1.0", "--max_new_tokens", "8", "--tasks_per_call", "2",
               "--seed", "7", "--workers", "1"]
     stage01.main(common + ["--output", str(tmp_path / "full.jsonl")])
     ref = _jsonl(tmp_path / "full.skipped.jsonl")

@@ -260,7 +260,7 @@ def test_mbpp_accepts_int_and_prefixed_ids_and_judges_asserts(tmp_path):
 def test_model_generates_then_judges(tmp_path, bench, fixture, request):
     model = request.getfixturevalue(fixture)
     out = tmp_path / "out"
-    argv = ["--model", model, "--benchmark", bench, "--limit", 2, "--n_samples", 2, "--max_new_tokens", 8,
+    argv = ["--model", model, "--benchmark", bench, "--limit", 2, "--num_samples", 2, "--max_new_tokens", 8,
             "--output_dir", out, "--workers", 2]
     if bench == "mbpp":
         argv += ["--data_path", shared_data("mbpp", "mbpp.jsonl")]
@@ -291,8 +291,8 @@ def test_model_eval_in_three_shards_equals_one_run(tmp_path, tiny_chat_model):
     rows = [dict(task_id=f"t{i}", instruction=f"Return {i}.", entry_point=f"f{i}", setup="",
                  tests=["assert 1 + 1 == 2"] if i % 2 else [f"assert f{i}() == {i}"]) for i in range(7)]
     data = write_jsonl(tmp_path / "tests.jsonl", rows)
-    base = ["--model", tiny_chat_model, "--benchmark", "jsonl", "--data_path", str(data), "--n_samples", "2",
-            "--temperature", "0", "--max_new_tokens", "8", "--workers", "1", "--k", "1,2", "--gen_chunk", "2"]
+    base = ["--model", tiny_chat_model, "--benchmark", "jsonl", "--data_path", str(data), "--num_samples", "2",
+            "--temperature", "0", "--max_new_tokens", "8", "--workers", "1", "--k", "1,2", "--tasks_per_call", "2"]
     one, sh = tmp_path / "one", tmp_path / "sh"
     ev.run(ev.parse_args(base + ["--output_dir", str(one)]))
     for k in (0, 1):
@@ -328,13 +328,16 @@ def test_model_eval_in_three_shards_equals_one_run(tmp_path, tiny_chat_model):
     assert sorted(s3) == s1
 
 
-def test_model_sampling_resumes_exactly(tmp_path, tiny_model):
-    """Sampled generation (temperature 1) cut inside a chunk and resumed writes the uninterrupted run's samples."""
+def test_model_sampling_resumes_exactly(tmp_path, tiny_model, capsys):
+    """Sampled generation (temperature 1) cut inside a chunk and resumed writes the uninterrupted run's samples, also
+    when the run began under the old flag names (--n_samples, --gen_chunk) and resumes under the current ones."""
     rows = [dict(task_id=f"t{i}", instruction=f"Return {i}.", entry_point=f"f{i}", setup="",
                  tests=[f"assert f{i}() == {i}"]) for i in range(5)]
     data = write_jsonl(tmp_path / "tests.jsonl", rows)
-    argv = ["--model", tiny_model, "--benchmark", "jsonl", "--data_path", str(data), "--n_samples", "2",
-            "--temperature", "1", "--max_new_tokens", "8", "--workers", "1", "--k", "1", "--gen_chunk", "2"]
+    shared = ["--model", tiny_model, "--benchmark", "jsonl", "--data_path", str(data), "--temperature", "1",
+              "--max_new_tokens", "8", "--workers", "1", "--k", "1"]
+    argv = shared + ["--num_samples", "2", "--tasks_per_call", "2"]
+    old = shared + ["--n_samples", "2", "--gen_chunk", "2"]
     ev.run(ev.parse_args(argv + ["--output_dir", str(tmp_path / "one")]))
     ref = read_jsonl(tmp_path / "one" / "samples.jsonl")
     assert len(ref) == 10 and len({s["completion"] for s in ref}) > 3
@@ -344,6 +347,23 @@ def test_model_sampling_resumes_exactly(tmp_path, tiny_model):
     (cut / "samples.jsonl").write_text("".join(lines[:5]) + lines[5][:30])  # inside chunk 1, mid-line
     ev.run(ev.parse_args(argv + ["--output_dir", str(cut)]))
     assert read_jsonl(cut / "samples.jsonl") == ref
+    # begun under the old names (cut inside chunk 1 by a kill), resumed under the current ones
+    capsys.readouterr()
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "samples.jsonl").write_text("".join(lines[:3]))
+    ev.run(ev.parse_args(old + ["--output_dir", str(legacy), "--limit", "2"]))
+    assert capsys.readouterr().err.count("note: --n_samples is now --num_samples\nnote: --gen_chunk is now "
+                                         "--tasks_per_call\n") == 1
+    then = json.load(open(legacy / "results.args.json"))
+    ev.run(ev.parse_args(argv + ["--output_dir", str(legacy)]))
+    assert "note:" not in capsys.readouterr().err
+    assert read_jsonl(legacy / "samples.jsonl") == ref
+    now = json.load(open(legacy / "results.args.json"))
+    assert "n_samples" not in then and "gen_chunk" not in then
+    assert {k: v for k, v in then.items() if k not in ("argv", "limit")} == \
+        {k: v for k, v in now.items() if k not in ("argv", "limit")}
+    assert json.load(open(legacy / "results.json"))["sampling"]["num_samples"] == 2
 
 
 def test_a_reference_that_does_not_run_says_which_and_what_to_change(tmp_path):

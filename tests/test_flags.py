@@ -1,6 +1,6 @@
 """Every numeric flag of every stage refuses a value that makes no sense, with exit status 2 and a message naming the
 flag (`03_execute.py --timeout -1` once judged every program a timeout and exited 0; `--workers 0` quietly meant 1;
-`06_eval.py --n_samples 0` ended in a missing-file error).
+`06_eval.py --num_samples 0` ended in a missing-file error).
 
 The flags are found by introspecting each stage's parser, and FLAGS says the range each one must have: a numeric
 flag added without a range (a plain `type=int`), or with one this table does not list, fails
@@ -52,7 +52,7 @@ FLAGS = {
         **BACKEND, **SHARDS, **SANDBOX,
         "--limit": "a positive int",
         "--num_tests": "a positive int",
-        "--num_generations": "a positive int",
+        "--num_samples": "a positive int",
         "--temperature": "a float >= 0",
         "--top_p": "a float in (0, 1]",
         "--seed": "an int in [0, 2^63)",
@@ -114,12 +114,12 @@ FLAGS = {
         "--k": "a comma list of positive ints such as 1,10,100",
         "--min_time_limit": "a positive float",
         "--time_limit_factor": "a positive float",
-        "--n_samples": "a positive int",
+        "--num_samples": "a positive int",
         "--temperature": "a float >= 0",
         "--top_p": "a float in (0, 1]",
         "--seed": "an int in [0, 2^63)",
         "--example_tests": "an int >= 0",
-        "--gen_chunk": "a positive int",
+        "--tasks_per_call": "a positive int",
     },
 }
 
@@ -151,8 +151,8 @@ def is_numeric(action):
 def test_every_numeric_flag_has_its_range(name, monkeypatch):
     assert set(FLAGS) == set(STAGES)
     parser = stage_parser(name, monkeypatch)
-    found = {a.option_strings[-1]: a for a in parser._actions
-             if a.option_strings and not isinstance(a, argparse._HelpAction) and is_numeric(a)}
+    found = {a.option_strings[-1]: a for a in parser._actions if a.option_strings and a.help != argparse.SUPPRESS
+             and not isinstance(a, argparse._HelpAction) and is_numeric(a)}
     unlisted = sorted(set(found) - set(FLAGS[name]))
     assert not unlisted, (f"{name}: numeric flag(s) {unlisted} are not in tests/test_flags.py's FLAGS: give each a "
                           f"range (common.positive, non_negative, number, SEED) and list it there")
@@ -206,3 +206,50 @@ def test_a_range_check_refuses_nan_and_infinity_for_every_kind():
         for text in ("nan", "inf", "-inf"):
             with pytest.raises(argparse.ArgumentTypeError, match=f"not {text}"):
                 t(text)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# one name per concept: samples per task is --num_samples, tasks per generate call --tasks_per_call, in every stage
+# that has them; the old names (common.RENAMED) still work, with a note, and --help shows only the current ones
+
+OLD_NAMES = {"01_generate_tests": ["--num_generations"], "02_sample": [], "06_eval": ["--n_samples", "--gen_chunk"]}
+# each stage's own defaults: 06's samples per task depends on the benchmark (None: resolved by resolve_sampling),
+# and its 32 tasks per call keep runs begun with that size resuming exactly
+DEFAULTS = {"01_generate_tests": (1, 64), "02_sample": (8, 64), "06_eval": (None, 32)}
+
+
+@pytest.mark.parametrize("name", sorted(OLD_NAMES))
+def test_one_name_per_concept_and_the_old_names_still_work(name, capsys):
+    import common
+    mod = importlib.import_module(name)
+    args = mod.parse_args(BASE[name])
+    assert (args.num_samples, args.tasks_per_call) == DEFAULTS[name]
+    assert capsys.readouterr().err == ""
+    for old in OLD_NAMES[name]:
+        new = common.RENAMED[old]
+        for words in ([old, "3"], [f"{old}=3"]):
+            args = mod.parse_args(BASE[name] + words)
+            assert getattr(args, new[2:]) == 3 and not hasattr(args, old[2:]), (old, vars(args))
+            assert capsys.readouterr().err == f"note: {old} is now {new}\n"
+        # the old name keeps the range, and the refusal names the flag as typed
+        with pytest.raises(SystemExit) as e:
+            mod.parse_args(BASE[name] + [old, "0"])
+        assert e.value.code == 2 and f"argument {old}: must be a positive int, not 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        mod.parse_args(["--help"])
+    shown = capsys.readouterr().out
+    assert e.value.code == 0 and "--num_samples" in shown and "--tasks_per_call" in shown
+    for old in common.RENAMED:
+        assert old not in shown, (name, old)
+    # a mistyped flag is pointed to the current name, never an old one
+    with pytest.raises(SystemExit):
+        mod.parse_args(BASE[name] + ["--n_sample", "2"])
+    assert "did you mean --num_samples?" in capsys.readouterr().err
+
+
+def test_06_livecodebench_default_samples_resolve_under_the_current_name():
+    ev = importlib.import_module("06_eval")
+    for bench, n in (("livecodebench", 10), ("humaneval", 1)):
+        args = ev.parse_args(["--benchmark", bench, "--model", "m", "--output_dir", "o"])
+        ev.resolve_sampling(args)
+        assert args.num_samples == n, bench

@@ -150,6 +150,27 @@ def test_validation_counts_and_skips(tmp_path):
     assert r3.returncode == 1 and os.path.getsize(tmp_path / "tests.jsonl") == 0
 
 
+def test_a_run_begun_under_the_old_flag_name_resumes_under_the_new(tmp_path):
+    """--num_generations is --num_samples under its old name (common.RENAMED): it says so, the run's args.json
+    holds the current name only, and a rerun with --num_samples finishes the run without asking anything twice."""
+    pytest.importorskip("sandbox")
+    _write(tmp_path / "ins.jsonl", INSTRUCTIONS)
+    _write(tmp_path / "comp.jsonl", COMPLETIONS)
+    r = _run01(tmp_path, "--limit", "2", "--num_generations", "1", "--tasks_per_call", "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("note: --num_generations is now --num_samples\n") == 1
+    then = json.load(open(tmp_path / "tests.args.json"))
+    assert then["num_samples"] == 1 and "num_generations" not in then
+    assert [x["task_id"] for x in _jsonl(tmp_path / "tests.jsonl")] == ["add"]
+    r = _run01(tmp_path, "--num_samples", "1", "--tasks_per_call", "1")
+    assert r.returncode == 0 and "note:" not in r.stderr, r.stderr
+    now = json.load(open(tmp_path / "tests.args.json"))
+    assert {k: v for k, v in now.items() if k not in ("argv", "limit")} == \
+        {k: v for k, v in then.items() if k not in ("argv", "limit")}
+    assert [x["task_id"] for x in _jsonl(tmp_path / "tests.jsonl")] == ["add", "noref", "slow", "cls"]
+    assert [x["task_id"] for x in _jsonl(tmp_path / "tests.skipped.jsonl")] == ["rev", "silent"]
+
+
 def test_bad_inputs(tmp_path):
     _write(tmp_path / "ins.jsonl", [{"task_id": "a", "question": "x"}])
     _write(tmp_path / "comp.jsonl", [])

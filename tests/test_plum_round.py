@@ -54,7 +54,7 @@ def commands(argv, driver="local"):
 TOY = {
     ("tests", "01"): "PY {R}/01_generate_tests.py --model {T}/sft/final --dataset jsonl --data_path "
                      "{T}/train_instructions.jsonl --output {O}/tests/tests.jsonl --backend hf --seed 0 --num_tests 4 "
-                     "--max_new_tokens 160 --num_generations 4 --temperature 0.8",
+                     "--max_new_tokens 160 --num_samples 4 --temperature 0.8",
     ("round-0", "06"): "PY {R}/06_eval.py --model {T}/sft/final --benchmark jsonl --data_path {T}/heldout_tests.jsonl "
                        "--output_dir {O}/round-0/eval --backend hf --seed 0 --max_new_tokens 96",
     ("round-1", "02"): "PY {R}/02_sample.py --model {T}/sft/final --input {O}/tests/tests.jsonl --output "
@@ -244,6 +244,28 @@ def test_settings_are_pinned_and_typed(world, capsys):
     with pytest.raises(pr.Refusal, match="was started with other settings"):
         pr.guard_settings(run_of(["--out", world["out"], "--seed", "2", "--corrupt_tests", "0.25"], "slurm"))
 
+
+def test_settings_take_a_stage_flag_under_its_old_name_as_the_new(world, capsys):
+    """A folder whose run.settings names a stage flag the old way (common.RENAMED), as a run started with
+    `--eval_args "--gen_chunk 16"` wrote it, is the run the current names continue, and the other way round."""
+    new = ["--out", world["out"], "--tests_args", "--num_samples 2", "--eval_args", "--tasks_per_call=16 --limit 3"]
+    old = ["--out", world["out"], "--tests_args", "--num_generations 2", "--eval_args", "--gen_chunk=16 --limit 3"]
+    settings = os.path.join(world["out"], "run.settings")
+    os.makedirs(world["out"])
+    with open(settings, "w", encoding="utf-8") as f:   # the text a run started with the old names left
+        f.write(pr.settings_text(run_of(new)).replace("--num_samples 2", "--num_generations 2")
+                .replace("--tasks_per_call=16", "--gen_chunk=16") + "\n")
+    assert "tests_args=--num_generations 2" in open(settings).read()
+    pr.guard_settings(run_of(new))
+    pr.guard_settings(run_of(old))
+    assert pr.settings_text(run_of(old)) == pr.settings_text(run_of(new))
+    assert "eval_args=--tasks_per_call=16 --limit 3" in pr.settings_text(run_of(old)).splitlines()
+    # the old names reach the stages as typed (each stage takes them, with its note)
+    cmds = commands(old)
+    assert "--num_generations 2" in cmds[("tests", "01")] and "--gen_chunk=16" in cmds[("round-0", "06")]
+    with pytest.raises(pr.Refusal, match="was started with other settings"):
+        pr.guard_settings(run_of(new[:-1] + ["--tasks_per_call=8 --limit 3"]))
+    assert "< eval_args=--tasks_per_call=16 --limit 3" in capsys.readouterr().err
 
 def _done(d, *stages):
     os.makedirs(os.path.join(d, ".done"), exist_ok=True)

@@ -247,7 +247,7 @@ def test_pipeline_01_to_06_is_on_policy_to_the_token(real, backend, monkeypatch)
     instructions = write_jsonl(d / "instructions.jsonl", [dict(task_id=t["task_id"], instruction=t["instruction"],
                                                                entry_point=t["entry_point"], reference=None)
                                                           for t in TASKS])
-    stage01.main(["--model", model, "--dataset", "jsonl", "--data_path", str(instructions), "--num_generations",
+    stage01.main(["--model", model, "--dataset", "jsonl", "--data_path", str(instructions), "--num_samples",
                   "1", "--workers", "1", "--output", str(d / "t01.jsonl"), *gen])
     assert len(spy.encoded) == len(TASKS)
     for text, ids in spy.encoded.items():
@@ -314,7 +314,7 @@ def test_pipeline_01_to_06_is_on_policy_to_the_token(real, backend, monkeypatch)
     # ---- 06 --model on the trained checkpoint (its re-saved tokenizer): the same template, BOS once
     spy.encoded.clear()
     stage06.run(stage06.parse_args(["--model", final, "--benchmark", "jsonl", "--data_path", str(tests),
-                                    "--n_samples", "1", "--temperature", "0", "--workers", "1", "--k", "1",
+                                    "--num_samples", "1", "--temperature", "0", "--workers", "1", "--k", "1",
                                     "--output_dir", str(d / "eval"), *gen]))
     assert len(spy.encoded) == len(TASKS)
     for text, ids in spy.encoded.items():

@@ -182,7 +182,7 @@ def test_02_and_06_model_with_vllm(models, tmp_path, monkeypatch):
     _share(monkeypatch, s02, be, "vllm")
     res = tmp_path / "eval"
     assert ev.main(["--model", path, "--backend", "vllm", "--benchmark", "jsonl", "--data_path", str(tests),
-                    "--output_dir", str(res), "--n_samples", "1", "--temperature", "0", "--max_new_tokens", "24",
+                    "--output_dir", str(res), "--num_samples", "1", "--temperature", "0", "--max_new_tokens", "24",
                     "--workers", "1"]) in (0, None)
     samples = {r["task_id"]: r["completion"] for r in read_jsonl(res / "samples.jsonl")}
     assert samples == {r["task_id"]: r["completion"] for r in recs["hf"] if r["sample_id"] == 0}
