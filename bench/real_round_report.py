@@ -29,7 +29,7 @@ def main():
 
     # 01: tests written by the model
     kept = jsonl(os.path.join(out, "tests", "tests.jsonl"))
-    skipped = jsonl(os.path.join(out, "tests", "tests.jsonl.skipped.jsonl"))
+    skipped = jsonl(os.path.join(out, "tests", "tests.skipped.jsonl"))
     asked = kept + skipped
     tot = collections.Counter()
     for r in asked:
@@ -87,8 +87,9 @@ def main():
         p = os.path.join(out, r, "eval", "results.json")
         if os.path.exists(p):
             res = json.load(open(p))
-            print(f"- {r}: pass@1 {res.get('pass@1')} on {res.get('n_problems', res.get('problems'))} tasks "
-                  f"({res.get('benchmark')})")
+            plus, base = res["pass@k"]["pass@1"], res["base_pass@k"]["pass@1"]
+            print(f"- {r}: MBPP+ pass@1 {100 * plus:.1f}, MBPP (base tests) {100 * base:.1f} on the first "
+                  f"{res['problems']} of {res['problems_total']} tasks, greedy")
     print()
 
     # time and memory
