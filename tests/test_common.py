@@ -200,11 +200,10 @@ def test_the_per_test_time_limit_is_one_constant():
 @pytest.mark.parametrize("n", [2, 3, 8, 16, 123])
 def test_shard_names_written_globbed_parsed_and_checked_agree(tmp_path, n):
     """shard_path names the files; shard_glob, shard_index, 06 --merge, slurm/check_shards.sh and the globs of
-    slurm/submit_round.sh find exactly those, for several shard counts, beside stale shards of another count."""
-    import fnmatch
+    the Slurm driver (through shard_glob) find exactly those, for several shard counts, beside stale shards of
+    another count."""
     import glob
     import importlib
-    import re
     import subprocess
     import sys
     out = str(tmp_path / "executions.jsonl")
@@ -226,30 +225,15 @@ def test_shard_names_written_globbed_parsed_and_checked_agree(tmp_path, n):
     os.remove(paths[-1])
     p = subprocess.run(check, env=env, capture_output=True, text=True)
     assert p.returncode == 1 and f"shard {n - 1} of {n}" in p.stderr and paths[-1] in p.stderr
-    # slurm/submit_round.sh's globs: NAME.shard-*-of-$S.jsonl with S the count in five digits
-    src = open(os.path.join(REPO, "slurm", "submit_round.sh")).read()
-    assert "S=$(printf '%05d' \"$SHARDS\")" in src
-    globs = re.findall(r"[\w.-]*\.shard-[^\s\"']*", src)
-    used = [g for g in globs if "$S" in g]
-    assert used and all(g.endswith(".shard-*-of-$S.jsonl") for g in used), globs
-    for g in used:
-        stem = g.split(".shard-")[0].rsplit("/", 1)[-1]
-        shell = g.rsplit("/", 1)[-1].replace("$S", f"{n:05d}")
-        assert shell == os.path.basename(common.shard_glob(f"{stem}.jsonl", n))
-        assert all(fnmatch.fnmatch(os.path.basename(common.shard_path(f"{stem}.jsonl", k, n)), shell)
-                   for k in range(n))
+    # the Slurm driver (plum_round.py's job plan, submit_round.sh) names no shard file itself: it asks shard_glob
+    for f in ("plum_round.py", os.path.join("slurm", "submit_round.sh")):
+        code = [line for line in open(os.path.join(REPO, f)) if not line.lstrip().startswith("#")]
+        assert not [line for line in code if ".shard-" in line], f"{f} spells a shard name: use common.shard_glob"
 
 
-def test_a_single_shard_keeps_the_name_and_submit_round_refuses_it(tmp_path):
-    import subprocess
+def test_a_single_shard_keeps_the_name(tmp_path):
     out = str(tmp_path / "samples.jsonl")
     assert common.shard_path(out, 0, 1) == common.shard_glob(out, 1) == out
-    # submit_round's globs name shard files only, so one shard (NAME.jsonl) is refused before anything runs
-    p = subprocess.run(["bash", os.path.join(REPO, "slurm", "submit_round.sh"), "--out", str(tmp_path / "o"),
-                        "--model", "m", "--data", "d", "--eval_data", "e", "--shards", "1", "--local"],
-                       capture_output=True, text=True)
-    assert p.returncode == 1 and "--shards must be a whole number of at least 2" in p.stderr
-    assert not (tmp_path / "o").exists()
 
 
 # Task shapes and what "is this a stdin task" answered in each place that decided it before common.is_stdin_task

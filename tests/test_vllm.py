@@ -95,7 +95,11 @@ def test_each_ending_recorded(models):
     stop = text[len(text) // 2:len(text) // 2 + 3]
     got = be.generate(long_[:1], max_new_tokens=40, stop=[stop])
     assert got[0].texts == [text[:text.index(stop)]] and got[0].finish == ["stop"] and got[0].eos == [None]
-    assert got == hf.generate(long_[:1], max_new_tokens=40, stop=[stop])
+    # the same output; only the work differs: vLLM stops decoding at the stop string, HF's batch runs to its
+    # row's end and cuts the text, so new_tokens (a throughput count) is not part of the comparison here
+    want = hf.generate(long_[:1], max_new_tokens=40, stop=[stop])
+    assert [g._replace(new_tokens=None) for g in got] == [g._replace(new_tokens=None) for g in want]
+    assert got[0].new_tokens <= want[0].new_tokens == 40
 
 
 def test_context_limit_is_a_clear_error(models):
