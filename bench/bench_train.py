@@ -247,6 +247,7 @@ def run_trl(args, loss, precompute, lora=False):
 REAL_CONFIGS = {   # --shape qwen2.5-0.5b: the defaults of each side, full and LoRA; TRL at its fastest
     "ours-kto": lambda a: run_ours(a, "kto"),
     "ours-kto-lora": lambda a: run_ours(a, "kto", "--lora"),
+    "ours-kto-padded": lambda a: run_ours(a, "kto", "--no_packing"),   # where the memory goes: packing or not
     "trl-kto-precompute": lambda a: run_trl(a, "kto", True),
     "trl-kto-lora-precompute": lambda a: run_trl(a, "kto", True, lora=True),
     "ours-dpo": lambda a: run_ours(a, "dpo"),
