@@ -154,8 +154,7 @@ def matmul_gflops(seconds=3.0):
 
 def matmul_params(model):
     """Parameters that take part in matmuls (every linear layer and the LM head; not the embedding lookup)."""
-    import json as _json
-    c = _json.load(open(os.path.join(model, "config.json")))
+    c = json.load(open(os.path.join(model, "config.json")))
     h, i, L, v = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]
     kv = h // c["num_attention_heads"] * c["num_key_value_heads"]
     return L * (2 * h * h + 2 * h * kv + 3 * h * i) + h * v
