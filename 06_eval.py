@@ -39,6 +39,7 @@ under --cache_dir.
 import collections
 import functools
 import json
+import math
 import os
 import sys
 
@@ -81,6 +82,30 @@ def mean_pass_at_k(counts, ks):
     n_min = min(n for n, _ in counts.values())
     return {f"pass@{k}": sum(pass_at_k(n, c, k) for n, c in counts.values()) / len(counts)
             for k in ks if k <= n_min}
+
+
+def pass_at_k_se(counts, ks):
+    """{"pass@k": its standard error}: the sample standard deviation of the per-task estimates over sqrt(tasks).
+
+    The score is a mean over T tasks, so this is the noise of drawing those T tasks (and, at a temperature, those
+    n samples each): two models that differ by less than about 2 x se on one benchmark are not told apart by it.
+    None with fewer than two tasks."""
+    if len(counts) < 2:
+        return {}
+    n_min = min(n for n, _ in counts.values())
+    out = {}
+    for k in ks:
+        if k <= n_min:
+            vals = [pass_at_k(n, c, k) for n, c in counts.values()]
+            mean = sum(vals) / len(vals)
+            out[f"pass@{k}"] = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1) / len(vals))
+    return out
+
+
+def shown_pass_at_k(results):
+    """`pass@1 0.5520 ± 0.0257` (± one standard error over tasks) for each k of a results dict."""
+    se = results.get("pass@k_se", {})
+    return "  ".join(f"{k} {v:.4f}" + (f" ± {se[k]:.4f}" if k in se else "") for k, v in results["pass@k"].items())
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -368,7 +393,7 @@ def score(bench, samples, exec_paths, ks, n_total):
     # pass@k is of those problems, not the benchmark's score
     out = {"problems": len(counts), "problems_total": n_total, "subset": len(counts) < n_total,
            "samples": len(samples), "samples_per_problem": min(n_per_task.values()),
-           "samples_per_problem_max": max(n_per_task.values()), "pass@k": mean_pass_at_k(counts, ks)}
+           "samples_per_problem_max": max(n_per_task.values()), "pass@k": mean_pass_at_k(counts, ks), "pass@k_se": pass_at_k_se(counts, ks)}
     if plus:
         out["base_pass@k"] = mean_pass_at_k({t: (n, base_correct[t]) for t, n in n_per_task.items()}, ks)
     out["status_counts"] = dict(statuses)
@@ -471,7 +496,7 @@ def run(args):
     if num_shards > 1:
         results.update(shard_id=shard_id, num_shards=num_shards)
     atomic_write_json(results_path, results)
-    shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
+    shown = shown_pass_at_k(results)
     what = f"shard {shard_id} of {num_shards}, partial " if num_shards > 1 else ""
     print(f"06_eval: {bench}: {what}{shown}  ({results['problems']}/{n_total} problems, {per_problem(results)}, "
           f"{len(todo)} judged now, {len(samples) - len(todo)} resumed) -> {results_path}")
@@ -514,7 +539,7 @@ def merge(args, bench, probs, n_total, ks, timeout, results_path, data):
                    executions_path=shard_glob(os.path.join(args.output_dir, "executions.jsonl"), num_shards),
                    timeout=timeout, num_shards=num_shards)
     atomic_write_json(results_path, results)
-    shown = "  ".join(f"{k} {v:.4f}" for k, v in results["pass@k"].items())
+    shown = shown_pass_at_k(results)
     print(f"06_eval: {bench}: {shown}  ({results['problems']}/{n_total} problems, {per_problem(results)}, "
           f"merged from {num_shards} shards) -> {results_path}")
     warn_subset(results, bench, "--limit" if args.limit else None)

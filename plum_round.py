@@ -54,6 +54,7 @@ FLAGS = {
     "--out": ("out", "runs/plum"), "--toy_dir": ("toy_dir", ""),
     "--tests_args": ("tests_args", ""), "--sample_args": ("sample_args", ""), "--exec_args": ("exec_args", ""),
     "--pairs_args": ("pairs_args", ""), "--train_args": ("train_args", ""), "--eval_args": ("eval_args", ""),
+    "--eval2_args": ("eval2_args", ""), "--off_policy_model": ("off_policy_model", ""),
 }
 # submit_round.sh's own: how the stages become jobs, not what they compute (--shards aside: it is in the settings,
 # since shards draw other random streams than one process)
@@ -109,6 +110,10 @@ def parse(argv, driver="local"):
         raise Refusal(f"--corrupt_tests must be a share in [0, 1], got '{a.corrupt}'")
     if a.eval2_data and not os.path.isfile(a.eval2_data):
         raise Refusal(f"--eval2_data {a.eval2_data}: no such file")
+    if a.eval2_args and not a.eval2_data:
+        raise Refusal("--eval2_args are flags of the second evaluation: they need --eval2_data")
+    if a.off_policy_model:
+        a.off_policy = 1   # another model's samples are off-policy by definition
     if a.tests not in ("generated", "reference"):
         raise Refusal(f"--tests must be generated or reference, got '{a.tests}'")
     if driver == "slurm":
@@ -149,6 +154,8 @@ class Run:
     pairs_args: str
     train_args: str
     eval_args: str
+    eval2_args: str
+    off_policy_model: str
     help: bool = False
     driver: str = "local"
     shards: str = "1"
@@ -204,7 +211,7 @@ def resolve(a, build_toy=True, say=print):
         a.toy_world_json = f"{t}/world.json"
         toy = toy_settings()
         a.toy_tests, a.toy_gen, a.toy_train = toy["TOY_TESTS"], toy["TOY_GEN"], toy["TOY_TRAIN"]
-        a.benchmark, a.eval_data = "jsonl", f"{t}/heldout_tests.jsonl"
+        a.benchmark, a.eval_data = "jsonl", a.eval_data or f"{t}/heldout_tests.jsonl"
         a.temperature = a.temperature or toy["TOY_TEMPERATURE"]
     else:
         if not a.data:
@@ -279,7 +286,8 @@ def plan(a):
     extra = {k: getattr(a, k).split() for k in ("tests_args", "sample_args", "exec_args", "pairs_args", "train_args",
                                                  "eval_args")}
     t = f"{out}/tests"
-    steps = [Check(a.model, 0), Header(f"== tests ({a.tests})", 0)]
+    steps = [Check(a.model, 0)] + ([Check(a.off_policy_model, 0)] if a.off_policy_model else [])
+    steps.append(Header(f"== tests ({a.tests})", 0))
     tests = f"{t}/tests.jsonl"
     if a.tests == "generated":
         steps.append(Stage(t, "01", f"tests written by {a.model}", script(
@@ -303,7 +311,8 @@ def plan(a):
         if a.eval2_data:
             yield Stage(d, "06b", f"eval on {a.eval2_data}", script(
                 "06_eval.py", "--model", model, "--benchmark", "jsonl", "--data_path", a.eval2_data, "--output_dir",
-                f"{d}/eval2", "--backend", a.backend, "--seed", a.seed, *toy_gen, *extra["eval_args"]), r,
+                f"{d}/eval2", "--backend", a.backend, "--seed", a.seed, *toy_gen, *extra["eval_args"],
+                *a.eval2_args.split()), r,
                 output=f"{d}/eval2", model=True, shards=True)
 
     steps.append(Header("== round 0 (the starting model)", 0))
@@ -311,7 +320,7 @@ def plan(a):
     for r in range(1, int(a.rounds) + 1):
         d = f"{out}/round-{r}"
         prev = a.model if r == 1 else f"{out}/round-{r - 1}/ckpt/final"
-        policy = a.model if a.off_policy else prev
+        policy = (a.off_policy_model or a.model) if a.off_policy else prev
         samples, execs, ex = f"{d}/samples.jsonl", f"{d}/executions.jsonl", f"{d}/{pairs}.jsonl"
         steps += [Check(prev, r - 1), Header(f"== round {r} (samples from {policy})", r)]
         steps.append(Stage(d, "02", "sample", script(
@@ -353,7 +362,8 @@ def settings_text(a):
             ("exec_args", a.exec_args), ("pairs_args", a.pairs_args), ("train_args", a.train_args),
             ("eval_args", a.eval_args)]
     # the later settings only when given, so folders of runs without them still match
-    keys += [(k, v) for k, v in (("corrupt_tests", a.corrupt), ("eval2_data", a.eval2_data)) if v]
+    keys += [(k, v) for k, v in (("corrupt_tests", a.corrupt), ("eval2_data", a.eval2_data),
+                                 ("eval2_args", a.eval2_args), ("off_policy_model", a.off_policy_model)) if v]
     if a.driver == "slurm":
         keys.append(("shards", a.shards))
     return current_names("\n".join(f"{k}={v}" for k, v in keys))
@@ -664,12 +674,15 @@ def summarize(out, rounds, pairs, tests_path):
             res = json.load(f)
         ex = records(os.path.join(d, "executions.jsonl"))
         ko = records(os.path.join(d, f"{pairs}.jsonl"))
-        row = {"round": r, "pass@1": res["pass@k"]["pass@1"], "problems": res.get("problems"),
+        row = {"round": r, "pass@1": res["pass@k"]["pass@1"], "pass@1_se": res.get("pass@k_se", {}).get("pass@1"),
+               "problems": res.get("problems"),
                "samples": len(ex), "samples_passing": (sum(e["passed"] for e in ex) / len(ex)) if ex else None,
                "tasks_with_tests": len(tests), "kept_tests": kept, f"{pairs}_examples": len(ko) if r else None}
         if os.path.exists(os.path.join(d, "eval2", "results.json")):
             with open(os.path.join(d, "eval2", "results.json"), encoding="utf-8") as f:
-                row["pass@1_eval2"] = json.load(f)["pass@k"]["pass@1"]
+                res2 = json.load(f)
+            row["pass@1_eval2"] = res2["pass@k"]["pass@1"]
+            row["pass@1_eval2_se"] = res2.get("pass@k_se", {}).get("pass@1")
         if corrupted or "corrupted" in (tests[0] if tests else {}):
             row["corrupted_tests"] = corrupted   # each fails the reference: tests right = kept - corrupted
         row["tasks_validated"] = validated

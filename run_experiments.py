@@ -1,29 +1,38 @@
-"""The toy code world's experimental section: every arm x seed through run_plum.sh, then one table, JSONL and plots.
+"""The toy code world's experiments: the paper's contrasts, each decided or bounded, through run_plum.sh.
 
-    python run_experiments.py                                   # every arm, seeds 0 1 2, two runs at a time
-    python run_experiments.py --arms plum,rft,shuffled --seeds 0,1,2,3,4    # more seeds where a contrast is close
+    python run_experiments.py                                   # tune the lr per loss, then every arm x seeds 0-3
+    python run_experiments.py --seeds 0,1,2,3,4,5,6,7           # more seeds (finished runs are skipped)
+    python run_experiments.py --arms plum,n1,n4,n16,corrupt50   # other ablations (their lr: the tuned one of their loss)
     python run_experiments.py --table_only                      # the table and plots from the finished runs only
     python run_experiments.py --list                            # the arms and their run_plum.sh flags
 
 Every arm starts from the same cached SFT model (toyworld.py) and runs run_plum.sh's toy settings (toy_settings.sh)
-for --rounds rounds with 8 samples per prompt, changing only what its row names:
+for --rounds rounds with 8 samples per prompt, changing only what its row names. The default arms serve the
+paper's contrasts (CONTRASTS) and the comparison with RL from the same tests:
     plum        on-policy KTO on the model's own tests (the method)
     rft         rejection-sampling fine-tuning: SFT on the samples that pass the same tests (--loss sft)
-    shuffled    KTO with the labels permuted across the round's examples: the same desirable share, no verdicts
-    offline     one round sampling the SFT model with R x 8 samples per prompt, one epoch (fewer steps than R
-                online rounds: many of the R x 8 samples are duplicates, which 04 drops)
-    offline_steps   the same, trained for the optimizer steps that the seed's plum run took over its R rounds
-                (--max_steps; runs once that plum run has finished)
-    off_policy  every round samples the SFT model; training continues from the last checkpoint
-    dpo         DPO pairs instead of KTO examples
     grpo        GRPO, RL from the same samples and verdicts (04 --format grpo, 05 --loss grpo)
-    reference   the instruction set's reference tests instead of model-written ones
-    sft_all     SFT on every sample of the policy, no filter (04 --sft_filter none)
-    n1 n2 n4 n16    samples per prompt (plum is N = 8)
-    corrupt10 corrupt25 corrupt50   that share of the model-written tests given a wrong expected value after
-                validation (01 --corrupt_from)
-Every round is evaluated on the held-out-by-composition benchmark and on a second held-out set of longer tasks
-(three steps, where every train task has two: toyworld.py's heldout_long_tests.jsonl).
+    shuffled    KTO with the labels permuted across the round's examples: the same desirable share, no verdicts
+    off_policy  every round samples the SFT model; training continues from the last checkpoint
+    off_policy_other  every round samples ANOTHER model: an SFT model of the same world and size from another
+                seed (toyworld.py --model_seed), as the paper's off-policy data came from other models
+    offline_steps   one round on R x 8 samples of the SFT model, trained for the optimizer steps that the seed's
+                plum run took over its R rounds (--max_steps; runs once that plum run has finished)
+and on request (--arms): offline (the same, one epoch), dpo, reference (the instruction set's reference tests),
+sft_all (SFT on every sample), n1 n2 n4 n16 (samples per prompt), corrupt10 corrupt25 corrupt50 (that share of
+the model-written tests given a wrong expected value).
+
+Fair budgets: every arm draws the same samples (8 per prompt a round, R rounds) and trains one epoch a round. The
+learning rate is tuned per loss (KTO, SFT, GRPO, DPO) on separate tuning seeds (--tune_seeds, never evaluation
+seeds): each loss's tuning arm runs at every --tune_lrs value and the best mean primary gain wins (OUT/tuned.json;
+OUT/tune/ holds those runs and tuning.md their table).
+
+Evaluation: every round, greedy pass@1 on every distinct held-out task (toyworld.py's heldout_all_tests.jsonl:
+375 tasks of the compositions no train task has), and pass@1 from --eval_samples samples at --eval_temperature on
+the same tasks (the unbiased estimator, 06's). Both come with their standard error over tasks (06's pass@k_se).
+The primary metric, fixed before any run: the sampled pass@1's gain over round 0 (greedy where --eval_samples 0).
+Each contrast is a paired difference over seeds: decided at 5% (two-sided t), or equal within --margin points
+(two one-sided tests at 5%: the 90% interval inside +- margin), or undecided with the seeds either would need.
 
 A seed's model-written tests (01) and round-0 evaluation are the same commands in every arm (plum_round.py's plan
 for each arm's flags says so), so they are computed once, in the seed's first arm that writes them, and copied into
@@ -34,9 +43,10 @@ Resume: each (arm, seed) is a run_plum.sh folder OUT/ARM/seed-S, skipped when it
 resumed by run_plum.sh otherwise. Kill the driver anywhere and rerun the same command.
 
 Writes, under --out:
-    experiments.md      the table: per arm, pass@1 by round and the gain (mean +- sd over seeds), the second set,
-                        kept tests, validated share, test accuracy, training steps; then the paired contrasts
+    experiments.md      the table: per arm, pass@1 by round and the gains (mean +- sd over seeds, with the
+                        evaluation's standard error), kept tests, test accuracy, training steps; then the contrasts
     experiments.jsonl   one line per (arm, seed) ("kind": "run"), then one per contrast ("kind": "contrast")
+    tuned.json, tune/   the learning rate chosen per loss, and the tuning runs (tune/tuning.md)
     pass_by_round.png gain_vs_n.png gain_vs_test_accuracy.png
     ARM/seed-S/         run_plum.sh's folder (run.log: its output), experiment.json: wall time, test accuracy
 """
@@ -58,17 +68,19 @@ import plum_round
 REPO = os.path.dirname(os.path.abspath(__file__))
 
 # name -> (run_plum.sh flags, what it is); the order is the run order: the contrasts first, so a run cut short
-# still answers them
+# still answers them. {other_model}: the SFT model of another seed (--other_model_seed).
 ARMS = {
     "plum": ([], "PLUM: on-policy KTO, model-written tests"),
     "rft": (["--loss", "sft"], "RFT: SFT on the samples passing the same tests"),
+    "grpo": (["--loss", "grpo"], "GRPO: RL from the same samples and tests"),
     "shuffled": (["--pairs_args", "--shuffle_labels"], "KTO, labels shuffled (same desirable share)"),
-    "offline": (["--rounds", "1", "--num_samples", "{offline_n}"], "offline: 1 round, R x 8 samples of the SFT model"),
+    "off_policy": (["--off_policy"], "off-policy: every round samples the SFT model"),
+    "off_policy_other": (["--off_policy_model", "{other_model}"],
+                         "off-policy: every round samples another SFT model (another seed)"),
     "offline_steps": (["--rounds", "1", "--num_samples", "{offline_n}", "--train_args", "--max_steps {plum_steps}"],
                       "offline, trained for PLUM's steps"),
-    "off_policy": (["--off_policy"], "off-policy: every round samples the SFT model"),
+    "offline": (["--rounds", "1", "--num_samples", "{offline_n}"], "offline: 1 round, R x 8 samples of the SFT model"),
     "dpo": (["--loss", "dpo"], "DPO instead of KTO"),
-    "grpo": (["--loss", "grpo"], "GRPO: RL from the same samples and tests"),
     "reference": (["--tests", "reference"], "reference tests instead of model-written"),
     "sft_all": (["--loss", "sft", "--pairs_args", "--sft_filter none"], "SFT on every own sample (no tests)"),
     "n1": (["--num_samples", "1"], "N = 1 sample per prompt"),
@@ -79,31 +91,52 @@ ARMS = {
     "corrupt25": (["--corrupt_tests", "0.25"], "25% of the tests corrupted"),
     "corrupt50": (["--corrupt_tests", "0.5"], "50% of the tests corrupted"),
 }
+DEFAULT_ARMS = ["plum", "rft", "grpo", "shuffled", "off_policy", "off_policy_other", "offline_steps"]
 N_OF = {"n1": 1, "n2": 2, "n4": 4, "plum": 8, "n16": 16}
-# (claim, better arm, worse arm): the paper's contrasts, then the other ablations' differences
+# (claim, better arm, worse arm): the paper's contrasts and PLUM against RL from the same tests, then the other
+# ablations' differences (shown when both arms ran)
 CONTRASTS = [
-    ("on-policy > off-policy", "plum", "off_policy"),
-    ("online > offline", "plum", "offline"),
+    ("on-policy > off-policy (the SFT model's samples)", "plum", "off_policy"),
+    ("on-policy > off-policy (another model's samples)", "plum", "off_policy_other"),
     ("online > offline (same steps)", "plum", "offline_steps"),
     ("PLUM > RFT", "plum", "rft"),
+    ("PLUM vs GRPO (RL from the same tests)", "plum", "grpo"),
     ("tests > no tests (shuffled labels)", "plum", "shuffled"),
+    ("online > offline (one epoch)", "plum", "offline"),
     ("tests > no tests (SFT on every sample)", "plum", "sft_all"),
     ("RFT's filter > no filter", "rft", "sft_all"),
     ("KTO vs DPO", "plum", "dpo"),
     ("reference tests vs model-written", "reference", "plum"),
     ("clean tests vs 50% corrupted", "plum", "corrupt50"),
 ]
-# two-sided 5% critical values of Student's t by degrees of freedom (no scipy in the environment)
+# the arm each loss is tuned with (its default-settings arm)
+TUNE_ARM = {"kto": "plum", "sft": "rft", "grpo": "grpo", "dpo": "dpo"}
+# Student's t quantiles by degrees of freedom (no scipy in the environment): two-sided 5% (the test of a
+# difference) and one-sided 5% (each of the two one-sided tests of equivalence: a 90% interval)
 T_CRIT = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
           12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000}
+T_ONE = {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015, 6: 1.943, 7: 1.895, 8: 1.860, 9: 1.833, 10: 1.812,
+         12: 1.782, 15: 1.753, 20: 1.725, 30: 1.697, 60: 1.671}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arms", default=",".join(ARMS), help="comma-separated arms, run in this order (default: all)")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--arms", default=",".join(DEFAULT_ARMS),
+                   help=f"comma-separated arms, run in this order (default: the contrasts' arms; all: {', '.join(ARMS)})")
+    p.add_argument("--seeds", default="0,1,2,3", help="comma-separated evaluation seeds (default 0,1,2,3)")
     p.add_argument("--rounds", type=int, default=3, help="PLUM rounds of every online arm (offline: 1)")
+    p.add_argument("--tune_lrs", default="2e-5,5e-5,1.5e-4",
+                   help="learning rates tried per loss on the tuning seeds ('' = no tuning: toy_settings.sh's lr)")
+    p.add_argument("--tune_seeds", default="100", help="seeds of the tuning runs (never evaluation seeds)")
+    p.add_argument("--eval_samples", type=int, default=4,
+                   help="samples per task of the sampled pass@1 (the primary metric; 0: greedy only)")
+    p.add_argument("--eval_temperature", type=float, default=0.8, help="temperature of those samples")
+    p.add_argument("--margin", type=float, default=3.0,
+                   help="equivalence margin in points of pass@1, stated before the runs: a contrast whose 90%% "
+                        "interval lies inside +- margin is 'equal within the margin'")
+    p.add_argument("--other_model_seed", type=int, default=1,
+                   help="--model_seed of the other SFT model that off_policy_other samples (built beside --toy_dir)")
     p.add_argument("--jobs", type=int, default=2, help="run_plum.sh runs at a time (one per core)")
     p.add_argument("--out", default=os.path.join("runs", "experiments"), help="where the runs and the table go")
     p.add_argument("--toy_dir", default=os.path.join(REPO, ".cache", "toyworld"), help="the toy world's cache")
@@ -112,9 +145,14 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.arms = [a for a in args.arms.split(",") if a]
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    args.tune_lrs = [float(x) for x in args.tune_lrs.split(",") if x]
+    args.tune_seeds = [int(s) for s in args.tune_seeds.split(",") if s]
     unknown = [a for a in args.arms if a not in ARMS]
     if unknown:
         p.error(f"unknown arm(s) {', '.join(unknown)}; the arms: {', '.join(ARMS)}")
+    if set(args.tune_seeds) & set(args.seeds):
+        p.error("--tune_seeds and --seeds overlap: a learning rate chosen on an evaluation seed flatters its arm")
+    args.other_model = f"{args.toy_dir.rstrip(os.sep)}-m{args.other_model_seed}"
     return args
 
 
@@ -126,13 +164,40 @@ def plum_steps(args, seed):
     return sum(r.get("train_steps") or 0 for r in read_jsonl(os.path.join(d, "summary.jsonl"))[1:])
 
 
+def loss_of(arm):
+    flags = ARMS[arm.split("@")[0]][0]
+    return flags[flags.index("--loss") + 1] if "--loss" in flags else "kto"
+
+
+def tuned_lrs(args):
+    """{loss: lr} chosen on the tuning seeds (OUT/tuned.json), {} before tuning or without it."""
+    path = os.path.join(args.out, "tuned.json")
+    return json.load(open(path))["lr"] if args.tune_lrs and os.path.exists(path) else {}
+
+
 def arm_flags(arm, args, seed=None):
-    flags, _ = ARMS[arm]
+    """run_plum.sh's flags of an arm; "ARM@LR" is the arm at that learning rate (a tuning run), a plain arm takes
+    its loss's tuned lr where there is one (toy_settings.sh's otherwise)."""
+    name, _, lr = arm.partition("@")
+    flags, _ = ARMS[name]
     steps = plum_steps(args, seed) if any("{plum_steps}" in f for f in flags) else None
-    flags = [f.format(offline_n=8 * args.rounds, plum_steps=steps) for f in flags]
+    flags = [f.format(offline_n=8 * args.rounds, plum_steps=steps, other_model=os.path.join(
+        args.other_model, "sft", "final")) for f in flags]
     if "--rounds" not in flags:
         flags = ["--rounds", str(args.rounds)] + flags
-    return flags + ["--toy_dir", args.toy_dir, "--eval2_data", os.path.join(args.toy_dir, "heldout_long_tests.jsonl")]
+    lr = lr or tuned_lrs(args).get(loss_of(name))
+    if lr:   # after toy_settings.sh's --lr on 05's command line: the last one wins
+        if "--train_args" in flags:
+            i = flags.index("--train_args") + 1
+            flags[i] = f"{flags[i]} --lr {lr}"
+        else:
+            flags += ["--train_args", f"--lr {lr}"]
+    ev = os.path.join(args.toy_dir, "heldout_all_tests.jsonl")
+    flags += ["--toy_dir", args.toy_dir, "--eval_data", ev]
+    if args.eval_samples:
+        flags += ["--eval2_data", ev, "--eval2_args",
+                  f"--num_samples {args.eval_samples} --temperature {args.eval_temperature} --k 1"]
+    return flags
 
 
 def rounds_of(arm, args):
@@ -141,6 +206,9 @@ def rounds_of(arm, args):
 
 
 def run_dir(args, arm, seed):
+    name, _, lr = arm.partition("@")
+    if lr:
+        return os.path.join(args.out, "tune", f"{name}-lr{lr}", f"seed-{seed}")
     return os.path.join(args.out, arm, f"seed-{seed}")
 
 
@@ -169,12 +237,12 @@ def round0_stages(args, arm, seed):
             for s in plum_round.stages(run) if s.round == 0}
 
 
-def seed_shared(args, arm, seed):
-    """Copy the seed's tests (01) and round-0 evaluation from an arm that has them, where its commands for them are
-    this arm's (the same commands, the same files)."""
+def seed_shared(args, arm, seed, donors):
+    """Copy the seed's tests (01) and round-0 evaluation from an arm among `donors` that has them, where its commands
+    for them are this arm's (the same commands, the same files)."""
     d = run_dir(args, arm, seed)
     mine = round0_stages(args, arm, seed)
-    for donor in args.arms:
+    for donor in donors:
         src = run_dir(args, donor, seed)
         if donor == arm or not os.path.isdir(src):
             continue
@@ -212,15 +280,18 @@ def test_accuracy(d, references):
     return sum(e["tests_passed"] for e in ex) / total if total else None
 
 
-def run_one(args, arm, seed, lock):
+def run_one(args, arm, seed, lock, pending, donors):
     d = run_dir(args, arm, seed)
+    if any("{plum_steps}" in f for f in ARMS[arm.split("@")[0]][0]):
+        while ("plum", seed) in pending:   # its step budget is that run's: wait for it
+            time.sleep(5)
     flags = arm_flags(arm, args, seed)
     if any("None" in f for f in flags):
         print(f"  {arm} seed {seed}: needs the finished plum run of seed {seed}; not started", flush=True)
         return False
     os.makedirs(d, exist_ok=True)
     with lock:
-        seed_shared(args, arm, seed)
+        seed_shared(args, arm, seed, donors)
     cmd = ["bash", os.path.join(REPO, "run_plum.sh"), *flags, "--seed", str(seed), "--out", d]
     t0 = time.time()
     with open(os.path.join(d, "run.log"), "a", encoding="utf-8") as log:
@@ -243,29 +314,101 @@ def run_one(args, arm, seed, lock):
     return True
 
 
+def run_jobs(args, arms, seeds, what):
+    """Every (arm, seed) not finished yet, seed by seed (a run cut short still has whole seeds to pair), --jobs at a
+    time; the number that failed."""
+    todo = [(a, s) for s in seeds for a in arms if not finished(run_dir(args, a, s), rounds_of(a, args))]
+    print(f"== {what}: {len(todo)} runs to do ({len(arms) * len(seeds) - len(todo)} finished, skipped), "
+          f"{args.jobs} at a time", flush=True)
+    lock, pending = threading.Lock(), set(todo)
+
+    def job(arm_seed):
+        try:
+            return run_one(args, *arm_seed, lock, pending, arms)
+        finally:
+            pending.discard(arm_seed)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        ok = list(pool.map(job, todo))
+    return sum(not x for x in ok)
+
+
+def tuning_arms(args):
+    """The tuning runs' arms: each loss of the chosen arms, in its TUNE_ARM, at every --tune_lrs value."""
+    losses = list(dict.fromkeys(loss_of(a) for a in args.arms))
+    return [f"{TUNE_ARM[loss]}@{lr:g}" for loss in losses for lr in args.tune_lrs]
+
+
+def tune(args):
+    """Run the tuning arms on --tune_seeds, then choose each loss's lr by its mean primary gain (ties: the smaller
+    lr) into OUT/tuned.json, with OUT/tune/tuning.md; the number of failed runs."""
+    path = os.path.join(args.out, "tuned.json")
+    arms = tuning_arms(args)
+    chosen = tuned_lrs(args)
+    if all(loss_of(a) in chosen for a in arms):
+        return 0
+    failed = run_jobs(args, arms, args.tune_seeds, f"tuning the learning rate on seeds {args.tune_seeds}")
+    recs = collect(args, arms, args.tune_seeds)
+    key = primary(args)
+    rows, best = [], {}
+    for arm in arms:
+        rs = [r for r in recs if r["arm"] == arm]
+        if len(rs) < len(args.tune_seeds):
+            continue
+        mean = statistics.fmean(r[key] for r in rs)
+        loss, lr = loss_of(arm), float(arm.split("@")[1])
+        rows.append((loss, lr, f"| {loss} | {lr:g} | {ms([r[key] for r in rs], sign=True)} | "
+                    f"{ms([r['gain'] for r in rs], sign=True)} | {ms([r['train_steps'] for r in rs], 0)} |"))
+        if loss not in best or (mean, -lr) > (best[loss][0], -best[loss][1]):
+            best[loss] = (mean, lr)
+    if failed or len(best) < len({loss_of(a) for a in arms}):
+        print("  tuning incomplete: no learning rate chosen (rerun to finish it)", flush=True)
+        return failed or 1
+    table_text = (f"Learning rate per loss, tuned on seeds {','.join(map(str, args.tune_seeds))} (not evaluation "
+                  f"seeds) by the mean {key} ({'sampled' if key == 'gain_sampled' else 'greedy'} pass@1, last round "
+                  f"- round 0, points); the best is marked *.\n\n| loss | lr | {key} | greedy gain | train steps |\n"
+                  f"|---|---|---|---|---|\n" + "\n".join(
+                      text + (" *" if best[loss][1] == lr else "") for loss, lr, text in rows) + "\n")
+    os.makedirs(os.path.join(args.out, "tune"), exist_ok=True)
+    with open(os.path.join(args.out, "tune", "tuning.md"), "w", encoding="utf-8") as f:
+        f.write(table_text)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"lr": {loss: f"{lr:g}" for loss, (_, lr) in best.items()}, "metric": key,
+                   "seeds": args.tune_seeds, "grid": args.tune_lrs}, f)
+    os.replace(path + ".tmp", path)
+    print(table_text, flush=True)
+    return 0
+
+
 def run_all(args):
     env_threads = os.environ.setdefault("OMP_NUM_THREADS", "1")   # as run_plum.sh: part of the toy world's key
     print(f"== toy world ({args.toy_dir}, OMP_NUM_THREADS={env_threads})", flush=True)
     subprocess.run([sys.executable, os.path.join(REPO, "toyworld.py"), "--out", args.toy_dir], check=True)
+    if "off_policy_other" in args.arms:
+        print(f"== the other SFT model ({args.other_model}, --model_seed {args.other_model_seed})", flush=True)
+        subprocess.run([sys.executable, os.path.join(REPO, "toyworld.py"), "--out", args.other_model,
+                        "--model_seed", str(args.other_model_seed)], check=True)
     os.makedirs(args.out, exist_ok=True)
-    todo = [(a, s) for a in args.arms for s in args.seeds if not finished(run_dir(args, a, s), rounds_of(a, args))]
-    print(f"== {len(todo)} runs to do ({len(args.arms) * len(args.seeds) - len(todo)} finished, skipped), "
-          f"{args.jobs} at a time", flush=True)
-    lock = threading.Lock()
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        ok = list(pool.map(lambda job: run_one(args, *job, lock), todo))
-    return sum(not x for x in ok)
+    failed = tune(args) if args.tune_lrs else 0
+    if failed:
+        return failed
+    return run_jobs(args, args.arms, args.seeds, "the arms")
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # the table
 
 
-def collect(args):
+def primary(args):
+    """The metric every contrast's verdict is on, fixed before any run: the sampled pass@1's gain (greedy's without
+    sampled evaluation)."""
+    return "gain_sampled" if args.eval_samples else "gain"
+
+
+def collect(args, arms=None, seeds=None):
     """One record per finished (arm, seed)."""
     recs = []
-    for arm in args.arms:
-        for seed in args.seeds:
+    for arm in arms or args.arms:
+        for seed in seeds or args.seeds:
             d = run_dir(args, arm, seed)
             if not finished(d, rounds_of(arm, args)):
                 continue
@@ -276,9 +419,14 @@ def collect(args):
             recs.append({
                 "kind": "run", "arm": arm, "seed": seed, "flags": arm_flags(arm, args, seed),
                 "pass@1": [100 * r["pass@1"] for r in rows],
-                "pass@1_long": [100 * r["pass@1_eval2"] for r in rows] if "pass@1_eval2" in last else None,
+                "pass@1_sampled": [100 * r["pass@1_eval2"] for r in rows] if "pass@1_eval2" in last else None,
                 "gain": 100 * (last["pass@1"] - rows[0]["pass@1"]),
-                "gain_long": 100 * (last["pass@1_eval2"] - rows[0]["pass@1_eval2"]) if "pass@1_eval2" in last else None,
+                "gain_sampled": 100 * (last["pass@1_eval2"] - rows[0]["pass@1_eval2"])
+                if "pass@1_eval2" in last else None,
+                # the evaluation's standard error over tasks (06), of the last round's greedy and sampled pass@1
+                "se": 100 * last["pass@1_se"] if last.get("pass@1_se") is not None else None,
+                "se_sampled": 100 * last["pass@1_eval2_se"] if last.get("pass@1_eval2_se") is not None else None,
+                "problems": last.get("problems"),
                 "kept_tests": last["kept_tests"], "tasks_with_tests": last["tasks_with_tests"],
                 "validated_share": last["tasks_validated"] / last["tasks_with_tests"] if last["tasks_with_tests"] else None,
                 "corrupted_tests": last.get("corrupted_tests", 0),
@@ -290,13 +438,20 @@ def collect(args):
     return recs
 
 
-def t_crit(df):
-    keys = [k for k in sorted(T_CRIT) if k <= df]
-    return T_CRIT[keys[-1]] if keys else float("inf")
+def t_crit(df, table=T_CRIT):
+    """The table's quantile at df degrees of freedom (the nearest tabulated df below: a little conservative)."""
+    keys = [k for k in sorted(table) if k <= df]
+    return table[keys[-1]] if keys else float("inf")
 
 
-def paired(diffs):
-    """Paired comparison over seeds: mean, sd, n, t, signs, and the seeds needed at this spread for |t| > t_crit."""
+def equivalent(mean, sd, n, margin):
+    """Two one-sided tests at 5%: the 90% interval mean +- t(0.95, n-1) sd / sqrt(n) lies inside (-margin, margin)."""
+    return n >= 2 and abs(mean) + t_crit(n - 1, T_ONE) * sd / math.sqrt(n) < margin
+
+
+def paired(diffs, margin=None):
+    """Paired comparison over seeds: mean, sd, n, t, signs, the seeds needed at this spread for |t| > t_crit, and
+    with a margin the equivalence test (equal) and the seeds it would need."""
     n = len(diffs)
     mean = statistics.fmean(diffs) if n else float("nan")
     sd = statistics.stdev(diffs) if n >= 2 else float("nan")
@@ -313,8 +468,16 @@ def paired(diffs):
     if n >= 2 and mean and sd > 0:
         needed = next((m for m in range(2, 1001) if abs(mean) / (sd / math.sqrt(m)) > t_crit(m - 1)), None)
     called = n >= 2 and sd > 0 and abs(t) > t_crit(n - 1)
-    return {"n": n, "mean": mean, "sd": sd, "t": t, "t_crit": t_crit(n - 1) if n >= 2 else None, "signs": signs,
-            "significant": called, "seeds_needed": needed}
+    out = {"n": n, "mean": mean, "sd": sd, "t": t, "t_crit": t_crit(n - 1) if n >= 2 else None, "signs": signs,
+           "significant": called, "seeds_needed": needed}
+    if margin is not None:
+        out["margin"] = margin
+        out["equal"] = equivalent(mean, sd, n, margin)
+        out["half_width_90"] = t_crit(n - 1, T_ONE) * sd / math.sqrt(n) if n >= 2 else None
+        # at this mean and spread, the seeds after which the 90% interval would fit (none if |mean| >= margin)
+        out["seeds_needed_equal"] = next((m for m in range(2, 1001) if equivalent(mean, sd, m, margin)), None) \
+            if n >= 2 and abs(mean) < margin else None
+    return out
 
 
 def verdict(p, claim_is_directional):
@@ -323,15 +486,21 @@ def verdict(p, claim_is_directional):
     if p["sd"] == 0:
         return (f"the same difference in all {p['n']} seeds: no spread to test it against (more seeds, or a "
                 f"larger benchmark, would show one)") if p["mean"] else f"no difference in any of {p['n']} seeds"
+    if p.get("equal") and not p["significant"]:
+        return (f"equal within ±{p['margin']:g} points (90% interval {p['mean'] - p['half_width_90']:+.1f} to "
+                f"{p['mean'] + p['half_width_90']:+.1f})")
     if p["significant"]:
         if not claim_is_directional:
             return "differs (5%, two-sided)"
         return "reproduces (5%, two-sided)" if p["mean"] > 0 else "reversed (5%, two-sided)"
-    need = f"~{p['seeds_needed']} seeds at this spread" if p["seeds_needed"] else "no seed count would (mean 0)"
-    return f"not resolved with {p['n']} seeds ({need})"
+    need = f"~{p['seeds_needed']} seeds to decide it at this spread" if p["seeds_needed"] \
+        else "no seed count would decide it (mean 0)"
+    if p.get("seeds_needed_equal"):
+        need += f", ~{p['seeds_needed_equal']} to show it equal within ±{p['margin']:g}"
+    return f"undecided with {p['n']} seeds ({need})"
 
 
-def contrasts(recs, key):
+def contrasts(recs, key, margin=None):
     by = {(r["arm"], r["seed"]): r for r in recs}
     out = []
     for claim, a, b in CONTRASTS:
@@ -339,7 +508,9 @@ def contrasts(recs, key):
         if not seeds:
             continue
         diffs = [by[(a, s)][key] - by[(b, s)][key] for s in seeds if by[(a, s)][key] is not None]
-        p = paired(diffs)
+        if not diffs:
+            continue
+        p = paired(diffs, margin)
         out.append({"kind": "contrast", "claim": claim, "better": a, "worse": b, "metric": key, "seeds": seeds,
                     "diffs": diffs, **p, "verdict": verdict(p, ">" in claim)})
     return out
@@ -363,46 +534,50 @@ def fmt_t(t):
 def table(args, recs, cons, header):
     lines = [header, ""]
     rounds = max((len(r["pass@1"]) for r in recs), default=1)
-    lines.append("| arm | seeds | " + " | ".join(f"round {k}" for k in range(rounds)) +
-                 " | gain | long set r0 → last | long gain | kept tests (tasks) | validated | test accuracy "
-                 "| train steps | what |")
-    lines.append("|---" * (rounds + 10) + "|")
+    lr = tuned_lrs(args)
+    lines.append("| arm | seeds | lr | greedy pass@1, round 0 → " + " → ".join(str(k) for k in range(1, rounds)) +
+                 " (se) | greedy gain | sampled pass@1, round 0 → last (se) | sampled gain | kept tests (tasks) "
+                 "| test accuracy | train steps | what |")
+    lines.append("|---" * 12 + "|")
     for arm in args.arms:
         rs = [r for r in recs if r["arm"] == arm]
         if not rs:
-            lines.append(f"| {arm} | - |" + " |" * (rounds + 7) + f" {ARMS[arm][1]} (not run yet) |")
+            lines.append(f"| {arm} | - |" + " |" * 9 + f" {ARMS[arm][1]} (not run yet) |")
             continue
-        cells = [ms([r["pass@1"][k] if k < len(r["pass@1"]) else None for r in rs]) for k in range(rounds)]
-        long0 = ms([r["pass@1_long"][0] if r["pass@1_long"] else None for r in rs])
-        long1 = ms([r["pass@1_long"][-1] if r["pass@1_long"] else None for r in rs])
+        cells = " → ".join(ms([r["pass@1"][k] if k < len(r["pass@1"]) else None for r in rs]) for k in range(rounds))
+        smp = [r for r in rs if r["pass@1_sampled"]]
+        sampled = (f"{ms([r['pass@1_sampled'][0] for r in smp])} → {ms([r['pass@1_sampled'][-1] for r in smp])} "
+                   f"({ms([r['se_sampled'] for r in smp])})") if smp else "-"
         lines.append(
-            f"| {arm} | {','.join(str(r['seed']) for r in rs)} | " + " | ".join(cells) +
-            f" | {ms([r['gain'] for r in rs], sign=True)} | {long0} → {long1} "
-            f"| {ms([r['gain_long'] for r in rs], sign=True)} "
+            f"| {arm} | {','.join(str(r['seed']) for r in rs)} | {lr.get(loss_of(arm), 'toy_settings')} "
+            f"| {cells} ({ms([r['se'] for r in rs])}) | {ms([r['gain'] for r in rs], sign=True)} | {sampled} "
+            f"| {ms([r['gain_sampled'] for r in rs], sign=True)} "
             f"| {ms([r['kept_tests'] for r in rs], 0)} ({ms([r['tasks_with_tests'] for r in rs], 0)}) "
-            f"| {ms([100 * r['validated_share'] if r['validated_share'] is not None else None for r in rs], 0)}% "
             f"| {ms([100 * r['test_accuracy'] if r['test_accuracy'] is not None else None for r in rs], 1)}% "
             f"| {ms([r['train_steps'] for r in rs], 0)} | {ARMS[arm][1]} |")
-    lines += ["", "Paired over seeds (difference of the last round's held-out pass@1, points; t = mean / (sd / √n), "
-              "two-sided 5% critical value for n - 1 degrees of freedom; signs + / - / =):", "",
-              "| contrast | metric | n | mean diff | sd | t (crit) | signs | seeds needed | verdict |",
+    lines += ["", f"Paired over seeds (difference of the gains, points of pass@1; the verdicts are on {primary(args)}, "
+              f"fixed before the runs; t = mean / (sd / √n) against the two-sided 5% value for n - 1 degrees of "
+              f"freedom; equal: the 90% interval (mean ± one-sided 5% t · sd / √n) inside ±{args.margin:g} points, "
+              f"also fixed before the runs; signs + / - / =):", "",
+              "| contrast | metric | n | mean diff | sd | 90% interval | t (crit) | signs | verdict |",
               "|---|---|---|---|---|---|---|---|---|"]
     for c in cons:
         sd = "-" if math.isnan(c["sd"]) else f"{c['sd']:.1f}"
+        hw = c.get("half_width_90")
+        ci = "-" if hw is None or math.isnan(hw) else f"{c['mean'] - hw:+.1f} to {c['mean'] + hw:+.1f}"
         lines.append(f"| {c['claim']} ({c['better']} − {c['worse']}) | {c['metric']} | {c['n']} | {c['mean']:+.1f} "
-                     f"| {sd} "
-                     f"| {fmt_t(c['t'])} ({'-' if c['t_crit'] is None else c['t_crit']}) "
-                     f"| {c['signs'][0]}/{c['signs'][1]}/{c['signs'][2]} | {c['seeds_needed'] or '-'} "
-                     f"| {c['verdict']} |")
+                     f"| {sd} | {ci} | {fmt_t(c['t'])} ({'-' if c['t_crit'] is None else c['t_crit']}) "
+                     f"| {c['signs'][0]}/{c['signs'][1]}/{c['signs'][2]} | {c['verdict']} |")
     return "\n".join(lines) + "\n"
 
 
 # pass_by_round.png: the arms in four panels, each compared with plum (drawn in every panel, black)
-PANEL_ARMS = [("the paper's contrasts", ["plum", "off_policy", "offline", "offline_steps", "dpo", "reference"]),
-              ("what the verdicts add", ["plum", "rft", "sft_all", "shuffled"]),
+PANEL_ARMS = [("the paper's contrasts", ["plum", "off_policy", "off_policy_other", "offline", "offline_steps", "dpo",
+                                         "reference"]),
+              ("what the verdicts add", ["plum", "rft", "grpo", "sft_all", "shuffled"]),
               ("samples per prompt N", ["n1", "n2", "n4", "plum", "n16"]),
               ("test accuracy", ["plum", "corrupt10", "corrupt25", "corrupt50"])]
-LABELS = {"plum": "PLUM", "off_policy": "off-policy", "offline": "offline (1 round)",
+LABELS = {"plum": "PLUM", "off_policy": "off-policy", "off_policy_other": "off-policy, another model", "offline": "offline (1 round)",
           "offline_steps": "offline, PLUM's steps", "dpo": "DPO", "reference": "reference tests", "rft": "RFT",
           "grpo": "GRPO", "sft_all": "SFT on all samples", "shuffled": "KTO, shuffled labels", "n1": "N = 1", "n2": "N = 2",
           "n4": "N = 4", "n16": "N = 16", "corrupt10": "10% of tests wrong", "corrupt25": "25% wrong",
@@ -449,15 +624,15 @@ def plots(args, recs):
                                  sharey="row")
         for col, (name, arms) in enumerate(groups):
             lines(axes[0, col], arms, "pass@1", name)
-            lines(axes[1, col], arms, "pass@1_long", name)
+            lines(axes[1, col], arms, "pass@1_sampled", name)
             axes[0, col].set_title(name)
             axes[0, col].legend(loc="best", fontsize=9.5)
-        axes[1, 0].set_ylim(0, max(20.0, axes[1, 0].get_ylim()[1]))   # the long set from 0: ~10%, flat
-        y_axis_label(axes[0, 0], "held-out pass@1 (%), 120 tasks")
-        y_axis_label(axes[1, 0], "longer-task pass@1 (%), 60 tasks")
+        n_tasks = max((r["problems"] or 0) for r in recs)
+        y_axis_label(axes[0, 0], f"held-out pass@1 (%), greedy, {n_tasks} tasks")
+        y_axis_label(axes[1, 0], f"held-out pass@1 (%), {args.eval_samples} samples at T = {args.eval_temperature:g}")
         title = "Toy world: pass@1 by round, every arm against PLUM (black)"
-        sub = wrap(f"{spread}. Top: the held-out tasks (compositions unseen in training); bottom: the longer tasks "
-                   f"(three steps). Offline arms (dashed): one round of {last_round} rounds' samples, drawn at round "
+        sub = wrap(f"{spread}. The held-out tasks (compositions unseen in training): top greedy, bottom pass@1 "
+                   f"from samples (the unbiased estimator). Offline arms (dashed): one round of {last_round} rounds' samples, drawn at round "
                    f"{last_round}.", 36 * len(groups))
         fig.suptitle(title, fontweight="bold", y=1 - 0.12 / 9.4, va="top")
         fig.text(0.5, 1 - 0.5 / 9.4, sub, ha="center", va="top", fontsize=NOTE_SIZE)
@@ -472,7 +647,7 @@ def plots(args, recs):
     def scatter(name, xkey, arms, xlabel, title, logx=False):
         with style() as plt:
             fig, ax = plt.subplots(figsize=(8, 5.4))
-            for key, label in (("gain", "held-out tasks"), ("gain_long", "longer tasks")):
+            for key, label in (("gain", "greedy"), ("gain_sampled", "sampled")):
                 pts = []
                 for arm in arms:
                     rs = [r for r in recs if r["arm"] == arm and r[key] is not None]
@@ -522,7 +697,8 @@ def git_commit():
 
 def write_table(args):
     recs = collect(args)
-    cons = contrasts(recs, "gain") + contrasts(recs, "gain_long")
+    key = primary(args)
+    cons = contrasts(recs, key, args.margin) + [c for c in contrasts(recs, "gain", args.margin) if key != "gain"]
     commit = git_commit()
     run_commits = sorted({r["commit"] for r in recs if r.get("commit")})
     env = {}
@@ -534,15 +710,22 @@ def write_table(args):
     expected = len(args.arms) * len(args.seeds)
     walls = [r["wall_s"] for r in recs if r["wall_s"]]
     driver = sum(x["wall_s"] for x in read_jsonl(os.path.join(args.out, "driver.jsonl")))
+    tuned = json.load(open(os.path.join(args.out, "tuned.json"))) if tuned_lrs(args) else None
+    tuning = (f"lr tuned per loss on seeds {','.join(map(str, tuned['seeds']))} over {tuned['grid']} "
+              f"(tune/tuning.md)" if tuned else "lr: toy_settings.sh's for every loss")
+    n_tasks = max((r["problems"] or 0 for r in recs), default=0)
     header = (f"Toy world, `python run_experiments.py --arms {','.join(args.arms)} --seeds "
-              f"{','.join(map(str, args.seeds))} --rounds {args.rounds} --jobs {args.jobs}`; runs at commit "
+              f"{','.join(map(str, args.seeds))} --rounds {args.rounds} --eval_samples {args.eval_samples} "
+              f"--eval_temperature {args.eval_temperature:g} --margin {args.margin:g} --jobs {args.jobs}`; {tuning}; "
+              f"runs at commit "
               f"{', '.join(run_commits) or '(not recorded)'}, table written at {commit}; "
               f"{len(recs)} of {expected} runs finished" + ("" if len(recs) == expected else " (PARTIAL)") +
               f". Versions: {', '.join(f'{k} {v}' for k, v in env.items())}. Wall time: the driver {driver / 60:.0f} min "
               f"(toy world build included); each run {ms([w / 60 for w in walls])} min with {args.jobs} side by side, "
               f"{sum(walls) / 3600:.2f} run-hours. "
-              "Pass@1 in %, mean ± sd over the seeds; held-out = 120 tasks of unseen compositions, long set = 60 "
-              "three-step tasks; gain = last round − round 0.")
+              f"Pass@1 in %, mean ± sd over the seeds, on all {n_tasks} held-out tasks (compositions no train task "
+              f"has); (se): the evaluation's standard error over tasks, last round, mean over seeds; sampled: "
+              f"{args.eval_samples} samples a task at T = {args.eval_temperature:g}; gain = last round − round 0.")
     text = table(args, recs, cons, header)
     os.makedirs(args.out, exist_ok=True)
     for name, body in (("experiments.md", text),
@@ -559,8 +742,8 @@ def write_table(args):
 def main(argv=None):
     args = parse_args(argv)
     if args.list:
-        for arm in args.arms:
-            print(f"{arm:11s} {ARMS[arm][1]}\n            bash run_plum.sh {' '.join(arm_flags(arm, args))} "
+        for arm in (tuning_arms(args) if args.tune_lrs else []) + args.arms:
+            print(f"{arm:11s} {ARMS[arm.split('@')[0]][1]}\n            bash run_plum.sh {' '.join(arm_flags(arm, args))} "
                   f"--seed S --out {run_dir(args, arm, 'S')}")
         return 0
     t0 = time.time()

@@ -20,11 +20,15 @@
 #   --corrupt_tests P (a share of 01's kept tests given a wrong expected value, 01 --corrupt_from; the rounds use
 #   tests/tests.corrupt.jsonl) --eval2_data P (a second benchmark file, evaluated beside --eval_data every round)
 #   --off_policy (every round samples from the starting model; training still continues from the last checkpoint)
+#   --off_policy_model M (every round samples from another model M instead: the paper's off-policy data came from
+#   other models; implies --off_policy)
 #   --tests generated|reference [generated] (reference: the instruction set's own tests, --tests_file)
 #   --model M [toy SFT model] --data D (01's --dataset: mbpp, leetcode, a HF name, or a JSONL file) [toy train set]
 #   --tests_file T (tests.jsonl-shaped, for --tests reference) --benchmark B [toy: jsonl] --eval_data P
 #   --backend hf|vllm [hf] --seed S [0] --out DIR [runs/plum]
 #   --tests_args/--sample_args/--exec_args/--pairs_args/--train_args/--eval_args "..."  extra flags for one stage
+#   --eval2_args "..."  extra flags of the --eval2_data evaluation only (after --eval_args: e.g. "--num_samples 8
+#   --temperature 0.8" scores the same benchmark by pass@1 from 8 samples beside greedy)
 #
 # Writes, under --out:
 #   run.json                        the resolved settings; a rerun with other settings refuses the folder

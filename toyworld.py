@@ -23,6 +23,7 @@ always right, so the model writes tests that can catch its own habits.
     python toyworld.py --out .cache/toyworld                # data + SFT model, built once (cached), ~5 min on 2 CPUs
     python toyworld.py --out .cache/toyworld --data_only    # only the JSONL files (a second)
     python toyworld.py --out .cache/toyworld --rebuild      # rebuild everything: a new SFT model, a new round 0
+    python toyworld.py --out .cache/toyworld-m1 --model_seed 1   # the same world, another SFT model of the same size
 
 Files written under --out:
     train_instructions.jsonl  PLUM's instruction set (01's input): task_id, instruction, reference, entry_point,
@@ -36,6 +37,8 @@ Files written under --out:
                               where every train task has two (`run_plum.sh --eval2_data`); drawn from its own seed,
                               so the other files and the SFT model are the same with or without it
     heldout_long_instructions.jsonl the same tasks as instructions
+    heldout_all_tests.jsonl   every distinct task of the held-out compositions (375; the 120 among them): the
+                              evaluation set of run_experiments.py, with the least noise this world allows
     sft.jsonl                 SFT pairs: task_id, kind (solution|tests), prompt, completion, corrupted (bool), label
     world.json                what was built: the cache key and what it covers (config), counts per split and
                               family, compositions per split, habits, corrupted share, the exact commands run, the
@@ -332,6 +335,25 @@ def build_long_heldout(seed, n=60):
     return out
 
 
+def build_heldout_all(seed, draws=60_000):
+    """EVERY distinct task of the held-out compositions (375 at these templates and constants: most are list tasks,
+    whose finish step and constants multiply), the 120 of heldout_tests.jsonl among them: the evaluation set with
+    the least noise this world allows (one task = 0.27 points). Found by drawing (the constants are drawn in
+    make_task), enough draws that every variant turns up; sorted by instruction, so ids do not depend on the draw."""
+    rng = random.Random(f"heldout_all:{seed}")   # its own stream, as build_long_heldout
+    comps = [(fam, c) for fam in ("list", "int", "str") for c in sorted(HELDOUT[fam])]
+    by_text = {}
+    for i in range(draws):
+        t = make_task(*comps[i % len(comps)], rng)
+        by_text.setdefault(t["instruction"], t)
+    out = [by_text[k] for k in sorted(by_text)]
+    for i, t in enumerate(out):
+        t["split"] = "heldout_all"
+        t["task_id"] = f"toy/heldout_all/{i}"
+        t["tests"] = reference_tests(t, rng)
+    return out
+
+
 def instruction_record(t):
     return {"task_id": t["task_id"], "instruction": t["instruction"], "reference": program(t),
             "entry_point": ENTRY, "family": t["family"], "composition": t["composition"], "split": t["split"]}
@@ -382,6 +404,10 @@ def parse_args(argv=None):
     p.add_argument("--data_only", action="store_true", help="write the JSONL files only (no model)")
     # the world
     p.add_argument("--seed", type=int, default=0, help="seed of the tasks, the corruption and the SFT model")
+    p.add_argument("--model_seed", type=int, default=None,
+                   help="another seed for the SFT model's initialisation and data order only (default: --seed): the "
+                        "same world and data, another model of the same size (run_experiments.py's off_policy_other "
+                        "arm samples one)")
     p.add_argument("--n_sft", type=int, default=1500, help="SFT tasks (each gives a solution and a tests pair)")
     p.add_argument("--n_train", type=int, default=160, help="PLUM's instruction set (disjoint from the SFT tasks)")
     p.add_argument("--n_heldout", type=int, default=120, help="held-out tasks (compositions never trained on)")
@@ -414,11 +440,15 @@ def sft_threads():
     return os.environ.get("OMP_NUM_THREADS", "1")
 
 
+def model_seed(args):
+    return args.seed if args.model_seed is None else args.model_seed
+
+
 def sft_command(args, out):
     """05_train_kto.py's flags for the SFT run of the world in `out` (its base model, data and output folder)."""
     return ["--loss", "sft", "--model", os.path.join(out, "base"), "--data", os.path.join(out, "sft.jsonl"),
             "--output_dir", os.path.join(out, "sft"), "--max_steps", str(args.sft_steps),
-            "--batch_size", str(args.sft_batch_size), "--lr", str(args.sft_lr), "--seed", str(args.seed),
+            "--batch_size", str(args.sft_batch_size), "--lr", str(args.sft_lr), "--seed", str(model_seed(args)),
             "--max_length", str(SFT_FIXED["max_length"]), "--save_every", str(SFT_FIXED["save_every"]), "--no_plot"]
 
 
@@ -558,6 +588,8 @@ def config_key(args, files=None, environment=None, repo=HERE):
     """
     files = files if files is not None else world_files(args)[0]
     d = {**{k: getattr(args, k) for k in SETTINGS}, "data": {name: _sha12(text) for name, text in files.items()}}
+    if args.model_seed is not None:   # only when given: the default world's key is the same with or without it
+        d["model_seed"] = args.model_seed
     if not args.data_only:
         hashes, arg_names = sft_code(repo)
         d.update(environment=environment if environment is not None else build_environment(), code=hashes,
@@ -618,6 +650,7 @@ def world_files(args):
     deterministic, so made on every start: their hashes are part of the cache key."""
     sft_tasks, plum_tasks, held_tasks = build_tasks(args.seed, args.n_sft, args.n_train, args.n_heldout)
     long_tasks = build_long_heldout(args.seed)
+    all_tasks = build_heldout_all(args.seed)
     sol_prompt, tst_prompt = prompts(args.num_tests)
     rng = random.Random(args.seed + 2)
     # the prompt shows one of the task's tests, as 02 and 06 show the first test of tests.jsonl (--example_tests 1);
@@ -636,6 +669,7 @@ def world_files(args):
         "heldout_instructions.jsonl": [instruction_record(t) for t in held_tasks],
         "heldout_long_tests.jsonl": [tests_record(t) for t in long_tasks],
         "heldout_long_instructions.jsonl": [instruction_record(t) for t in long_tasks],
+        "heldout_all_tests.jsonl": [tests_record(t) for t in all_tasks],
     }
     sol = [p for p in pairs if p["kind"] == "solution"]
     summary = {
@@ -713,7 +747,7 @@ def build_model(args, out, pairs, info):
         tmp = base + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         build_tiny_model(tmp, corpus=corpus, vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers,
-                         heads=args.heads, max_positions=512, seed=args.seed)
+                         heads=args.heads, max_positions=512, seed=model_seed(args))
         os.replace(tmp, base)
     sft_dir = os.path.join(out, "sft")
     cmd = [sys.executable, os.path.join(HERE, "05_train_kto.py")] + sft_command(args, out)

@@ -8,6 +8,7 @@ import importlib
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 
@@ -67,6 +68,20 @@ def test_mean_pass_at_k_reports_only_k_every_task_reaches():
     assert set(got) == {"pass@1", "pass@10"}
     assert got["pass@1"] == pytest.approx((0.3 + 0.0 + 1.0) / 3)
     assert got["pass@10"] == pytest.approx((ev.pass_at_k(10, 3, 10) + 0 + 1) / 3)
+
+
+def test_pass_at_k_standard_error_known_answers():
+    # greedy, 3 of 4 tasks pass: per-task values 1 1 1 0, sd sqrt(1/4) = 0.5, se 0.5 / 2
+    greedy = {"a": (1, 1), "b": (1, 1), "c": (1, 1), "d": (1, 0)}
+    assert ev.pass_at_k_se(greedy, [1]) == {"pass@1": pytest.approx(0.25)}
+    # sampled: values 0.3 0 1 (n = 10 each); only the k every task reaches
+    counts = {"a": (10, 3), "b": (10, 0), "c": (10, 10)}
+    vals = [0.3, 0.0, 1.0]
+    assert ev.pass_at_k_se(counts, [1, 100]) == {"pass@1": pytest.approx(statistics.stdev(vals) / math.sqrt(3))}
+    assert ev.pass_at_k_se({"a": (5, 5), "b": (5, 5)}, [1]) == {"pass@1": 0.0}   # no spread over tasks
+    assert ev.pass_at_k_se({"a": (5, 2)}, [1]) == {}                            # one task: undefined
+    shown = ev.shown_pass_at_k({"pass@k": {"pass@1": 0.75}, "pass@k_se": {"pass@1": 0.25}})
+    assert shown == "pass@1 0.7500 ± 0.2500"
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ held-out set) and run_experiments.py's resume, sharing and paired statistics, on
 import importlib
 import json
 import math
+import os
 
 import pytest
 
@@ -141,7 +142,7 @@ def test_paired_stats_on_known_differences():
     e = rx.paired([1.7, 1.7 + 1e-12, 1.7])   # one benchmark task apart in every seed: no spread, nothing to call
     assert e["sd"] == 0 and not e["significant"] and "same difference in all 3 seeds" in rx.verdict(e, True)
     z = rx.paired([1.0, -1.0, 0.0])
-    assert z["seeds_needed"] is None and z["signs"] == (1, 1, 1) and "not resolved with 3 seeds" in rx.verdict(z, True)
+    assert z["seeds_needed"] is None and z["signs"] == (1, 1, 1) and "undecided with 3 seeds" in rx.verdict(z, True)
     recs = [{"arm": a, "seed": s, "gain": g} for a, s, g in
             [("plum", 0, 10), ("plum", 1, 12), ("plum", 2, 14), ("rft", 0, 4), ("rft", 1, 5), ("rft", 2, 6),
              ("rft", 3, 1)]]
@@ -151,20 +152,24 @@ def test_paired_stats_on_known_differences():
 
 
 FAKE_PLUM = r"""#!/usr/bin/env bash
-# records its flags, then writes what a finished run_plum.sh leaves (summary.jsonl with every round)
-out=""; rounds=3; seed=0
+# records its flags, then writes what a finished run_plum.sh leaves (summary.jsonl with every round); the gain per
+# round is 5 points, or with --train_args "--lr X" 5 - 10000 |X - 2e-4| (best at 2e-4)
+out=""; rounds=3; seed=0; train=""
 while [[ $# -gt 0 ]]; do case "$1" in --out) out=$2; shift 2;; --rounds) rounds=$2; shift 2;;
-  --seed) seed=$2; shift 2;; *) shift;; esac; done
+  --seed) seed=$2; shift 2;; --train_args) train=$2; shift 2;; *) shift;; esac; done
 echo "$out" >> "$CALLS"
+echo "$out $train" >> "$CALLS.train"
 [[ $out == *fail* ]] && exit 3
 [[ -f $out/tests/.done/01 ]] && echo "tests given" >> "$CALLS"
 mkdir -p "$out/tests/.done" "$out/round-0/.done"; touch "$out/tests/.done/01" "$out/round-0/.done/06" "$out/round-0/.done/06b"
-python3 - "$out" "$rounds" <<'EOF'
+python3 - "$out" "$rounds" "$train" <<'EOF'
 import json, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
+out, rounds, train = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+step = 0.05 - (abs(float(train[train.index("--lr") + 1]) - 2e-4) if "--lr" in train else 0)
 with open(out + "/summary.jsonl", "w") as f:
     for r in range(rounds + 1):
-        f.write(json.dumps({"round": r, "pass@1": 0.5 + 0.05 * r, "pass@1_eval2": 0.3 + 0.01 * r,
+        f.write(json.dumps({"round": r, "pass@1": 0.5 + step * r, "pass@1_eval2": 0.3 + step * r,
+                            "pass@1_se": 0.02, "pass@1_eval2_se": 0.015, "problems": 375,
                             "kept_tests": 200, "tasks_with_tests": 100, "tasks_validated": 100,
                             "train_steps": 10 if r else None, "samples_passing": 0.4 if r else None}) + "\n")
 EOF
@@ -178,14 +183,14 @@ def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tm
     (repo / "toyworld.py").write_text("import sys\nsys.exit(0)\n")
     toy = tmp_path / "toy"
     toy.mkdir()
-    (toy / "heldout_long_tests.jsonl").write_text("")
+    (toy / "heldout_all_tests.jsonl").write_text("")
     monkeypatch.setattr(rx, "REPO", str(repo))
     monkeypatch.setattr(rx, "test_accuracy", lambda d, refs: 0.75)
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("CALLS", str(calls))
     out = tmp_path / "exp"
     argv = ["--arms", "plum,rft,offline,offline_steps", "--seeds", "0,1", "--rounds", "2", "--jobs", "2", "--out", str(out),
-            "--toy_dir", str(toy)]
+            "--toy_dir", str(toy), "--tune_lrs", ""]
     # plum seed 0 finished before: skipped; its tests are copied into rft seed 0 before that starts
     done = out / "plum" / "seed-0"
     (done / "tests" / ".done").mkdir(parents=True)
@@ -219,6 +224,95 @@ def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tm
     for png in ("pass_by_round.png", "gain_vs_n.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     # a failing run is reported (exit 1) and the table says partial
-    bad = ["--arms", "plum", "--seeds", "0", "--out", str(tmp_path / "fail"), "--toy_dir", str(toy)]
+    bad = ["--arms", "plum", "--seeds", "0", "--out", str(tmp_path / "fail"), "--toy_dir", str(toy), "--tune_lrs", ""]
     assert rx.main(bad) == 1
     assert "0 of 1 runs finished (PARTIAL)" in (tmp_path / "fail" / "experiments.md").read_text()
+
+
+def test_driver_tunes_the_lr_per_loss_on_tuning_seeds_then_runs_the_arms_with_it(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "run_plum.sh").write_text(FAKE_PLUM)
+    (repo / "toyworld.py").write_text("import sys\nopen(sys.argv[2] + '.built', 'w').write(' '.join(sys.argv))\n")
+    toy = tmp_path / "toy"
+    toy.mkdir()
+    (toy / "heldout_all_tests.jsonl").write_text("")
+    monkeypatch.setattr(rx, "REPO", str(repo))
+    monkeypatch.setattr(rx, "test_accuracy", lambda d, refs: 1.0)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("CALLS", str(calls))
+    out = tmp_path / "exp"
+    argv = ["--arms", "plum,shuffled,rft,off_policy_other", "--seeds", "0,1", "--rounds", "2", "--out", str(out),
+            "--toy_dir", str(toy), "--tune_lrs", "1e-4,2e-4,4e-4", "--tune_seeds", "7"]
+    assert rx.main(argv) == 0
+    # the other model was built beside the toy world, from another seed
+    assert "--model_seed 1" in open(str(toy) + "-m1.built").read()
+    # tuning: one arm per loss (kto in plum, sft in rft) at each lr, on seed 7 only; 2e-4 wins for both
+    train = dict(line.split(" ", 1) for line in (tmp_path / "calls.txt.train").read_text().splitlines())
+    tuned_dirs = sorted(d for d in train if "/tune/" in d)
+    assert [os.path.basename(os.path.dirname(d)) for d in tuned_dirs] == sorted(
+        f"{a}-lr{lr}" for a in ("plum", "rft") for lr in ("0.0001", "0.0002", "0.0004"))
+    assert all(d.endswith("seed-7") for d in tuned_dirs)
+    assert json.load(open(out / "tuned.json"))["lr"] == {"kto": "0.0002", "sft": "0.0002"}
+    assert "| kto | 0.0002 |" in (out / "tune" / "tuning.md").read_text()
+    # every evaluation run trains at its loss's tuned lr; none on a tuning seed
+    main_runs = {d: t for d, t in train.items() if "/tune/" not in d}
+    assert len(main_runs) == 8 and all(t.strip() == "--lr 0.0002" for t in main_runs.values())
+    assert not any(d.endswith("seed-7") for d in main_runs)
+    # the table: the primary metric (sampled) with its standard error, the lr column, verdicts with the margin
+    md = (out / "experiments.md").read_text()
+    assert "verdicts are on gain_sampled" in md and "| 0.0002 |" in md and "(1.5 ± 0.0)" in md
+    cons = [c for c in _read(out / "experiments.jsonl") if c["kind"] == "contrast"]
+    assert {c["metric"] for c in cons} == {"gain_sampled", "gain"}
+    # identical fakes: every difference is 0 with no spread
+    assert all(c["mean"] == 0 and "no difference" in c["verdict"] for c in cons)
+    # tuning seeds must not be evaluation seeds
+    with pytest.raises(SystemExit):
+        rx.parse_args(["--seeds", "0,7", "--tune_seeds", "7"])
+
+
+def test_equivalence_and_decision_verdicts():
+    # mean 0.5, sd 1 over 8 seeds: 90% half-width 1.895 / sqrt(8) = 0.67 -> inside +-3: equal
+    diffs = [0.5 + x for x in (-1.5, -1, -0.5, 0, 0, 0.5, 1, 1.5)]
+    p = rx.paired(diffs, margin=3.0)
+    assert p["equal"] and not p["significant"]
+    assert rx.verdict(p, True).startswith("equal within ±3 points")
+    # a wide spread over 3 seeds: neither decided nor equal; the seeds each would need are named
+    q = rx.paired([4.0, -2.0, 1.0], margin=3.0)
+    assert not q["equal"] and not q["significant"]
+    assert q["seeds_needed_equal"] is not None and q["seeds_needed_equal"] > 3
+    v = rx.verdict(q, True)
+    assert v.startswith("undecided with 3 seeds") and "to show it equal within ±3" in v
+    # a mean beyond the margin can never be shown equal
+    r = rx.paired([4.0, 5.0, 3.5], margin=3.0)
+    assert r["seeds_needed_equal"] is None and r["significant"] and rx.verdict(r, True).startswith("reproduces")
+    assert rx.equivalent(0.0, 1.0, 2, 3.0) is False    # 6.314 / sqrt(2) = 4.46 > 3
+    assert rx.equivalent(0.0, 1.0, 3, 3.0) is True     # 2.920 / sqrt(3) = 1.69 < 3
+
+
+def test_heldout_all_is_every_heldout_task_once_and_right():
+    _, _, held = tw.build_tasks(0)
+    every = tw.build_heldout_all(0)
+    texts = [t["instruction"] for t in every]
+    assert len(texts) == len(set(texts)) == 375
+    assert {t["instruction"] for t in held} <= set(texts)     # the 120 are among them
+    assert all(tuple(t["composition"]) in tw.HELDOUT[t["family"]] for t in every)
+    # more draws find nothing new: the set is complete, and its order does not depend on the draw
+    assert [t["instruction"] for t in tw.build_heldout_all(0, draws=120_000)] == texts
+    for t in every[::25]:
+        ns = {}
+        exec(tw.program(t), ns)
+        for line in t["tests"]:
+            exec(line, ns)
+
+
+def test_model_seed_is_another_model_of_the_same_world():
+    base = tw.parse_args(["--data_only"])
+    other = tw.parse_args(["--data_only", "--model_seed", "1"])
+    files = tw.world_files(base)[0]
+    assert files == tw.world_files(other)[0]                       # the same data
+    cfg, key = tw.config_key(base, files)
+    cfg1, key1 = tw.config_key(other, files)
+    assert "model_seed" not in cfg and cfg1["model_seed"] == 1 and key != key1
+    assert tw.sft_command(other, "OUT")[tw.sft_command(other, "OUT").index("--seed") + 1] == "1"
+    assert tw.sft_command(base, "OUT")[tw.sft_command(base, "OUT").index("--seed") + 1] == "0"

@@ -264,7 +264,7 @@ def f(i):
 
 def test_no_secret_from_the_parent_environment(sb):
     assert os.environ.get("PLUM_HOSTILE_SECRET") == SECRET
-    prog = f"""import os
+    prog = """import os
 def f(i):
     seen = [k + '=' + v for k, v in os.environ.items()]
     for pid in os.listdir('/proc'):

@@ -111,6 +111,15 @@ def test_each_option_changes_exactly_its_stages(world):
     c = changed("--off_policy", "--loss", "grpo")
     assert "--sampling_model {T}/sft/final" in c[("round-2", "05")] and "--model {O}/round-1/ckpt/final" in c[
         ("round-2", "05")]
+    # another model's samples: every round's 02 (round 1's too) samples it; training and the reference unchanged
+    other = world["model"]
+    c = changed("--off_policy_model", other)
+    assert c == {(f"round-{r}", "02"): TOY[(f"round-{r}", "02")].replace(
+        "--model {T}/sft/final" if r == 1 else "--model {O}/round-1/ckpt/final", f"--model {other}") for r in (1, 2)}
+    # the evaluation set: --eval_data replaces the toy held-out file in every 06
+    c = changed("--eval_data", world["long"])
+    assert set(c) == {(f"round-{r}", "06") for r in (0, 1, 2)}
+    assert all(world["long"] in v and "heldout_tests.jsonl" not in v for v in c.values())
     # reference tests: a copy instead of 01
     assert changed("--tests", "reference") == {
         ("tests", "01"): f"cp {world['toy']}/train_tests.jsonl {{O}}/tests/tests.jsonl".replace(world["toy"], "{T}")}
@@ -125,6 +134,10 @@ def test_each_option_changes_exactly_its_stages(world):
     assert [k for k in c if k[1].startswith("06")] == [(f"round-{r}", s) for r in (0, 1, 2) for s in ("06", "06b")]
     assert c[("round-1", "06b")] == TOY[("round-1", "06")].replace(
         "{T}/heldout_tests.jsonl", world["long"]).replace("/eval ", "/eval2 ")
+    # its own flags, after the shared --eval_args, on 06b only
+    c = commands(base + ["--eval2_data", world["long"], "--eval_args", "--k 1", "--eval2_args", "--num_samples 4"])
+    assert c[("round-1", "06b")].endswith("--max_new_tokens 96 --k 1 --num_samples 4")
+    assert c[("round-1", "06")].endswith("--max_new_tokens 96 --k 1")
     # seeds, samples, temperature, backend, extra flags: where they belong
     c = changed("--seed", "2", "--num_samples", "4", "--temperature", "0.7", "--backend", "vllm",
                 "--sample_args", "--top_p 0.9", "--train_args", "--lr 1e-3")
@@ -209,6 +222,8 @@ def test_flags_refused_with_the_reason(world):
                       (["--num_samples", "0"], "--num_samples must be a positive whole number"),
                       (["--corrupt_tests", "2"], "--corrupt_tests must be a share in [0, 1]"),
                       (["--eval2_data", "/nonexistent"], "--eval2_data /nonexistent: no such file"),
+                      (["--eval2_args", "--k 1"], "--eval2_args are flags of the second evaluation: they need "
+                                                  "--eval2_data"),
                       (["--tests", "mine"], "--tests must be generated or reference")]:
         with pytest.raises(pr.Refusal, match=re.escape(msg)):
             pr.parse(argv)
