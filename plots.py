@@ -64,7 +64,8 @@ def y_axis_label(ax, label):
 def pass_at_1_plot(series, png, benchmark, run, settings="", note=""):
     """One run's pass@1 by round (run_plum.sh's pass_at_1.png).
 
-    series: {label: [pass@1 in % for round 0, 1, ...]} (the held-out benchmark, and a second set if evaluated);
+    series: {label: [pass@1 in % for round 0, 1, ...]} (the held-out benchmark, and a second set if evaluated;
+    None for a round not evaluated);
     benchmark: what was scored ("toy world held-out tasks (120)", "HumanEval+ v0.1.10 (164 problems)");
     run: the run's name (its --out folder); settings: its key settings in one line; note: a last line.
     The y axis runs from 0; each point carries its value; the subtitle gives the gain in points.
@@ -72,8 +73,9 @@ def pass_at_1_plot(series, png, benchmark, run, settings="", note=""):
     with style() as plt:
         fig, ax = plt.subplots(figsize=(8, 5.4))
         top = 0.0
-        for i, (label, ys) in enumerate(series.items()):
-            xs = list(range(len(ys)))
+        for i, (label, values) in enumerate(series.items()):
+            # None: a round not evaluated (run_plum.sh --eval_rounds last)
+            xs, ys = zip(*[(x, y) for x, y in enumerate(values) if y is not None])
             ax.plot(xs, ys, marker="o", label=label, color=f"C{i}")
             for x, y in zip(xs, ys):
                 ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 8), ha="center",

@@ -55,6 +55,7 @@ FLAGS = {
     "--tests_args": ("tests_args", ""), "--sample_args": ("sample_args", ""), "--exec_args": ("exec_args", ""),
     "--pairs_args": ("pairs_args", ""), "--train_args": ("train_args", ""), "--eval_args": ("eval_args", ""),
     "--eval2_args": ("eval2_args", ""), "--off_policy_model": ("off_policy_model", ""),
+    "--eval_rounds": ("eval_rounds", "all"),
 }
 # submit_round.sh's own: how the stages become jobs, not what they compute (--shards aside: it is in the settings,
 # since shards draw other random streams than one process)
@@ -110,6 +111,8 @@ def parse(argv, driver="local"):
         raise Refusal(f"--corrupt_tests must be a share in [0, 1], got '{a.corrupt}'")
     if a.eval2_data and not os.path.isfile(a.eval2_data):
         raise Refusal(f"--eval2_data {a.eval2_data}: no such file")
+    if a.eval_rounds not in ("all", "last"):
+        raise Refusal(f"--eval_rounds must be all or last, got '{a.eval_rounds}'")
     if a.eval2_args and not a.eval2_data:
         raise Refusal("--eval2_args are flags of the second evaluation: they need --eval2_data")
     if a.off_policy_model:
@@ -156,6 +159,7 @@ class Run:
     eval_args: str
     eval2_args: str
     off_policy_model: str
+    eval_rounds: str
     help: bool = False
     driver: str = "local"
     shards: str = "1"
@@ -341,7 +345,8 @@ def plan(a):
             "--output_dir", f"{d}/ckpt", "--seed", str(seed * 1000 + r), "--resume", *sampler, *toy_train,
             *extra["train_args"]), r, reads=(ex,), output=f"{d}/ckpt", model=True))
         steps.append(Check(f"{d}/ckpt/final", r))
-        steps += evals(r, f"{d}/ckpt/final")
+        if a.eval_rounds == "all" or r == int(a.rounds):
+            steps += evals(r, f"{d}/ckpt/final")
     return steps
 
 
@@ -364,6 +369,8 @@ def settings_text(a):
     # the later settings only when given, so folders of runs without them still match
     keys += [(k, v) for k, v in (("corrupt_tests", a.corrupt), ("eval2_data", a.eval2_data),
                                  ("eval2_args", a.eval2_args), ("off_policy_model", a.off_policy_model)) if v]
+    if a.eval_rounds != "all":
+        keys.append(("eval_rounds", a.eval_rounds))
     if a.driver == "slurm":
         keys.append(("shards", a.shards))
     return current_names("\n".join(f"{k}={v}" for k, v in keys))
@@ -670,8 +677,10 @@ def summarize(out, rounds, pairs, tests_path):
     rows = []
     for r in range(rounds + 1):
         d = os.path.join(out, f"round-{r}")
-        with open(os.path.join(d, "eval", "results.json"), encoding="utf-8") as f:
-            res = json.load(f)
+        res = {"pass@k": {"pass@1": None}}   # a round not evaluated (--eval_rounds last)
+        if os.path.exists(os.path.join(d, "eval", "results.json")):
+            with open(os.path.join(d, "eval", "results.json"), encoding="utf-8") as f:
+                res = json.load(f)
         ex = records(os.path.join(d, "executions.jsonl"))
         ko = records(os.path.join(d, f"{pairs}.jsonl"))
         row = {"round": r, "pass@1": res["pass@k"]["pass@1"], "pass@1_se": res.get("pass@k_se", {}).get("pass@1"),
@@ -706,7 +715,8 @@ def summarize(out, rounds, pairs, tests_path):
         ex = "-" if not row["round"] else (f"{row[pairs + '_examples']} ({row['desirable']})" if pairs != "dpo"
                                            else str(row["dpo_examples"]))
         e2 = f" {row['pass@1_eval2']:.1%} |" if "pass@1_eval2" in row else (" - |" if two else "")
-        lines.append(f"| {row['round']} | {row['pass@1']:.1%} |{e2} {sp} | {row['kept_tests']} "
+        p1 = "-" if row["pass@1"] is None else f"{row['pass@1']:.1%}"
+        lines.append(f"| {row['round']} | {p1} |{e2} {sp} | {row['kept_tests']} "
                      f"({row['tasks_with_tests']}) | {ex} |")
     table = "\n".join(lines) + "\n"
     atomic_write_text(os.path.join(out, "summary.md"), table)
@@ -729,10 +739,11 @@ def summarize(out, rounds, pairs, tests_path):
 
     with open(os.path.join(out, "round-0", "eval", "results.json"), encoding="utf-8") as f:
         res0 = json.load(f)
-    series = {"held-out": [100 * row["pass@1"] for row in rows]}
-    if all("pass@1_eval2" in row for row in rows):
+    pct = lambda v: None if v is None else 100 * v
+    series = {"held-out": [pct(row["pass@1"]) for row in rows]}
+    if "pass@1_eval2" in rows[0] and "pass@1_eval2" in rows[-1]:
         with open(os.path.join(out, "round-0", "eval2", "results.json"), encoding="utf-8") as f:
-            series[bench_name(json.load(f), "longer tasks")] = [100 * row["pass@1_eval2"] for row in rows]
+            series[bench_name(json.load(f), "second set")] = [pct(row.get("pass@1_eval2")) for row in rows]
     settings = [f"loss {run.get('loss')}", f"seed {run.get('seed')}",
                 "off-policy" if run.get("off_policy") else "on-policy",
                 {"generated": "model-written tests", "reference": "reference tests"}.get(run.get("tests"), "tests")

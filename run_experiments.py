@@ -132,6 +132,9 @@ def parse_args(argv=None):
     p.add_argument("--eval_samples", type=int, default=4,
                    help="samples per task of the sampled pass@1 (the primary metric; 0: greedy only)")
     p.add_argument("--eval_temperature", type=float, default=0.8, help="temperature of those samples")
+    p.add_argument("--eval_rounds", choices=("all", "last"), default="last",
+                   help="evaluate every round, or round 0 and the last only (the gains need no more; the two "
+                        "evaluations of 375 tasks cost about as much as a round's sampling and training)")
     p.add_argument("--margin", type=float, default=3.0,
                    help="equivalence margin in points of pass@1, stated before the runs: a contrast whose 90%% "
                         "interval lies inside +- margin is 'equal within the margin'")
@@ -194,6 +197,8 @@ def arm_flags(arm, args, seed=None):
             flags += ["--train_args", f"--lr {lr}"]
     ev = os.path.join(args.toy_dir, "heldout_all_tests.jsonl")
     flags += ["--toy_dir", args.toy_dir, "--eval_data", ev]
+    if args.eval_rounds != "all":
+        flags += ["--eval_rounds", args.eval_rounds]
     if args.eval_samples:
         flags += ["--eval2_data", ev, "--eval2_args",
                   f"--num_samples {args.eval_samples} --temperature {args.eval_temperature} --k 1"]
@@ -280,10 +285,22 @@ def test_accuracy(d, references):
     return sum(e["tests_passed"] for e in ex) / total if total else None
 
 
-def run_one(args, arm, seed, lock, pending, donors):
+def shared_done(args, arm, seed):
+    """The run's tests and round-0 evaluation are finished (their markers exist)."""
+    d = run_dir(args, arm, seed)
+    return all(os.path.exists(os.path.join(d, folder, ".done", stage)) for folder, stage in round0_stages(args, arm, seed))
+
+
+def run_one(args, arm, seed, lock, pending, donors, owners):
     d = run_dir(args, arm, seed)
     if any("{plum_steps}" in f for f in ARMS[arm.split("@")[0]][0]):
         while ("plum", seed) in pending:   # its step budget is that run's: wait for it
+            time.sleep(5)
+    with lock:
+        owner = owners.setdefault(seed, arm)
+    if owner != arm and round0_stages(args, owner, seed) == round0_stages(args, arm, seed):
+        # the seed's first run computes the tests and round 0 that this one would copy: wait for them, not redo them
+        while (owner, seed) in pending and not shared_done(args, owner, seed):
             time.sleep(5)
     flags = arm_flags(arm, args, seed)
     if any("None" in f for f in flags):
@@ -320,11 +337,11 @@ def run_jobs(args, arms, seeds, what):
     todo = [(a, s) for s in seeds for a in arms if not finished(run_dir(args, a, s), rounds_of(a, args))]
     print(f"== {what}: {len(todo)} runs to do ({len(arms) * len(seeds) - len(todo)} finished, skipped), "
           f"{args.jobs} at a time", flush=True)
-    lock, pending = threading.Lock(), set(todo)
+    lock, pending, owners = threading.Lock(), set(todo), {}
 
     def job(arm_seed):
         try:
-            return run_one(args, *arm_seed, lock, pending, arms)
+            return run_one(args, *arm_seed, lock, pending, arms, owners)
         finally:
             pending.discard(arm_seed)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -398,6 +415,10 @@ def run_all(args):
 # the table
 
 
+def pct(v):
+    return None if v is None else 100 * v
+
+
 def primary(args):
     """The metric every contrast's verdict is on, fixed before any run: the sampled pass@1's gain (greedy's without
     sampled evaluation)."""
@@ -418,8 +439,9 @@ def collect(args, arms=None, seeds=None):
             last = rows[-1]
             recs.append({
                 "kind": "run", "arm": arm, "seed": seed, "flags": arm_flags(arm, args, seed),
-                "pass@1": [100 * r["pass@1"] for r in rows],
-                "pass@1_sampled": [100 * r["pass@1_eval2"] for r in rows] if "pass@1_eval2" in last else None,
+                # None: a round not evaluated (--eval_rounds last)
+                "pass@1": [pct(r["pass@1"]) for r in rows],
+                "pass@1_sampled": [pct(r.get("pass@1_eval2")) for r in rows] if "pass@1_eval2" in last else None,
                 "gain": 100 * (last["pass@1"] - rows[0]["pass@1"]),
                 "gain_sampled": 100 * (last["pass@1_eval2"] - rows[0]["pass@1_eval2"])
                 if "pass@1_eval2" in last else None,
@@ -600,10 +622,12 @@ def plots(args, recs):
         for j, arm in enumerate(shown):
             rs = [r for r in recs if r["arm"] == arm and r[key]]
             k = min(len(r[key]) for r in rs)
-            mean = [statistics.fmean(r[key][i] for r in rs) for i in range(k)]
-            sd = [statistics.stdev(r[key][i] for r in rs) if len(rs) > 1 else 0.0 for i in range(k)]
+            # the rounds evaluated (--eval_rounds last: round 0 and the last)
+            done = [i for i in range(k) if all(r[key][i] is not None for r in rs)]
+            mean = [statistics.fmean(r[key][i] for r in rs) for i in done]
+            sd = [statistics.stdev(r[key][i] for r in rs) if len(rs) > 1 else 0.0 for i in done]
             # an offline arm's one round used R rounds' samples: drawn at round R, beside the online arms' last
-            xs = [0, last_round] if k == 2 and arm.startswith("offline") else list(range(k))
+            xs = [0, last_round] if k == 2 and arm.startswith("offline") else done
             dodge = 0.05 * (j - (len(shown) - 1) / 2)   # error bars side by side, not on top of each other
             label = (PLUM_AS.get(panel, LABELS[arm]) if arm == "plum" else LABELS.get(arm, arm)) + \
                 (f" (n = {len(rs)})" if len(rs) != len(seeds) else "")

@@ -154,21 +154,23 @@ def test_paired_stats_on_known_differences():
 FAKE_PLUM = r"""#!/usr/bin/env bash
 # records its flags, then writes what a finished run_plum.sh leaves (summary.jsonl with every round); the gain per
 # round is 5 points, or with --train_args "--lr X" 5 - 10000 |X - 2e-4| (best at 2e-4)
-out=""; rounds=3; seed=0; train=""
+out=""; rounds=3; seed=0; train=""; evals=all
 while [[ $# -gt 0 ]]; do case "$1" in --out) out=$2; shift 2;; --rounds) rounds=$2; shift 2;;
-  --seed) seed=$2; shift 2;; --train_args) train=$2; shift 2;; *) shift;; esac; done
+  --seed) seed=$2; shift 2;; --train_args) train=$2; shift 2;; --eval_rounds) evals=$2; shift 2;; *) shift;; esac; done
 echo "$out" >> "$CALLS"
 echo "$out $train" >> "$CALLS.train"
 [[ $out == *fail* ]] && exit 3
 [[ -f $out/tests/.done/01 ]] && echo "tests given" >> "$CALLS"
 mkdir -p "$out/tests/.done" "$out/round-0/.done"; touch "$out/tests/.done/01" "$out/round-0/.done/06" "$out/round-0/.done/06b"
-python3 - "$out" "$rounds" "$train" <<'EOF'
+python3 - "$out" "$rounds" "$train" "$evals" <<'EOF'
 import json, sys
-out, rounds, train = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+out, rounds, train, evals = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 step = 0.05 - (abs(float(train[train.index("--lr") + 1]) - 2e-4) if "--lr" in train else 0)
 with open(out + "/summary.jsonl", "w") as f:
     for r in range(rounds + 1):
-        f.write(json.dumps({"round": r, "pass@1": 0.5 + step * r, "pass@1_eval2": 0.3 + step * r,
+        shown = evals == "all" or r in (0, rounds)   # --eval_rounds last: the rounds between are not evaluated
+        f.write(json.dumps({"round": r, "pass@1": 0.5 + step * r if shown else None,
+                            "pass@1_eval2": 0.3 + step * r if shown else None,
                             "pass@1_se": 0.02, "pass@1_eval2_se": 0.015, "problems": 375,
                             "kept_tests": 200, "tasks_with_tests": 100, "tasks_validated": 100,
                             "train_steps": 10 if r else None, "samples_passing": 0.4 if r else None}) + "\n")
@@ -262,6 +264,9 @@ def test_driver_tunes_the_lr_per_loss_on_tuning_seeds_then_runs_the_arms_with_it
     # the table: the primary metric (sampled) with its standard error, the lr column, verdicts with the margin
     md = (out / "experiments.md").read_text()
     assert "verdicts are on gain_sampled" in md and "| 0.0002 |" in md and "(1.5 ± 0.0)" in md
+    # round 1 was not evaluated (--eval_rounds last, the default): a dash, and the gains from rounds 0 and 2
+    assert "| 50.0 ± 0.0 → - → 60.0 ± 0.0 (2.0 ± 0.0) | +10.0 ± 0.0 |" in md
+    assert (out / "pass_by_round.png").read_bytes()[:4] == b"\x89PNG"
     cons = [c for c in _read(out / "experiments.jsonl") if c["kind"] == "contrast"]
     assert {c["metric"] for c in cons} == {"gain_sampled", "gain"}
     # identical fakes: every difference is 0 with no spread

@@ -134,6 +134,9 @@ def test_each_option_changes_exactly_its_stages(world):
     assert [k for k in c if k[1].startswith("06")] == [(f"round-{r}", s) for r in (0, 1, 2) for s in ("06", "06b")]
     assert c[("round-1", "06b")] == TOY[("round-1", "06")].replace(
         "{T}/heldout_tests.jsonl", world["long"]).replace("/eval ", "/eval2 ")
+    # --eval_rounds last: round 0 and the last round only
+    c = commands(base + ["--eval2_data", world["long"], "--eval_rounds", "last"])
+    assert [k for k in c if k[1].startswith("06")] == [(f"round-{r}", s) for r in (0, 2) for s in ("06", "06b")]
     # its own flags, after the shared --eval_args, on 06b only
     c = commands(base + ["--eval2_data", world["long"], "--eval_args", "--k 1", "--eval2_args", "--num_samples 4"])
     assert c[("round-1", "06b")].endswith("--max_new_tokens 96 --k 1 --num_samples 4")
