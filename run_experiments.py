@@ -91,7 +91,8 @@ ARMS = {
     "corrupt25": (["--corrupt_tests", "0.25"], "25% of the tests corrupted"),
     "corrupt50": (["--corrupt_tests", "0.5"], "50% of the tests corrupted"),
 }
-DEFAULT_ARMS = ["plum", "rft", "grpo", "shuffled", "off_policy", "off_policy_other", "offline_steps"]
+# in run order within a seed: the paper's contrasts and GRPO first
+DEFAULT_ARMS = ["plum", "rft", "grpo", "shuffled", "off_policy_other", "offline_steps", "off_policy"]
 N_OF = {"n1": 1, "n2": 2, "n4": 4, "plum": 8, "n16": 16}
 # (claim, better arm, worse arm): the paper's contrasts and PLUM against RL from the same tests, then the other
 # ablations' differences (shown when both arms ran)
