@@ -523,7 +523,35 @@ def verdict(p, claim_is_directional):
     return f"undecided with {p['n']} seeds ({need})"
 
 
-def contrasts(recs, key, margin=None):
+def task_scores(d, key):
+    """{task_id: pass@1 in points} of a run's last evaluation (the sampled one for gain_sampled), from 06's
+    executions (a record appended twice by a resume counts once)."""
+    last = read_jsonl(os.path.join(d, "summary.jsonl"))[-1]["round"]
+    path = os.path.join(d, f"round-{last}", "eval2" if key == "gain_sampled" else "eval", "executions.jsonl")
+    per = {}
+    for e in read_jsonl(path):
+        per.setdefault(e["task_id"], {})[e["sample_id"]] = bool(e["passed"])
+    return {t: 100 * sum(v.values()) / len(v) for t, v in per.items()}
+
+
+def eval_se(args, a, b, seeds, key):
+    """The evaluation's share of a contrast's noise: for each seed, the standard error over tasks of the per-task
+    difference between the two arms' last evaluations (their round 0 is the same, so this is the difference of the
+    gains); combined into the standard error of the mean over seeds. None where a run's executions are missing."""
+    ses = []
+    for s in seeds:
+        x, y = task_scores(run_dir(args, a, s), key), task_scores(run_dir(args, b, s), key)
+        common = sorted(set(x) & set(y))
+        if len(common) < 2:
+            return None
+        diffs = [x[t] - y[t] for t in common]
+        ses.append(statistics.stdev(diffs) / math.sqrt(len(diffs)))
+    return math.sqrt(sum(v * v for v in ses)) / len(ses)
+
+
+def contrasts(recs, key, margin=None, args=None):
+    """One record per CONTRASTS row with both arms run on some seed: the paired statistics, the verdict, and with
+    args the evaluation's standard error of the mean difference (eval_se, against se = sd / sqrt(n) in all)."""
     by = {(r["arm"], r["seed"]): r for r in recs}
     out = []
     for claim, a, b in CONTRASTS:
@@ -534,6 +562,8 @@ def contrasts(recs, key, margin=None):
         if not diffs:
             continue
         p = paired(diffs, margin)
+        if args is not None:
+            p["eval_se"] = eval_se(args, a, b, seeds, key)
         out.append({"kind": "contrast", "claim": claim, "better": a, "worse": b, "metric": key, "seeds": seeds,
                     "diffs": diffs, **p, "verdict": verdict(p, ">" in claim)})
     return out
@@ -581,15 +611,18 @@ def table(args, recs, cons, header):
     lines += ["", f"Paired over seeds (difference of the gains, points of pass@1; the verdicts are on {primary(args)}, "
               f"fixed before the runs; t = mean / (sd / √n) against the two-sided 5% value for n - 1 degrees of "
               f"freedom; equal: the 90% interval (mean ± one-sided 5% t · sd / √n) inside ±{args.margin:g} points, "
-              f"also fixed before the runs; signs + / - / =):", "",
-              "| contrast | metric | n | mean diff | sd | 90% interval | t (crit) | signs | verdict |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              f"also fixed before the runs; signs + / - / =; se: the mean difference's standard error, sd / √n, of "
+              f"which eval se comes from scoring a finite set of tasks, the rest from training and sampling):", "",
+              "| contrast | metric | n | mean diff | sd | se (eval se) | 90% interval | t (crit) | signs | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in cons:
         sd = "-" if math.isnan(c["sd"]) else f"{c['sd']:.1f}"
         hw = c.get("half_width_90")
         ci = "-" if hw is None or math.isnan(hw) else f"{c['mean'] - hw:+.1f} to {c['mean'] + hw:+.1f}"
+        se = "-" if c["n"] < 2 or math.isnan(c["sd"]) else f"{c['sd'] / math.sqrt(c['n']):.1f}"
+        ev = "-" if c.get("eval_se") is None else f"{c['eval_se']:.1f}"
         lines.append(f"| {c['claim']} ({c['better']} − {c['worse']}) | {c['metric']} | {c['n']} | {c['mean']:+.1f} "
-                     f"| {sd} | {ci} | {fmt_t(c['t'])} ({'-' if c['t_crit'] is None else c['t_crit']}) "
+                     f"| {sd} | {se} ({ev}) | {ci} | {fmt_t(c['t'])} ({'-' if c['t_crit'] is None else c['t_crit']}) "
                      f"| {c['signs'][0]}/{c['signs'][1]}/{c['signs'][2]} | {c['verdict']} |")
     return "\n".join(lines) + "\n"
 
@@ -723,7 +756,8 @@ def git_commit():
 def write_table(args):
     recs = collect(args)
     key = primary(args)
-    cons = contrasts(recs, key, args.margin) + [c for c in contrasts(recs, "gain", args.margin) if key != "gain"]
+    cons = contrasts(recs, key, args.margin, args) + [c for c in contrasts(recs, "gain", args.margin, args)
+                                                      if key != "gain"]
     commit = git_commit()
     run_commits = sorted({r["commit"] for r in recs if r.get("commit")})
     env = {}

@@ -5,6 +5,7 @@ import importlib
 import json
 import math
 import os
+import statistics
 
 import pytest
 
@@ -321,3 +322,24 @@ def test_model_seed_is_another_model_of_the_same_world():
     assert "model_seed" not in cfg and cfg1["model_seed"] == 1 and key != key1
     assert tw.sft_command(other, "OUT")[tw.sft_command(other, "OUT").index("--seed") + 1] == "1"
     assert tw.sft_command(base, "OUT")[tw.sft_command(base, "OUT").index("--seed") + 1] == "0"
+
+
+def test_eval_se_is_the_per_task_difference_of_the_last_evaluations(tmp_path):
+    args = rx.parse_args(["--out", str(tmp_path), "--seeds", "0,1"])
+
+    def run(arm, seed, passed):   # passed: {task: [sample verdicts]} of the last (sampled) evaluation, round 2
+        d = tmp_path / arm / f"seed-{seed}"
+        (d / "round-2" / "eval2").mkdir(parents=True)
+        _write(d / "summary.jsonl", [{"round": r} for r in range(3)])
+        recs = [{"task_id": t, "sample_id": i, "passed": p} for t, ps in passed.items() for i, p in enumerate(ps)]
+        _write(d / "round-2" / "eval2" / "executions.jsonl", recs + recs[:1])   # a record appended twice counts once
+    # seed 0: per-task differences 50, 0, 0, -50 (points); seed 1: 100, 0, 0, 0
+    run("plum", 0, {"a": [1, 1], "b": [1, 0], "c": [0, 0], "d": [0, 0]})
+    run("rft", 0, {"a": [1, 0], "b": [1, 0], "c": [0, 0], "d": [1, 0]})
+    run("plum", 1, {"a": [1, 1], "b": [0, 0], "c": [0, 0], "d": [0, 0]})
+    run("rft", 1, {"a": [0, 0], "b": [0, 0], "c": [0, 0], "d": [0, 0]})
+    assert rx.task_scores(str(tmp_path / "plum" / "seed-0"), "gain_sampled") == {"a": 100, "b": 50, "c": 0, "d": 0}
+    se0 = statistics.stdev([50, 0, 0, -50]) / 2
+    se1 = statistics.stdev([100, 0, 0, 0]) / 2
+    assert rx.eval_se(args, "plum", "rft", [0, 1], "gain_sampled") == pytest.approx(math.sqrt(se0 ** 2 + se1 ** 2) / 2)
+    assert rx.eval_se(args, "plum", "rft", [0, 1], "gain") is None     # no greedy evaluation in this fixture
