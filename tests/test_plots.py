@@ -185,13 +185,15 @@ def test_experiment_plots_show_mean_and_sd_over_seeds_and_say_the_axis_start(tmp
             k = 2 if arm == "offline" else 4
             ys = [48.3 + gain * i / (k - 1) + seed for i in range(k)]
             ys[0] = 48.3
-            recs.append({"arm": arm, "seed": seed, "pass@1": ys, "pass@1_long": [10.0] * k, "gain": ys[-1] - ys[0],
-                         "gain_long": 0.0, "test_accuracy": 0.5 if arm == "corrupt50" else 1.0})
+            recs.append({"arm": arm, "seed": seed, "pass@1": ys, "pass@1_sampled": [y - 5 for y in ys],
+                         "gain": ys[-1] - ys[0], "gain_sampled": ys[-1] - ys[0], "problems": 375,
+                         "test_accuracy": 0.5 if arm == "corrupt50" else 1.0})
     args = rx.parse_args(["--out", str(tmp_path), "--arms", "plum,off_policy,offline,n1,corrupt50"])
     got = rx.plots(args, recs)
     pbr = got["pass_by_round.png"]
     assert "mean ± sd over seeds 0, 1, 2" in pbr["subtitle"]
-    assert "axis starts at" in pbr["ylabels"][0] and pbr["ylims"][1][0] == 0   # held-out zoomed and says so
+    assert "axis starts at" in pbr["ylabels"][0]   # zoomed and says so
+    assert "375 tasks" in pbr["ylabels"][0] and "4 samples at T = 0.8" in pbr["ylabels"][1]
     assert pbr["legends"][0] == ["PLUM", "off-policy", "offline (1 round)"]
     assert "PLUM (N = 8)" in pbr["legends"][1] and "50% wrong" in pbr["legends"][2]
     for name in ("pass_by_round.png", "gain_vs_n.png", "gain_vs_test_accuracy.png"):
@@ -202,7 +204,7 @@ def test_experiment_plots_show_mean_and_sd_over_seeds_and_say_the_axis_start(tmp
 
 @pytest.mark.parametrize("arms", [["plum"], ["plum", "rft"]])
 def test_experiment_plots_with_few_arms(tmp_path, arms):
-    recs = [{"arm": a, "seed": s, "pass@1": [48.3, 50.0 + s], "pass@1_long": None, "gain": 1.7 + s,
-             "gain_long": None, "test_accuracy": None} for a in arms for s in (0, 1)]
+    recs = [{"arm": a, "seed": s, "pass@1": [48.3, None, 50.0 + s], "pass@1_sampled": None, "gain": 1.7 + s,
+             "gain_sampled": None, "problems": 375, "test_accuracy": None} for a in arms for s in (0, 1)]
     got = rx.plots(rx.parse_args(["--out", str(tmp_path), "--arms", ",".join(arms)]), recs)
     assert (tmp_path / "pass_by_round.png").exists() and len(got["pass_by_round.png"]["legends"]) == 1
