@@ -64,6 +64,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import plum_round
+from common import atomic_write_text
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 
@@ -356,44 +357,52 @@ def tuning_arms(args):
     return [f"{TUNE_ARM[loss]}@{lr:g}" for loss in losses for lr in args.tune_lrs]
 
 
-def tune(args):
-    """Run the tuning arms on --tune_seeds, then choose each loss's lr by its mean primary gain (ties: the smaller
-    lr) into OUT/tuned.json, with OUT/tune/tuning.md; the number of failed runs."""
-    path = os.path.join(args.out, "tuned.json")
-    arms = tuning_arms(args)
-    chosen = tuned_lrs(args)
-    if all(loss_of(a) in chosen for a in arms):
-        return 0
-    failed = run_jobs(args, arms, args.tune_seeds, f"tuning the learning rate on seeds {args.tune_seeds}")
+def tuning_table(args, arms):
+    """({loss: best lr}, the tuning table's markdown) from the finished tuning runs; a loss lacks a choice until
+    all its runs finished. The best: the highest mean primary gain over the tuning seeds (ties: the smaller lr)."""
     recs = collect(args, arms, args.tune_seeds)
     key = primary(args)
     rows, best = [], {}
     for arm in arms:
         rs = [r for r in recs if r["arm"] == arm]
+        loss, lr = loss_of(arm), float(arm.split("@")[1])
         if len(rs) < len(args.tune_seeds):
+            best[loss] = None   # unfinished: no choice for this loss yet
             continue
         mean = statistics.fmean(r[key] for r in rs)
-        loss, lr = loss_of(arm), float(arm.split("@")[1])
-        rows.append((loss, lr, f"| {loss} | {lr:g} | {ms([r[key] for r in rs], sign=True)} | "
-                    f"{ms([r['gain'] for r in rs], sign=True)} | {ms([r['train_steps'] for r in rs], 0)} |"))
-        if loss not in best or (mean, -lr) > (best[loss][0], -best[loss][1]):
+        rows.append((loss, lr, rs))
+        if best.get(loss, 0) is not None and (loss not in best or (mean, -lr) > (best[loss][0], -best[loss][1])):
             best[loss] = (mean, lr)
-    if failed or len(best) < len({loss_of(a) for a in arms}):
+    chosen = {loss: b[1] for loss, b in best.items() if b is not None}
+    text = (f"Learning rate per loss, tuned on seeds {','.join(map(str, args.tune_seeds))} (never evaluation seeds) "
+            f"by the mean {key} ({'sampled' if key == 'gain_sampled' else 'greedy'} pass@1, last round − round 0, "
+            f"points; the evaluation's standard error over tasks beside each figure, last round).\n\n"
+            f"| loss | lr | chosen | {key} | greedy gain | train steps |\n|---|---|---|---|---|---|\n" +
+            "".join(f"| {loss} | {lr:g} | {'yes' if chosen.get(loss) == lr else ''} "
+                    f"| {ms([r[key] for r in rs], sign=True)} ({ms([r['se_sampled' if key == 'gain_sampled' else 'se'] for r in rs])}) "
+                    f"| {ms([r['gain'] for r in rs], sign=True)} ({ms([r['se'] for r in rs])}) "
+                    f"| {ms([r['train_steps'] for r in rs], 0)} |\n" for loss, lr, rs in rows))
+    return chosen, text
+
+
+def tune(args):
+    """Run the tuning arms on --tune_seeds, then choose each loss's lr (tuning_table) into OUT/tuned.json, with
+    OUT/tune/tuning.md; the number of failed runs."""
+    path = os.path.join(args.out, "tuned.json")
+    arms = tuning_arms(args)
+    if all(loss_of(a) in tuned_lrs(args) for a in arms):
+        return 0
+    failed = run_jobs(args, arms, args.tune_seeds, f"tuning the learning rate on seeds {args.tune_seeds}")
+    chosen, text = tuning_table(args, arms)
+    if failed or len(chosen) < len({loss_of(a) for a in arms}):
         print("  tuning incomplete: no learning rate chosen (rerun to finish it)", flush=True)
         return failed or 1
-    table_text = (f"Learning rate per loss, tuned on seeds {','.join(map(str, args.tune_seeds))} (not evaluation "
-                  f"seeds) by the mean {key} ({'sampled' if key == 'gain_sampled' else 'greedy'} pass@1, last round "
-                  f"- round 0, points); the best is marked *.\n\n| loss | lr | {key} | greedy gain | train steps |\n"
-                  f"|---|---|---|---|---|\n" + "\n".join(
-                      text + (" *" if best[loss][1] == lr else "") for loss, lr, text in rows) + "\n")
     os.makedirs(os.path.join(args.out, "tune"), exist_ok=True)
-    with open(os.path.join(args.out, "tune", "tuning.md"), "w", encoding="utf-8") as f:
-        f.write(table_text)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"lr": {loss: f"{lr:g}" for loss, (_, lr) in best.items()}, "metric": key,
-                   "seeds": args.tune_seeds, "grid": args.tune_lrs}, f)
-    os.replace(path + ".tmp", path)
-    print(table_text, flush=True)
+    atomic_write_text(os.path.join(args.out, "tune", "tuning.md"), text)
+    atomic_write_text(path, json.dumps({"lr": {loss: f"{lr:g}" for loss, lr in chosen.items()},
+                                        "metric": primary(args), "seeds": args.tune_seeds,
+                                        "grid": args.tune_lrs}) + "\n")
+    print(text, flush=True)
     return 0
 
 
@@ -541,10 +550,10 @@ def eval_se(args, a, b, seeds, key):
     ses = []
     for s in seeds:
         x, y = task_scores(run_dir(args, a, s), key), task_scores(run_dir(args, b, s), key)
-        common = sorted(set(x) & set(y))
-        if len(common) < 2:
+        tasks = sorted(set(x) & set(y))
+        if len(tasks) < 2:
             return None
-        diffs = [x[t] - y[t] for t in common]
+        diffs = [x[t] - y[t] for t in tasks]
         ses.append(statistics.stdev(diffs) / math.sqrt(len(diffs)))
     return math.sqrt(sum(v * v for v in ses)) / len(ses)
 
@@ -787,6 +796,8 @@ def write_table(args):
               f"{args.eval_samples} samples a task at T = {args.eval_temperature:g}; gain = last round − round 0.")
     text = table(args, recs, cons, header)
     os.makedirs(args.out, exist_ok=True)
+    if tuned:   # redrawn with the table's code (the numbers are the tuning runs')
+        atomic_write_text(os.path.join(args.out, "tune", "tuning.md"), tuning_table(args, tuning_arms(args))[1])
     for name, body in (("experiments.md", text),
                        ("experiments.jsonl", "".join(json.dumps(x) + "\n" for x in recs + cons))):
         tmp = os.path.join(args.out, "." + name + ".tmp")
