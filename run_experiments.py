@@ -55,6 +55,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -813,7 +814,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.list:
         for arm in (tuning_arms(args) if args.tune_lrs else []) + args.arms:
-            print(f"{arm:11s} {ARMS[arm.split('@')[0]][1]}\n            bash run_plum.sh {' '.join(arm_flags(arm, args))} "
+            print(f"{arm:11s} {ARMS[arm.split('@')[0]][1]}\n            bash run_plum.sh {shlex.join(arm_flags(arm, args))} "
                   f"--seed S --out {run_dir(args, arm, 'S')}")
         return 0
     t0 = time.time()
