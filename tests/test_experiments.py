@@ -179,18 +179,25 @@ EOF
 """
 
 
-def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tmp_path, monkeypatch):
+def _fake_repo(tmp_path, monkeypatch, accuracy):
+    """A repository whose run_plum.sh is FAKE_PLUM and whose toyworld.py records its command in OUT.built, a toy
+    folder with the evaluation file, and the test accuracy fixed; returns (toy folder, the fake's calls file)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "run_plum.sh").write_text(FAKE_PLUM)
-    (repo / "toyworld.py").write_text("import sys\nsys.exit(0)\n")
+    (repo / "toyworld.py").write_text("import sys\nopen(sys.argv[2] + '.built', 'w').write(' '.join(sys.argv))\n")
     toy = tmp_path / "toy"
     toy.mkdir()
     (toy / "heldout_all_tests.jsonl").write_text("")
     monkeypatch.setattr(rx, "REPO", str(repo))
-    monkeypatch.setattr(rx, "test_accuracy", lambda d, refs: 0.75)
+    monkeypatch.setattr(rx, "test_accuracy", lambda d, refs: accuracy)
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("CALLS", str(calls))
+    return toy, calls
+
+
+def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tmp_path, monkeypatch):
+    toy, calls = _fake_repo(tmp_path, monkeypatch, 0.75)
     out = tmp_path / "exp"
     argv = ["--arms", "plum,rft,offline,offline_steps", "--seeds", "0,1", "--rounds", "2", "--jobs", "2", "--out", str(out),
             "--toy_dir", str(toy), "--tune_lrs", ""]
@@ -233,17 +240,7 @@ def test_driver_skips_finished_runs_resumes_the_rest_and_shares_a_seeds_tests(tm
 
 
 def test_driver_tunes_the_lr_per_loss_on_tuning_seeds_then_runs_the_arms_with_it(tmp_path, monkeypatch):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "run_plum.sh").write_text(FAKE_PLUM)
-    (repo / "toyworld.py").write_text("import sys\nopen(sys.argv[2] + '.built', 'w').write(' '.join(sys.argv))\n")
-    toy = tmp_path / "toy"
-    toy.mkdir()
-    (toy / "heldout_all_tests.jsonl").write_text("")
-    monkeypatch.setattr(rx, "REPO", str(repo))
-    monkeypatch.setattr(rx, "test_accuracy", lambda d, refs: 1.0)
-    calls = tmp_path / "calls.txt"
-    monkeypatch.setenv("CALLS", str(calls))
+    toy, calls = _fake_repo(tmp_path, monkeypatch, 1.0)
     out = tmp_path / "exp"
     argv = ["--arms", "plum,shuffled,rft,off_policy_other", "--seeds", "0,1", "--rounds", "2", "--out", str(out),
             "--toy_dir", str(toy), "--tune_lrs", "1e-4,2e-4,4e-4", "--tune_seeds", "7"]
