@@ -175,10 +175,18 @@ def loss_of(arm):
     return flags[flags.index("--loss") + 1] if "--loss" in flags else "kto"
 
 
-def tuned_lrs(args):
-    """{loss: lr} chosen on the tuning seeds (OUT/tuned.json), {} before tuning or without it."""
+def tuned(args):
+    """OUT/tuned.json (the lr chosen per loss, the metric, seeds and grid), None before tuning or without it."""
     path = os.path.join(args.out, "tuned.json")
-    return json.load(open(path))["lr"] if args.tune_lrs and os.path.exists(path) else {}
+    if not (args.tune_lrs and os.path.exists(path)):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def tuned_lrs(args):
+    """{loss: lr} chosen on the tuning seeds, {} before tuning or without it."""
+    return (tuned(args) or {}).get("lr", {})
 
 
 def arm_flags(arm, args, seed=None):
@@ -779,9 +787,9 @@ def write_table(args):
     expected = len(args.arms) * len(args.seeds)
     walls = [r["wall_s"] for r in recs if r["wall_s"]]
     driver = sum(x["wall_s"] for x in read_jsonl(os.path.join(args.out, "driver.jsonl")))
-    tuned = json.load(open(os.path.join(args.out, "tuned.json"))) if tuned_lrs(args) else None
-    tuning = (f"lr tuned per loss on seeds {','.join(map(str, tuned['seeds']))} over {tuned['grid']} "
-              f"(tune/tuning.md)" if tuned else "lr: toy_settings.sh's for every loss")
+    choice = tuned(args)
+    tuning = (f"lr tuned per loss on seeds {','.join(map(str, choice['seeds']))} over {choice['grid']} "
+              f"(tune/tuning.md)" if choice else "lr: toy_settings.sh's for every loss")
     n_tasks = max((r["problems"] or 0 for r in recs), default=0)
     header = (f"Toy world, `python run_experiments.py --arms {','.join(args.arms)} --seeds "
               f"{','.join(map(str, args.seeds))} --rounds {args.rounds} --eval_samples {args.eval_samples} "
@@ -797,7 +805,7 @@ def write_table(args):
               f"{args.eval_samples} samples a task at T = {args.eval_temperature:g}; gain = last round − round 0.")
     text = table(args, recs, cons, header)
     os.makedirs(args.out, exist_ok=True)
-    if tuned:   # redrawn with the table's code (the numbers are the tuning runs')
+    if choice:   # redrawn with the table's code (the numbers are the tuning runs')
         atomic_write_text(os.path.join(args.out, "tune", "tuning.md"), tuning_table(args, tuning_arms(args))[1])
     for name, body in (("experiments.md", text),
                        ("experiments.jsonl", "".join(json.dumps(x) + "\n" for x in recs + cons))):
